@@ -1,0 +1,149 @@
+"""Credit Care Portal: the application factory."""
+
+import logging
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.core.config import PROJECT_ROOT, Settings
+from portal.core.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build an app from the environment, with `config` overriding any setting."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.update(Settings.from_env().to_flask())
+    app.config.update(config or {})
+    _configure_logging(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    logging.getLogger("portal").setLevel(level)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite: enforce foreign keys, wait for locks, and let SQLAlchemy own transactions.
+
+    pysqlite's own BEGIN handling breaks SAVEPOINT and transactional DDL, so it is turned
+    off here and `_sqlite_begin` emits BEGIN instead, as SQLAlchemy's documentation advises.
+    """
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(
+            "BEGIN IMMEDIATE" if connection.info.get("immediate") else "BEGIN"
+        )
+
+
+MODEL_MODULES = ("portal.core.audit", "portal.accounts.models", "portal.jobs.models")
+
+
+def _import_models() -> None:
+    """Every table must be in the metadata before migrations compare or create it."""
+    import importlib
+
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal.accounts.services import load_session_user
+    from portal.core.access import init_access
+    from portal.core.errors import register_error_handlers
+    from portal.core.i18n import html_lang, select_locale, select_timezone
+    from portal.core.security import init_security
+
+    _import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_session_user)
+    login_manager.unauthorized_handler(_unauthorized)
+
+    init_access(app)
+    init_security(app)
+    register_error_handlers(app)
+
+    @app.context_processor
+    def layout_context() -> dict[str, Any]:
+        from portal.accounts.forms import LanguageForm
+
+        locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
+        return {
+            "current_locale": locale,
+            "html_lang": html_lang(locale),
+            "language_form": LanguageForm(locale=locale, next=request.full_path.rstrip("?")),
+            "languages": app.config["LANGUAGES"],
+        }
+
+
+def _unauthorized() -> Any:
+    from flask import flash, url_for
+    from flask_babel import gettext as _
+
+    from portal.core.errors import error_response
+    from portal.core.htmx import is_htmx, see_other
+
+    if is_htmx():
+        response = error_response(401)
+        response.headers["HX-Redirect"] = url_for("accounts.login", next=request.full_path)
+        return response
+    if request.method != "GET":
+        return error_response(401)
+    flash(_("Please sign in to continue."), "info")
+    return see_other(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.accounts.routes import bp as accounts_bp
+    from portal.core.routes import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(accounts_bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from portal.accounts.cli import users_cli
+    from portal.demo.cli import demo_cli
+    from portal.jobs.cli import jobs_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(jobs_cli)

@@ -1,0 +1,1 @@
+"""Staff accounts: users, roles, sign-in, password policy and admin user management."""

@@ -1,0 +1,1 @@
+"""The lowest room: extensions, configuration, model base, time helpers, access rules, errors."""

@@ -1,0 +1,112 @@
+"""Configuration from the environment: every variable is listed in the README's table."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+LANGUAGES = {"en": "English", "zh_Hans": "简体中文"}
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something the portal cannot run with."""
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}"
+
+
+@dataclass
+class Settings:
+    """Everything the app reads from its environment, with development defaults."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    secret_key: str | None = None
+    public_base_url: str = "http://127.0.0.1:5000"
+    env: str = "development"
+    default_timezone: str = "Asia/Shanghai"
+    default_locale: str = "en"
+    session_hours: float = 8.0
+    ratelimit_storage_uri: str = "memory://"
+    login_limit_per_account: str = "5 per 15 minutes"
+    login_limit_per_ip: str = "30 per 15 minutes"
+    trusted_proxies: int = 0
+    scheduler_timezone: str = "UTC"
+    job_registry: str = "portal.jobs.registry:JOBS"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL") or defaults.database_url,
+            secret_key=env.get("SECRET_KEY") or None,
+            public_base_url=(env.get("PUBLIC_BASE_URL") or defaults.public_base_url).rstrip("/"),
+            env=env.get("PORTAL_ENV") or defaults.env,
+            default_timezone=env.get("DEFAULT_TIMEZONE") or defaults.default_timezone,
+            default_locale=env.get("DEFAULT_LOCALE") or defaults.default_locale,
+            session_hours=float(env.get("SESSION_HOURS") or defaults.session_hours),
+            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI")
+            or defaults.ratelimit_storage_uri,
+            login_limit_per_account=env.get("LOGIN_LIMIT_PER_ACCOUNT")
+            or defaults.login_limit_per_account,
+            login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP") or defaults.login_limit_per_ip,
+            trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
+            scheduler_timezone=env.get("SCHEDULER_TIMEZONE") or defaults.scheduler_timezone,
+            job_registry=env.get("JOB_REGISTRY") or defaults.job_registry,
+            log_level=env.get("LOG_LEVEL") or defaults.log_level,
+        )
+
+    def to_flask(self) -> dict[str, Any]:
+        production = self.env == "production"
+        secret = self.secret_key
+        if secret is None:
+            if production:
+                raise ConfigError("SECRET_KEY must be set when PORTAL_ENV=production")
+            secret = "dev-only-secret-key-not-for-production"  # noqa: S105
+        https = self.public_base_url.startswith("https://")
+        database_url = self.database_url
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
+        elif database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        return {
+            "SECRET_KEY": secret,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "PUBLIC_BASE_URL": self.public_base_url,
+            "PORTAL_ENV": self.env,
+            "DEFAULT_TIMEZONE": self.default_timezone,
+            "BABEL_DEFAULT_LOCALE": self.default_locale,
+            "BABEL_DEFAULT_TIMEZONE": self.default_timezone,
+            "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "portal" / "translations"),
+            "LANGUAGES": LANGUAGES,
+            "PERMANENT_SESSION_LIFETIME": int(self.session_hours * 3600),
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": https,
+            "SESSION_COOKIE_NAME": "portal_session",
+            "PREFERRED_URL_SCHEME": "https" if https else "http",
+            "WTF_CSRF_TIME_LIMIT": None,
+            "WTF_CSRF_SSL_STRICT": https,
+            "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+            "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
+            "RATELIMIT_HEADERS_ENABLED": False,
+            "LOGIN_LIMIT_PER_ACCOUNT": self.login_limit_per_account,
+            "LOGIN_LIMIT_PER_IP": self.login_limit_per_ip,
+            "TRUSTED_PROXIES": self.trusted_proxies,
+            "SCHEDULER_TIMEZONE": self.scheduler_timezone,
+            "JOB_REGISTRY": self.job_registry,
+            "LOG_LEVEL": self.log_level,
+        }

@@ -1,0 +1,147 @@
+"""Seeders, run in order, each inserting its room's demo rows in bulk.
+
+`small` gives a portal a person can click through; `large` gives the volumes the benchmarks
+are specified against. Rows go in with multi-row INSERTs in batches inside one transaction
+per batch, so even the large seed takes minutes, not hours, on two cores.
+"""
+
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from tqdm import tqdm
+from werkzeug.security import generate_password_hash
+
+from portal.accounts.models import User, new_session_token
+from portal.core.access import Role
+from portal.core.audit import Actor
+from portal.core.extensions import db
+from portal.core.timeutil import utc_now
+
+SCALES = ("small", "large")
+BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: Role
+    email: str
+    name: str
+    password: str
+
+
+DEMO_ACCOUNTS = [
+    DemoAccount(Role.ADMIN, "admin@demo.example.com", "Alex Admin", "demo-admin-password"),
+    DemoAccount(Role.RM, "rm@demo.example.com", "李娜", "demo-rm-password"),
+    DemoAccount(Role.HANDLER, "handler@demo.example.com", "Sam Handler", "demo-handler-password"),
+    DemoAccount(Role.LEAD, "lead@demo.example.com", "陈洁", "demo-lead-password"),
+]
+
+# Staff beyond the four demo accounts, per scale: sized so that the large seed gives each RM
+# a book of about 400 of the 100,000 customers the customers room seeds.
+STAFF = {
+    "small": {Role.RM: 4, Role.HANDLER: 3, Role.LEAD: 1, Role.ADMIN: 0},
+    "large": {Role.RM: 250, Role.HANDLER: 120, Role.LEAD: 20, Role.ADMIN: 5},
+}
+STAFF_PASSWORD = "demo-staff-password"  # noqa: S105  (demo data, printed in the README)
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超"]
+ENGLISH_FIRST = ["Olivia", "Noah", "Amelia", "George", "Isla", "Harry", "Ava", "Jack", "Mia", "Leo"]
+ENGLISH_LAST = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies"]
+
+
+@dataclass
+class SeedContext:
+    scale: str
+    rng: random.Random
+    now: datetime
+    actor: Actor
+    show_progress: bool = True
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def progress(self, iterable: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
+        return tqdm(iterable, total=total, desc=desc, unit="rows", disable=not self.show_progress)
+
+
+Seeder = Callable[[SeedContext], None]
+
+
+def batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def bulk_insert(
+    ctx: SeedContext, model: Any, rows: Iterable[dict[str, Any]], total: int, desc: str
+) -> int:
+    """Insert rows in batches, committing each batch, with a progress bar."""
+    inserted = 0
+    with tqdm(total=total, desc=desc, unit="rows", disable=not ctx.show_progress) as bar:
+        for chunk in batched(rows, BATCH):
+            db.session.execute(insert(model), chunk)
+            db.session.commit()
+            inserted += len(chunk)
+            bar.update(len(chunk))
+    ctx.counts[desc] = ctx.counts.get(desc, 0) + inserted
+    return inserted
+
+
+def person_name(rng: random.Random) -> str:
+    if rng.random() < 0.6:
+        return rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
+    return f"{rng.choice(ENGLISH_FIRST)} {rng.choice(ENGLISH_LAST)}"
+
+
+def seed_users(ctx: SeedContext) -> None:
+    from portal.accounts import services
+
+    for account in DEMO_ACCOUNTS:
+        services.create_user(account.email, account.name, account.role, account.password, ctx.actor)
+    ctx.counts["users"] = len(DEMO_ACCOUNTS)
+    staff_hash = generate_password_hash(STAFF_PASSWORD)  # one hash: scrypt per row would dominate
+    plan = STAFF[ctx.scale]
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for role, count in plan.items():
+            for number in range(1, count + 1):
+                yield {
+                    "email": f"{role.value}{number:04d}@staff.example.com",
+                    "name": person_name(ctx.rng),
+                    "role": role.value,
+                    "password_hash": staff_hash,
+                    "active": True,
+                    "session_token": new_session_token(),
+                    "created_at": ctx.now,
+                    "updated_at": ctx.now,
+                    "password_changed_at": ctx.now,
+                }
+
+    bulk_insert(ctx, User, rows(), sum(plan.values()), "users")
+
+
+SEEDERS: list[tuple[str, Seeder]] = [("users", seed_users)]
+
+
+def database_is_empty() -> bool:
+    return (db.session.scalar(select(func.count()).select_from(User)) or 0) == 0
+
+
+def seed(scale: str, *, seed_value: int = 20261129, show_progress: bool = True) -> dict[str, int]:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}")
+    ctx = SeedContext(
+        scale=scale,
+        rng=random.Random(seed_value),
+        now=utc_now(),
+        actor=Actor.system("demo-seed"),
+        show_progress=show_progress,
+    )
+    for _name, seeder in SEEDERS:
+        seeder(ctx)
+    return ctx.counts

@@ -1,0 +1,21 @@
+"""The scheduler's own housekeeping job."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete
+
+from portal.core.extensions import db
+from portal.jobs.models import JobRun
+
+
+def prune_runs(as_of: datetime) -> dict[str, Any]:
+    """Remove finished run records older than the retention window; idempotent by nature."""
+    days = int(current_app.config.get("JOB_HISTORY_DAYS", 90))
+    cutoff = as_of - timedelta(days=days)
+    result = db.session.execute(
+        delete(JobRun).where(JobRun.started_at < cutoff, JobRun.outcome != "running")
+    )
+    db.session.commit()
+    return {"deleted": result.rowcount, "cutoff": cutoff.isoformat()}

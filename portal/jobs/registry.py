@@ -1,0 +1,29 @@
+"""Every scheduled job, listed once with a stable id and its trigger.
+
+Domains add their jobs here as they arrive; the function lives in `<domain>/jobs.py` and takes
+the instant it runs "as of", so `flask jobs once ID --at ...` can replay any moment.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    id: str
+    func: str  # "package.module:function", imported when the job runs
+    trigger: dict[str, Any]  # {"type": "cron", ...CronTrigger args} or {"type": "interval", ...}
+    description: str
+    lease_seconds: int = 15 * 60
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+JOBS: list[JobDefinition] = [
+    JobDefinition(
+        id="jobs.prune_runs",
+        func="portal.jobs.jobs:prune_runs",
+        trigger={"type": "cron", "hour": 3, "minute": 17},
+        description="Delete job-run records older than JOB_HISTORY_DAYS (default 90).",
+        lease_seconds=10 * 60,
+    ),
+]

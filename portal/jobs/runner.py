@@ -1,0 +1,230 @@
+"""Run registered jobs: one at a time per job across every process, each run logged and recorded.
+
+A run takes a lease row in the database before it starts. Taking it is a single INSERT, or an
+UPDATE of an expired row, so two processes racing for it cannot both win on SQLite or
+PostgreSQL. While the job runs, a keeper thread extends the lease; a crashed process simply
+stops extending it, and the lease expires for the next taker.
+"""
+
+import importlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal.core.extensions import db
+from portal.core.timeutil import utc_now
+from portal.jobs.models import JobLease, JobRun
+from portal.jobs.registry import JobDefinition
+
+log = logging.getLogger("portal.jobs")
+
+
+class UnknownJob(LookupError):
+    pass
+
+
+def process_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def load_registry(app: Flask | None = None) -> dict[str, JobDefinition]:
+    target = (app or current_app).config["JOB_REGISTRY"]
+    module_name, _, attribute = target.partition(":")
+    jobs = getattr(importlib.import_module(module_name), attribute)
+    registry = {job.id: job for job in jobs}
+    if len(registry) != len(jobs):
+        raise ValueError(f"duplicate job ids in {target}")
+    return registry
+
+
+def _resolve(path: str) -> Any:
+    module_name, _, name = path.partition(":")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def _emit(event: str, **fields: Any) -> None:
+    log.info(json.dumps({"event": event, **fields}, default=str, ensure_ascii=False))
+
+
+def acquire_lease(job_id: str, holder: str, seconds: int) -> bool:
+    now = utc_now()
+    expires = now + timedelta(seconds=seconds)
+    try:
+        db.session.execute(
+            insert(JobLease).values(
+                job_id=job_id, holder=holder, acquired_at=now, expires_at=expires
+            )
+        )
+        db.session.commit()
+        return True
+    except IntegrityError:
+        db.session.rollback()
+    taken = db.session.execute(
+        update(JobLease)
+        .where(JobLease.job_id == job_id, JobLease.expires_at < now)
+        .values(holder=holder, acquired_at=now, expires_at=expires)
+    )
+    db.session.commit()
+    return taken.rowcount == 1
+
+
+def release_lease(job_id: str, holder: str) -> None:
+    db.session.execute(delete(JobLease).where(JobLease.job_id == job_id, JobLease.holder == holder))
+    db.session.commit()
+
+
+def current_lease(job_id: str) -> JobLease | None:
+    return db.session.get(JobLease, job_id)
+
+
+class _LeaseKeeper(threading.Thread):
+    """Extends the lease every third of its length while the job runs."""
+
+    def __init__(self, job_id: str, holder: str, seconds: int) -> None:
+        super().__init__(name=f"lease-{job_id}", daemon=True)
+        self.job_id, self.holder, self.seconds = job_id, holder, seconds
+        self.engine = db.engine
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(max(self.seconds / 3, 0.5)):
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        update(JobLease)
+                        .where(JobLease.job_id == self.job_id, JobLease.holder == self.holder)
+                        .values(expires_at=utc_now() + timedelta(seconds=self.seconds))
+                    )
+            except Exception:
+                log.exception("could not extend lease of %s", self.job_id)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    job_id: str
+    outcome: str  # succeeded, failed, skipped
+    run_id: int | None = None
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+    held_by: str | None = None
+
+
+def run_job(job_id: str, as_of: datetime | None = None, holder: str | None = None) -> RunOutcome:
+    """Run one job now (as of `as_of`), unless another process holds it. Needs an app context."""
+    registry = load_registry()
+    if job_id not in registry:
+        raise UnknownJob(job_id)
+    job = registry[job_id]
+    holder = holder or process_holder()
+    as_of = as_of or utc_now()
+    if not acquire_lease(job.id, holder, job.lease_seconds):
+        lease = current_lease(job.id)
+        held_by = lease.holder if lease else "unknown"
+        _emit("job.skipped", job=job.id, holder=holder, held_by=held_by, reason="lease held")
+        return RunOutcome(job.id, "skipped", held_by=held_by)
+
+    keeper = _LeaseKeeper(job.id, holder, job.lease_seconds)
+    keeper.start()
+    run = JobRun(job_id=job.id, holder=holder, as_of=as_of, started_at=utc_now(), outcome="running")
+    db.session.add(run)
+    db.session.commit()
+    run_id = run.id
+    started = time.perf_counter()
+    _emit("job.start", job=job.id, run=run_id, holder=holder, as_of=as_of.isoformat())
+    try:
+        summary = _resolve(job.func)(as_of) or {}
+        outcome, error = "succeeded", None
+    except Exception:
+        db.session.rollback()
+        summary, outcome, error = {}, "failed", traceback.format_exc(limit=20)
+    finally:
+        keeper.stopped.set()
+        keeper.join()
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    db.session.execute(
+        update(JobRun)
+        .where(JobRun.id == run_id)
+        .values(finished_at=utc_now(), outcome=outcome, summary=summary, error=error)
+    )
+    db.session.commit()
+    release_lease(job.id, holder)
+    _emit(
+        "job.end",
+        job=job.id,
+        run=run_id,
+        holder=holder,
+        outcome=outcome,
+        duration_ms=duration_ms,
+        summary=summary,
+        error=error.splitlines()[-1] if error else None,
+    )
+    return RunOutcome(job.id, outcome, run_id, summary, error)
+
+
+def last_runs(job_ids: list[str]) -> dict[str, JobRun]:
+    latest: dict[str, JobRun] = {}
+    for job_id in job_ids:
+        run = db.session.scalar(
+            select(JobRun)
+            .where(JobRun.job_id == job_id)
+            .order_by(JobRun.started_at.desc())
+            .limit(1)
+        )
+        if run is not None:
+            latest[job_id] = run
+    return latest
+
+
+def build_trigger(job: JobDefinition, timezone: str) -> Any:
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    spec = dict(job.trigger)
+    kind = spec.pop("type")
+    if kind == "cron":
+        return CronTrigger(timezone=timezone, **spec)
+    if kind == "interval":
+        return IntervalTrigger(timezone=timezone, **spec)
+    raise ValueError(f"job {job.id}: unknown trigger type {kind!r}")
+
+
+def build_scheduler(app: Flask) -> Any:
+    """A blocking APScheduler with every registered job; each firing runs in an app context."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    timezone = app.config["SCHEDULER_TIMEZONE"]
+    scheduler = BlockingScheduler(timezone=timezone)
+    holder = process_holder()
+
+    def fire(job_id: str) -> None:
+        with app.app_context():
+            try:
+                run_job(job_id, holder=holder)
+            finally:
+                db.session.remove()
+
+    for job in load_registry(app).values():
+        scheduler.add_job(
+            fire,
+            trigger=build_trigger(job, timezone),
+            args=[job.id],
+            id=job.id,
+            name=job.description,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=job.options.get("misfire_grace_time", 300),
+            replace_existing=True,
+        )
+    return scheduler

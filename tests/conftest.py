@@ -1,0 +1,142 @@
+"""Fixtures: an app per database backend, a rolled-back session per test, clients and roles.
+
+The suite runs on SQLite always and on PostgreSQL as well when TEST_DATABASE_URL points at
+one; under CI=true PostgreSQL is required and its absence fails the run.
+"""
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from portal import create_app
+from portal.accounts.models import User
+from portal.core.extensions import db as _db
+from portal.core.extensions import limiter
+from tests.factories import make_user
+from tests.support.databases import ON_CI, backends, check_postgres_reachable, postgres_url
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if ON_CI:
+        problem = check_postgres_reachable()
+        if problem:
+            raise pytest.UsageError(f"CI=true needs PostgreSQL: {problem}")
+
+
+def config_for(database_url: str, **overrides: Any) -> dict[str, Any]:
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "PUBLIC_BASE_URL": "http://localhost",
+    }
+    config.update(overrides)
+    return config
+
+
+class PortalClient(FlaskClient):
+    """A test client that can send forms with a valid CSRF token, as a browser would."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        # A fresh app context per request, as in production: the test's own context (kept
+        # for factories) would otherwise share `g`, and so the signed-in user, across requests.
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        with self.session_transaction() as session:
+            raw = session.setdefault("csrf_token", secrets.token_hex(20))
+        serializer = URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token")
+        return serializer.dumps(raw)
+
+    def submit(
+        self, url: str, data: dict[str, Any] | None = None, *, htmx: bool = False, **kwargs: Any
+    ) -> Any:
+        form = dict(data or {})
+        form.setdefault("csrf_token", self.csrf_token())
+        headers = dict(kwargs.pop("headers", {}))
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.post(url, data=form, headers=headers, **kwargs)
+
+
+def _reset_schema(app: Flask) -> None:
+    with app.app_context():
+        _db.drop_all()
+        with _db.engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        _db.create_all()
+
+
+@pytest.fixture(scope="session", params=backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def app(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal-test.sqlite3'}"
+    else:
+        url = postgres_url()
+    application = create_app(config_for(url))
+    application.test_client_class = PortalClient
+    _reset_schema(application)
+    yield application
+    with application.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Any]:
+    """The schema stays; everything a test writes is rolled back after it."""
+    with app.app_context():
+        connection = _db.engine.connect()
+        transaction = connection.begin()
+        original = _db.session
+        _db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            transaction.rollback()
+            connection.close()
+            _db.session = original
+            limiter.reset()
+
+
+@pytest.fixture
+def client(app: Flask, db: Any) -> PortalClient:
+    return app.test_client()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def runner(app: Flask, db: Any) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def login_as(client: PortalClient) -> Callable[..., User]:
+    """Sign the client in as a new user of the given role (or as a given user)."""
+
+    def sign_in(role: str = "rm", user: User | None = None, **overrides: Any) -> User:
+        user = user or make_user(role=role, **overrides)
+        with client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return user
+
+    return sign_in

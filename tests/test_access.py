@@ -1,0 +1,74 @@
+"""Every registered endpoint has one access decision, and it holds for every role and anonymous."""
+
+import re
+
+import pytest
+from flask import Flask
+
+from portal.core.access import ALL_ROLES, Role
+
+ANYONE = "anyone"
+SIGNED_IN = frozenset(ALL_ROLES)
+ADMIN = frozenset({Role.ADMIN})
+
+# The decision for every endpoint. A new route must be added here, or this suite fails.
+EXPECTED: dict[str, object] = {
+    "static": ANYONE,
+    "core.healthz": ANYONE,
+    "core.home": SIGNED_IN,
+    "accounts.login": ANYONE,
+    "accounts.set_language": ANYONE,
+    "accounts.logout": SIGNED_IN,
+    "accounts.password": SIGNED_IN,
+    "accounts.users": ADMIN,
+    "accounts.user_new": ADMIN,
+    "accounts.user_detail": ADMIN,
+    "accounts.user_role": ADMIN,
+    "accounts.user_active": ADMIN,
+    "accounts.audit": ADMIN,
+}
+
+PRINCIPALS = [None, *sorted(ALL_ROLES)]
+
+
+def _sample_url(rule) -> str:
+    url = rule.rule
+    for converter, name in re.findall(r"<(?:(\w+):)?(\w+)>", url):
+        value = "999999" if converter == "int" else "css/portal.css" if name == "filename" else "x"
+        url = re.sub(rf"<(?:\w+:)?{name}>", value, url)
+    return url
+
+
+def test_every_endpoint_has_an_expected_decision(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - set(EXPECTED) == set(), "new endpoints need an entry in EXPECTED"
+    assert set(EXPECTED) - endpoints == set(), "EXPECTED names endpoints that no longer exist"
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS, ids=lambda p: p or "anonymous")
+def test_each_endpoint_allows_and_denies_as_expected(app, client, login_as, principal) -> None:
+    user = login_as(principal) if principal else None
+    for rule in app.url_map.iter_rules():
+        expected = EXPECTED[rule.endpoint]
+        allowed = expected == ANYONE or (user is not None and Role(user.role) in expected)
+        url = _sample_url(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "GET":
+                response = client.get(url)
+            else:
+                response = client.open(url, method=method, data={"csrf_token": client.csrf_token()})
+            where = f"{method} {url} as {principal or 'anonymous'} -> {response.status_code}"
+            assert response.status_code < 500, where
+            if allowed:
+                assert response.status_code != 403, where
+                if expected != ANYONE:
+                    assert response.status_code != 401, where
+                    assert "/login?next" not in response.headers.get("Location", ""), where
+            elif user is None:
+                assert response.status_code in (401, 303), where
+                if response.status_code == 303:
+                    assert "/login?next" in response.headers["Location"], where
+            else:
+                assert response.status_code == 403, where
+            if principal:  # a sign-out or role change must not leak into the next request
+                login_as(user=user)
