@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal.core.config import PROJECT_ROOT, Settings
+from portal.core.config import PROJECT_ROOT, Settings, derive_https_settings
 from portal.core.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -23,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(Settings.from_env().to_flask())
     app.config.update(config or {})
+    derive_https_settings(app.config, config or {})
     _configure_logging(app)
     if app.config.get("TRUSTED_PROXIES"):
         hops = int(app.config["TRUSTED_PROXIES"])
@@ -109,7 +110,9 @@ def _init_extensions(app: Flask) -> None:
         return {
             "current_locale": locale,
             "html_lang": html_lang(locale),
-            "language_form": LanguageForm(locale=locale, next=request.full_path.rstrip("?")),
+            "language_form": LanguageForm(
+                formdata=None, locale=locale, next=request.full_path.rstrip("?")
+            ),
             "languages": app.config["LANGUAGES"],
         }
 

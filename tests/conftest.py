@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_sqlalchemy.session import _app_ctx_id
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -105,8 +106,11 @@ def db(app: Flask) -> Iterator[Any]:
         connection = _db.engine.connect()
         transaction = connection.begin()
         original = _db.session
+        # One session per app context, as Flask-SQLAlchemy does: the test keeps its own, each
+        # request gets another, all inside one outer transaction that is rolled back.
         _db.session = scoped_session(
-            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=_app_ctx_id,
         )
         try:
             yield _db

@@ -242,7 +242,7 @@ def list_users(
     if status in {"active", "inactive"}:
         stmt = stmt.where(User.active.is_(status == "active"))
     if query:
-        stmt = stmt.where(User.email.contains(query.lower()) | User.name.contains(query))
+        stmt = stmt.where(User.email.icontains(query) | User.name.icontains(query))
     if after:
         stmt = stmt.where(User.email > after)
     rows = list(db.session.scalars(stmt))

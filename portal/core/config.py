@@ -74,7 +74,6 @@ class Settings:
             if production:
                 raise ConfigError("SECRET_KEY must be set when PORTAL_ENV=production")
             secret = "dev-only-secret-key-not-for-production"  # noqa: S105
-        https = self.public_base_url.startswith("https://")
         database_url = self.database_url
         if database_url.startswith("postgres://"):
             database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
@@ -94,11 +93,8 @@ class Settings:
             "PERMANENT_SESSION_LIFETIME": int(self.session_hours * 3600),
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
-            "SESSION_COOKIE_SECURE": https,
             "SESSION_COOKIE_NAME": "portal_session",
-            "PREFERRED_URL_SCHEME": "https" if https else "http",
             "WTF_CSRF_TIME_LIMIT": None,
-            "WTF_CSRF_SSL_STRICT": https,
             "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
             "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
@@ -110,3 +106,16 @@ class Settings:
             "JOB_REGISTRY": self.job_registry,
             "LOG_LEVEL": self.log_level,
         }
+
+
+def derive_https_settings(config: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Cookies are Secure and URLs https exactly when the portal is served over HTTPS."""
+    https = str(config.get("PUBLIC_BASE_URL", "")).startswith("https://")
+    derived = {
+        "SESSION_COOKIE_SECURE": https,
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        "WTF_CSRF_SSL_STRICT": https,
+    }
+    for key, value in derived.items():
+        if key not in overrides:
+            config[key] = value

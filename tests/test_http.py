@@ -1,0 +1,75 @@
+"""Security headers, error pages (full and htmx fragments) and the health check."""
+
+import pytest
+
+from portal import create_app
+from portal.core import routes as core_routes
+from tests.conftest import config_for
+
+
+def test_every_page_carries_the_security_headers(client) -> None:
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "<script>" not in response.text and " onclick=" not in response.text
+
+
+def test_not_found_is_a_page_and_an_htmx_fragment(client, login_as) -> None:
+    login_as("rm")
+    page = client.get("/nowhere")
+    assert page.status_code == 404 and "<html" in page.text and "Not found" in page.text
+    fragment = client.get("/nowhere", headers={"HX-Request": "true"})
+    assert fragment.status_code == 404
+    assert "<html" not in fragment.text and "Not found" in fragment.text
+    assert fragment.headers["HX-Retarget"] == "#messages"
+
+
+def test_forbidden_is_a_page_and_an_htmx_fragment(client, login_as) -> None:
+    login_as("rm")
+    page = client.get("/admin/users")
+    assert page.status_code == 403 and "Your role does not give access" in page.text
+    fragment = client.get("/admin/users", headers={"HX-Request": "true"})
+    assert fragment.status_code == 403 and "<html" not in fragment.text
+
+
+def test_an_unexpected_error_is_a_friendly_500_without_a_traceback(client, login_as, monkeypatch):
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(core_routes, "render", explode)
+    login_as("rm")
+    page = client.get("/")
+    assert page.status_code == 500
+    assert "Something went wrong" in page.text
+    assert "secret internals" not in page.text and "Traceback" not in page.text
+    fragment = client.get("/", headers={"HX-Request": "true"})
+    assert fragment.status_code == 500 and "<html" not in fragment.text
+
+
+def test_wrong_method_is_405(client) -> None:
+    assert client.get("/logout").status_code == 405
+
+
+def test_health_check_answers_without_login(client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+def test_health_check_reports_an_unreachable_database(tmp_path) -> None:
+    app = create_app(config_for("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unreachable"
+
+
+def test_production_refuses_to_start_without_a_secret_key(monkeypatch) -> None:
+    from portal.core.config import ConfigError, Settings
+
+    settings = Settings.from_env({"PORTAL_ENV": "production"})
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        settings.to_flask()
+    assert Settings.from_env({"PORTAL_ENV": "production", "SECRET_KEY": "s"}).to_flask()

@@ -1,0 +1,79 @@
+"""The job runner in one process: leases, run records, failures and the scheduler's wiring."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.core.timeutil import utc_now
+from portal.jobs import runner as job_runner
+from portal.jobs.models import JobLease, JobRun
+from portal.jobs.registry import JOBS, JobDefinition
+
+
+def test_a_lease_has_one_holder_until_it_expires(db) -> None:
+    assert job_runner.acquire_lease("j", "first", 60)
+    assert not job_runner.acquire_lease("j", "second", 60)
+    lease = db.session.get(JobLease, "j")
+    lease.expires_at = utc_now() - timedelta(seconds=1)
+    db.session.commit()
+    assert job_runner.acquire_lease("j", "second", 60)
+    job_runner.release_lease("j", "first")  # a stale holder cannot release another's lease
+    assert db.session.get(JobLease, "j").holder == "second"
+    job_runner.release_lease("j", "second")
+    assert db.session.get(JobLease, "j") is None
+
+
+def failing_job(as_of):
+    raise RuntimeError(f"boom at {as_of:%Y}")
+
+
+def counting_job(as_of):
+    return {"as_of": as_of.isoformat()}
+
+
+TEST_JOBS = [
+    JobDefinition("test.fail", f"{__name__}:failing_job", {"type": "interval", "seconds": 5}, "f"),
+    JobDefinition("test.count", f"{__name__}:counting_job", {"type": "cron", "minute": "*/5"}, "c"),
+]
+
+
+@pytest.fixture
+def test_registry(app):
+    original = app.config["JOB_REGISTRY"]
+    app.config["JOB_REGISTRY"] = f"{__name__}:TEST_JOBS"
+    yield
+    app.config["JOB_REGISTRY"] = original
+
+
+def test_a_failing_job_is_recorded_and_releases_its_lease(db, test_registry, caplog) -> None:
+    outcome = job_runner.run_job("test.fail", as_of=datetime(2030, 5, 1, tzinfo=UTC))
+    assert outcome.outcome == "failed"
+    assert "RuntimeError: boom at 2030" in outcome.error
+    run = db.session.get(JobRun, outcome.run_id)
+    assert run.outcome == "failed" and run.finished_at is not None
+    assert db.session.get(JobLease, "test.fail") is None
+    assert any(
+        '"event": "job.end"' in r.message and '"failed"' in r.message for r in caplog.records
+    )
+
+
+def test_a_held_job_is_skipped_without_a_run_record(db, test_registry) -> None:
+    assert job_runner.acquire_lease("test.count", "someone-else", 60)
+    outcome = job_runner.run_job("test.count")
+    assert (outcome.outcome, outcome.held_by) == ("skipped", "someone-else")
+    assert db.session.scalars(select(JobRun).where(JobRun.job_id == "test.count")).all() == []
+
+
+def test_the_scheduler_holds_every_registered_job(app, test_registry) -> None:
+    scheduler = job_runner.build_scheduler(app)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"test.fail", "test.count"}
+    assert jobs["test.count"].max_instances == 1 and jobs["test.count"].coalesce
+
+
+def test_the_real_registry_has_unique_ids_and_importable_functions(app) -> None:
+    assert len({job.id for job in JOBS}) == len(JOBS)
+    for job in JOBS:
+        assert callable(job_runner._resolve(job.func))
+        job_runner.build_trigger(job, "UTC")
