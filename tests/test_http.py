@@ -73,3 +73,19 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch) -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         settings.to_flask()
     assert Settings.from_env({"PORTAL_ENV": "production", "SECRET_KEY": "s"}).to_flask()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SESSION_HOURS": "eight"}, "SESSION_HOURS must be a number"),
+        ({"JOB_HISTORY_DAYS": "-1"}, "JOB_HISTORY_DAYS must not be negative"),
+        ({"DEFAULT_TIMEZONE": "Mars/Olympus"}, "not an IANA time zone"),
+        ({"DEFAULT_LOCALE": "fr"}, "DEFAULT_LOCALE must be one of"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_variable_named(env, message) -> None:
+    from portal.core.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env).to_flask()

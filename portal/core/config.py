@@ -1,9 +1,12 @@
 """Configuration from the environment: every variable is listed in the README's table."""
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from portal.core.timeutil import is_valid_timezone
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -15,10 +18,17 @@ class ConfigError(RuntimeError):
     """The environment asks for something the portal cannot run with."""
 
 
-def _flag(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = int) -> Any:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    try:
+        value = kind(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from error
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
 
 
 def _default_database_url() -> str:
@@ -42,10 +52,11 @@ class Settings:
     trusted_proxies: int = 0
     scheduler_timezone: str = "UTC"
     job_registry: str = "portal.jobs.registry:JOBS"
+    job_history_days: int = 90
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         defaults = cls()
         return cls(
@@ -55,19 +66,28 @@ class Settings:
             env=env.get("PORTAL_ENV") or defaults.env,
             default_timezone=env.get("DEFAULT_TIMEZONE") or defaults.default_timezone,
             default_locale=env.get("DEFAULT_LOCALE") or defaults.default_locale,
-            session_hours=float(env.get("SESSION_HOURS") or defaults.session_hours),
+            session_hours=_number(env, "SESSION_HOURS", defaults.session_hours, float),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI")
             or defaults.ratelimit_storage_uri,
             login_limit_per_account=env.get("LOGIN_LIMIT_PER_ACCOUNT")
             or defaults.login_limit_per_account,
             login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP") or defaults.login_limit_per_ip,
-            trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
+            trusted_proxies=_number(env, "TRUSTED_PROXIES", 0),
             scheduler_timezone=env.get("SCHEDULER_TIMEZONE") or defaults.scheduler_timezone,
             job_registry=env.get("JOB_REGISTRY") or defaults.job_registry,
+            job_history_days=_number(env, "JOB_HISTORY_DAYS", defaults.job_history_days),
             log_level=env.get("LOG_LEVEL") or defaults.log_level,
         )
 
     def to_flask(self) -> dict[str, Any]:
+        if self.default_locale not in LANGUAGES:
+            raise ConfigError(f"DEFAULT_LOCALE must be one of {', '.join(LANGUAGES)}")
+        for name, zone in (
+            ("DEFAULT_TIMEZONE", self.default_timezone),
+            ("SCHEDULER_TIMEZONE", self.scheduler_timezone),
+        ):
+            if not is_valid_timezone(zone):
+                raise ConfigError(f"{name} {zone!r} is not an IANA time zone")
         production = self.env == "production"
         secret = self.secret_key
         if secret is None:
@@ -104,6 +124,7 @@ class Settings:
             "TRUSTED_PROXIES": self.trusted_proxies,
             "SCHEDULER_TIMEZONE": self.scheduler_timezone,
             "JOB_REGISTRY": self.job_registry,
+            "JOB_HISTORY_DAYS": self.job_history_days,
             "LOG_LEVEL": self.log_level,
         }
 

@@ -29,6 +29,7 @@ def seed_command(scale: str, if_empty: bool, quiet: bool) -> None:
     if not database_is_empty():
         if if_empty:
             click.echo("The database already holds data; not seeding.")
+            _print_accounts()
             return
         click.echo("Error: the database already holds data; seed an empty database.", err=True)
         sys.exit(1)

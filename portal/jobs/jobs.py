@@ -12,7 +12,7 @@ from portal.jobs.models import JobRun
 
 def prune_runs(as_of: datetime) -> dict[str, Any]:
     """Remove finished run records older than the retention window; idempotent by nature."""
-    days = int(current_app.config.get("JOB_HISTORY_DAYS", 90))
+    days = int(current_app.config["JOB_HISTORY_DAYS"])
     cutoff = as_of - timedelta(days=days)
     result = db.session.execute(
         delete(JobRun).where(JobRun.started_at < cutoff, JobRun.outcome != "running")
