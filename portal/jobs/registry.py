@@ -1,7 +1,9 @@
 """Every scheduled job, listed once with a stable id and its trigger.
 
 Domains add their jobs here as they arrive; the function lives in `<domain>/jobs.py` and takes
-the instant it runs "as of", so `flask jobs once ID --at ...` can replay any moment.
+the instant it runs "as of", so `flask jobs once ID --at ...` can replay any moment. A job
+commits the work it keeps (anything left uncommitted when it returns is rolled back) and
+returns a small JSON-able summary that is logged and stored with the run.
 """
 
 from dataclasses import dataclass, field

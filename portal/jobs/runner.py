@@ -71,6 +71,10 @@ def acquire_lease(job_id: str, holder: str, seconds: int) -> bool:
         return True
     except IntegrityError:
         db.session.rollback()
+    expires_at = db.session.scalar(select(JobLease.expires_at).where(JobLease.job_id == job_id))
+    db.session.rollback()
+    if expires_at is not None and expires_at >= now:
+        return False
     taken = db.session.execute(
         update(JobLease)
         .where(JobLease.job_id == job_id, JobLease.expires_at < now)
@@ -135,21 +139,33 @@ def run_job(job_id: str, as_of: datetime | None = None, holder: str | None = Non
         _emit("job.skipped", job=job.id, holder=holder, held_by=held_by, reason="lease held")
         return RunOutcome(job.id, "skipped", held_by=held_by)
 
-    keeper = _LeaseKeeper(job.id, holder, job.lease_seconds)
-    keeper.start()
+    try:
+        return _run_under_lease(job, as_of, holder)
+    finally:
+        # Whatever happened, the lease goes: a stuck lease would skip every later run.
+        db.session.rollback()
+        release_lease(job.id, holder)
+
+
+def _run_under_lease(job: JobDefinition, as_of: datetime, holder: str) -> RunOutcome:
     run = JobRun(job_id=job.id, holder=holder, as_of=as_of, started_at=utc_now(), outcome="running")
     db.session.add(run)
+    db.session.flush()
+    run_id = run.id  # read before the commit: reading after it would reopen a transaction
     db.session.commit()
-    run_id = run.id
+    keeper = _LeaseKeeper(job.id, holder, job.lease_seconds)
+    keeper.start()
     started = time.perf_counter()
     _emit("job.start", job=job.id, run=run_id, holder=holder, as_of=as_of.isoformat())
     try:
         summary = _resolve(job.func)(as_of) or {}
         outcome, error = "succeeded", None
     except Exception:
-        db.session.rollback()
         summary, outcome, error = {}, "failed", traceback.format_exc(limit=20)
     finally:
+        # A job commits what it keeps; anything left open is discarded so that no read
+        # transaction outlives the job (on SQLite it would block the bookkeeping below).
+        db.session.rollback()
         keeper.stopped.set()
         keeper.join()
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -159,7 +175,6 @@ def run_job(job_id: str, as_of: datetime | None = None, holder: str | None = Non
         .values(finished_at=utc_now(), outcome=outcome, summary=summary, error=error)
     )
     db.session.commit()
-    release_lease(job.id, holder)
     _emit(
         "job.end",
         job=job.id,

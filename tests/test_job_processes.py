@@ -1,0 +1,309 @@
+"""Real `flask jobs` processes sharing one database never run the same job at the same time."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+import sqlalchemy as sa
+
+from portal.core.timeutil import as_utc, utc_now
+from portal.jobs.models import JobLease, JobRun
+from tests.support.databases import fresh_database
+
+pytestmark = pytest.mark.slow
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+JOB = "test.slow"
+EXIT_SKIPPED = 75
+STARTUP_TIMEOUT = 30.0  # seconds for a `flask` process to import the app and start
+STOP_TIMEOUT = 20.0  # seconds for a process to finish its current run and exit
+
+
+def portal_env(database_url: str, log: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("PORTAL_ENV", "LOG_LEVEL", "SCHEDULER_TIMEZONE"):
+        env.pop(name, None)
+    env.update(
+        DATABASE_URL=database_url,
+        FLASK_APP="wsgi",
+        SECRET_KEY="test",
+        JOB_REGISTRY="tests.support.slow_jobs:JOBS",
+        SLOW_JOB_LOG=str(log),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class FlaskProcess:
+    """One `python -m flask ...` child process, its output kept in files."""
+
+    def __init__(self, directory: Path, name: str, args: list[str], env: dict[str, str]):
+        self.stdout_path = directory / f"{name}.out"
+        self.stderr_path = directory / f"{name}.err"
+        self._files: list[IO[str]] = [
+            self.stdout_path.open("w", encoding="utf-8"),
+            self.stderr_path.open("w", encoding="utf-8"),
+        ]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._files[0],
+            stderr=self._files[1],
+            text=True,
+        )
+        self.pid = self.process.pid
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(encoding="utf-8")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8")
+
+    def wait(self, timeout: float) -> int:
+        """The exit code; a process still running after `timeout` is killed and fails the test."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"pid {self.pid} did not exit within {timeout}s:\n{self.stderr[-3000:]}")
+
+    def stop(self, timeout: float) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        for file in self._files:
+            file.close()
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Any]:
+    """Start `flask` processes; any still running when the test ends are killed."""
+    started: list[FlaskProcess] = []
+
+    def start(name: str, args: list[str], env: dict[str, str]) -> FlaskProcess:
+        child = FlaskProcess(tmp_path, name, args, env)
+        started.append(child)
+        return child
+
+    yield start
+    for child in started:
+        child.kill()
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the backend, brought to the latest migration by `flask db upgrade`."""
+    with fresh_database(backend, tmp_path) as url:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "db", "upgrade"],
+            cwd=PROJECT_ROOT,
+            env=portal_env(url, tmp_path / "unused.log"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def run_log(tmp_path: Path) -> Path:
+    return tmp_path / "slow-job.log"
+
+
+def job_runs(engine: sa.Engine) -> list[Any]:
+    runs = JobRun.__table__
+    with engine.connect() as connection:
+        return list(
+            connection.execute(sa.select(runs).where(runs.c.job_id == JOB).order_by(runs.c.id))
+        )
+
+
+def live_leases(engine: sa.Engine) -> list[Any]:
+    """Lease rows not yet expired; a stopped process may leave only expired ones."""
+    with engine.connect() as connection:
+        rows = list(connection.execute(sa.select(JobLease.__table__)))
+    now = utc_now()
+    return [row for row in rows if as_utc(row.expires_at) > now]
+
+
+def read_runs(log: Path) -> list[tuple[int, float, float]]:
+    """(pid, start, end) per run recorded in the slow job's log, in order of start."""
+    open_runs: dict[int, float] = {}
+    runs: list[tuple[int, float, float]] = []
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    for line in lines:
+        event, pid_text, at_text = line.split()
+        pid, at = int(pid_text), float(at_text)
+        if event == "start":
+            assert pid not in open_runs, f"pid {pid} started twice without ending:\n{lines}"
+            open_runs[pid] = at
+        else:
+            assert event == "end", line
+            runs.append((pid, open_runs.pop(pid), at))
+    assert not open_runs, f"runs that never ended: {open_runs}"
+    return sorted(runs, key=lambda run: run[1])
+
+
+def events(stderr: str, name: str) -> list[dict[str, Any]]:
+    """The JSON log records of `portal.jobs` with the given event name."""
+    found = []
+    for line in stderr.splitlines():
+        _, marker, payload = line.partition(" portal.jobs ")
+        if marker and payload.startswith("{"):
+            record = json.loads(payload)
+            if record.get("event") == name:
+                found.append(record)
+    return found
+
+
+def holder_pid(holder: str) -> int:
+    return int(holder.rsplit(":", 2)[1])
+
+
+def wait_for(condition: Any, timeout: float) -> bool:
+    """Poll `condition` until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def report(children: list[FlaskProcess], codes: list[int]) -> str:
+    """Each process's exit code and output, from its first traceback if it has one."""
+    parts = []
+    for child, code in zip(children, codes, strict=True):
+        stderr = child.stderr
+        first_traceback = stderr.find("Traceback")
+        excerpt = stderr[first_traceback:][:4000] if first_traceback >= 0 else stderr[-4000:]
+        parts.append(f"--- pid {child.pid} exited {code}\n{child.stdout}{excerpt}")
+    return "\n".join(parts)
+
+
+def test_two_schedulers_never_run_the_job_at_once(
+    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+) -> None:
+    # 1.5 s runs fired every second by each scheduler: whichever process is not running the
+    # job fires at least once during every run of the other and must be refused the lease.
+    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="1.5")
+    schedulers = [spawn(name, ["jobs", "run"], env) for name in ("first", "second")]
+    started = wait_for(
+        lambda: all("Scheduler started" in child.stdout for child in schedulers), STARTUP_TIMEOUT
+    )
+    if started:
+        # About 6 s of contention, longer if needed to see three runs through (bounded).
+        observed_from = time.monotonic()
+        wait_for(
+            lambda: (
+                time.monotonic() - observed_from >= 6
+                and run_log.exists()
+                and run_log.read_text(encoding="utf-8").count("end ") >= 3
+            ),
+            20,
+        )
+    codes = [child.stop(STOP_TIMEOUT) for child in schedulers]
+
+    assert started, f"the schedulers did not start:\n{report(schedulers, codes)}"
+    raised = any("Traceback" in child.stderr for child in schedulers)
+    assert not raised, f"a job raised:\n{report(schedulers, codes)}"
+    assert codes == [0, 0], report(schedulers, codes)
+    assert all("Scheduler stopped." in child.stdout for child in schedulers)
+
+    runs = read_runs(run_log)
+    assert len(runs) >= 3, runs
+    for previous, current in pairwise(runs):
+        assert current[1] >= previous[2], f"runs overlap: {previous} and {current}"
+    pids = {child.pid for child in schedulers}
+    assert {pid for pid, _, _ in runs} <= pids
+
+    rows = job_runs(engine)
+    assert [row.outcome for row in rows] == ["succeeded"] * len(runs), rows
+    assert Counter(row.summary["pid"] for row in rows) == Counter(pid for pid, _, _ in runs)
+    assert live_leases(engine) == []
+
+    skipped = [
+        (child.pid, record)
+        for child in schedulers
+        for record in events(child.stderr, "job.skipped")
+    ]
+    assert skipped, "no scheduler was ever refused the lease"
+    for pid, record in skipped:
+        assert record["job"] == JOB
+        assert holder_pid(record["holder"]) == pid
+        assert holder_pid(record["held_by"]) in pids - {pid}, record
+
+
+def test_two_simultaneous_once_commands_run_the_job_once(
+    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+) -> None:
+    # The 3 s run outlasts the gap between the two processes' start-ups.
+    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="3")
+    commands = [spawn(name, ["jobs", "once", JOB], env) for name in ("first", "second")]
+    codes = [child.wait(STARTUP_TIMEOUT + STOP_TIMEOUT) for child in commands]
+
+    assert sorted(codes) == [0, EXIT_SKIPPED], report(commands, codes)
+    winner, loser = commands if codes[0] == 0 else reversed(commands)
+    assert f"Succeeded: {JOB}" in winner.stdout
+    assert f"Skipped: {JOB} is running in" in loser.stderr
+    assert f":{winner.pid}:" in loser.stderr
+
+    runs = read_runs(run_log)
+    assert [pid for pid, _, _ in runs] == [winner.pid]
+    rows = job_runs(engine)
+    assert [row.outcome for row in rows] == ["succeeded"]
+    assert holder_pid(rows[0].holder) == winner.pid
+    assert live_leases(engine) == []
+
+
+def test_once_runs_as_of_the_given_instant(
+    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+) -> None:
+    # A zone far from UTC for the process and its PostgreSQL session: the instant must not move.
+    env = portal_env(
+        database_url, run_log, SLOW_JOB_SECONDS="0", TZ="Asia/Shanghai", PGTZ="Asia/Shanghai"
+    )
+    command = spawn("at", ["jobs", "once", JOB, "--at", "2026-01-31T23:00:00+08:00"], env)
+    code = command.wait(STARTUP_TIMEOUT)
+    assert code == 0, report([command], [code])
+    assert f"Succeeded: {JOB}" in command.stdout
+
+    rows = job_runs(engine)
+    assert len(rows) == 1
+    assert rows[0].outcome == "succeeded"
+    assert as_utc(rows[0].as_of) == datetime(2026, 1, 31, 15, 0, tzinfo=UTC)
+
+    bad = spawn("bad", ["jobs", "once", JOB, "--at", "not-a-date"], env)
+    assert bad.wait(STARTUP_TIMEOUT) == 2
+    assert "Invalid value for '--at'" in bad.stderr
+    assert "not an ISO-8601 instant: 'not-a-date'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert len(job_runs(engine)) == 1
