@@ -67,7 +67,12 @@ def _sqlite_begin(connection: Any) -> None:
         )
 
 
-MODEL_MODULES = ("portal.core.audit", "portal.accounts.models", "portal.jobs.models")
+MODEL_MODULES = (
+    "portal.core.audit",
+    "portal.accounts.models",
+    "portal.jobs.models",
+    "portal.customers.models",
+)
 
 
 def _import_models() -> None:

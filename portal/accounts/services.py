@@ -28,7 +28,7 @@ _DUMMY_HASH = generate_password_hash("no-such-user-password-placeholder")
 
 
 def actor_for(user: User) -> Actor:
-    return Actor(user.id, user.email)
+    return Actor(user.id, user.email, user.role)
 
 
 def normalise_email(raw: str) -> str:

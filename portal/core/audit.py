@@ -37,16 +37,21 @@ class AuditEvent(db.Model):
 class Actor:
     """Who did something: a staff member, or a named system process (CLI, a job)."""
 
-    def __init__(self, user_id: int | None, label: str) -> None:
+    def __init__(self, user_id: int | None, label: str, role: str | None = None) -> None:
         self.user_id = user_id
         self.label = label
+        self.role = role  # None for system actors, which act with every permission
 
     @classmethod
     def system(cls, label: str) -> "Actor":
         return cls(None, label)
 
+    @property
+    def is_system(self) -> bool:
+        return self.user_id is None
+
     def __repr__(self) -> str:
-        return f"Actor({self.user_id!r}, {self.label!r})"
+        return f"Actor({self.user_id!r}, {self.label!r}, {self.role!r})"
 
 
 def record_event(

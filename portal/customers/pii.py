@@ -1,0 +1,30 @@
+"""Masking of personal identifiers for display, exports and logs."""
+
+
+def mask_phone(phone: str | None) -> str:
+    """`13812345678` → `138****5678`; shorter numbers keep only their last two digits."""
+    if not phone:
+        return ""
+    digits = phone.lstrip("+")
+    prefix = "+" if phone.startswith("+") else ""
+    if len(digits) >= 11:
+        return f"{prefix}{digits[:-8]}****{digits[-4:]}"
+    if len(digits) > 4:
+        return f"{prefix}{'*' * (len(digits) - 2)}{digits[-2:]}"
+    return "*" * len(digits)
+
+
+def mask_id_number(id_number: str | None) -> str:
+    """Keep the first and last two characters of an identity document number."""
+    if not id_number:
+        return ""
+    if len(id_number) <= 4:
+        return "*" * len(id_number)
+    return f"{id_number[:2]}{'*' * (len(id_number) - 4)}{id_number[-2:]}"
+
+
+def mask_email(email: str | None) -> str:
+    if not email or "@" not in email:
+        return ""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"

@@ -1,0 +1,490 @@
+"""Use cases for customers, their contacts and follow-ups. Each owns its transaction."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.orm import aliased
+
+from portal.core.access import Role
+from portal.core.audit import Actor, record_event
+from portal.core.config import LANGUAGES
+from portal.core.errors import NotFound, ValidationFailed
+from portal.core.extensions import db
+from portal.core.pagination import Page
+from portal.core.search import digits_only, is_cjk, normalise_text, starts_with
+from portal.core.timeutil import is_valid_timezone, utc_now
+from portal.customers import access
+from portal.customers.models import (
+    FLAGS,
+    Channel,
+    CreditAccount,
+    Customer,
+    CustomerSearchTerm,
+    Direction,
+    FollowUp,
+    FollowUpStatus,
+    Interaction,
+    Outcome,
+    Segment,
+)
+from portal.customers.pii import mask_email
+
+SUMMARY_MAX = 4000
+TERM_MAX = 24
+CJK_SUBSTRING_MAX = 8
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def clean_email(raw: str | None) -> str | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if len(text) > 254:
+        raise ValidationFailed(_l("Enter a valid email address."), field="email")
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise ValidationFailed(_l("Enter a valid email address."), field="email") from error
+
+
+def clean_phone(raw: str | None) -> str | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    digits = digits_only(text)
+    if not 5 <= len(digits) <= 15 or any(c.isalpha() for c in text):
+        raise ValidationFailed(_l("Enter a phone number of 5 to 15 digits."), field="phone")
+    return ("+" if text.startswith("+") else "") + digits
+
+
+def clean_birthday(value: date | str | None, today: date | None = None) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError as error:
+            raise ValidationFailed(
+                _l("Enter the birthday as YYYY-MM-DD (a real date)."), field="birthday"
+            ) from error
+    today = today or utc_now().date()
+    if value > today or value.year < today.year - 130:
+        raise ValidationFailed(
+            _l("The birthday cannot be in the future or over 130 years ago."), field="birthday"
+        )
+    return value
+
+
+def clean_timezone(raw: str | None, default: str) -> str:
+    zone = (raw or "").strip() or default
+    if not is_valid_timezone(zone):
+        raise ValidationFailed(
+            _l("Unknown time zone '%(zone)s' (use an IANA name such as Asia/Shanghai).", zone=zone),
+            field="timezone",
+        )
+    return zone
+
+
+def clean_locale(raw: str | None) -> str:
+    value = (raw or "").strip() or "zh_Hans"
+    aliases = {"zh": "zh_Hans", "zh-cn": "zh_Hans", "zh_cn": "zh_Hans", "zh-hans": "zh_Hans"}
+    value = aliases.get(value.lower(), value)
+    if value not in LANGUAGES:
+        raise ValidationFailed(_l("Unknown language '%(value)s'.", value=raw), field="locale")
+    return value
+
+
+def clean_choice(
+    raw: str | None, choices: type, field_name: str, default: str | None = None
+) -> str:
+    value = (raw or "").strip().lower() or (default or "")
+    allowed = {c.value for c in choices}
+    if value not in allowed:
+        raise ValidationFailed(
+            _l(
+                "'%(value)s' is not one of: %(allowed)s.",
+                value=raw or "",
+                allowed=", ".join(sorted(allowed)),
+            ),
+            field=field_name,
+        )
+    return value
+
+
+# ---------------------------------------------------------------- search terms
+
+
+def search_terms(name: str) -> set[str]:
+    """What a partial name search may type: substrings of CJK words, prefixes of others."""
+    terms: set[str] = set()
+    for word in normalise_text(name).split(" "):
+        if not word:
+            continue
+        if any(is_cjk(ch) for ch in word):
+            piece = word[:CJK_SUBSTRING_MAX]
+            for start in range(len(piece)):
+                for end in range(start + 1, len(piece) + 1):
+                    terms.add(piece[start:end])
+        else:
+            for end in range(1, min(len(word), TERM_MAX) + 1):
+                terms.add(word[:end])
+    return terms
+
+
+def write_search_terms(customer_id: int, name: str) -> None:
+    db.session.execute(
+        delete(CustomerSearchTerm).where(CustomerSearchTerm.customer_id == customer_id)
+    )
+    terms = search_terms(name)
+    if terms:
+        db.session.execute(
+            insert(CustomerSearchTerm), [{"term": t, "customer_id": customer_id} for t in terms]
+        )
+
+
+# ---------------------------------------------------------------- reading customers
+
+
+@dataclass
+class CustomerFilters:
+    query: str = ""
+    segment: str = ""
+    owner_id: int | None = None
+    flag: str = ""
+    after: str = ""  # keyset: "<name>|<id>" for the list, "<id>" for a search
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _scoped(stmt: Any, actor: Actor, filters: CustomerFilters) -> Any:
+    stmt = stmt.where(Customer.erased_at.is_(None))
+    if actor.role == Role.RM:
+        stmt = stmt.where(Customer.owner_id == actor.user_id)
+    elif filters.owner_id is not None:
+        stmt = stmt.where(Customer.owner_id == filters.owner_id)
+    if filters.segment in {s.value for s in Segment}:
+        stmt = stmt.where(Customer.segment == filters.segment)
+    if filters.flag in FLAGS:
+        stmt = stmt.where(getattr(Customer, filters.flag).is_(True))
+    return stmt
+
+
+def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) -> Page[Customer]:
+    """Customers the actor may see, by partial name, number, email or phone; a page at a time.
+
+    Without a query the list is ordered by name. With one, every kind of match is looked up
+    separately through its own index (no LIKE '%…%' over the table), the ids merged, and the
+    page ordered by id so that the keyset is simple and stable.
+    """
+    query = normalise_text(filters.query)[:100]
+    if not query:
+        return _list_by_name(actor, filters, limit)
+    after_id = int(filters.after) if filters.after.isdigit() else 0
+    dialect = _dialect()
+    found: set[int] = set()
+
+    def collect(stmt: Any) -> None:
+        stmt = _scoped(stmt, actor, filters).where(Customer.id > after_id)
+        found.update(db.session.scalars(stmt.order_by(Customer.id).limit(limit + 1)))
+
+    words = [w[:TERM_MAX] for w in query.split(" ") if w]
+    terms = aliased(CustomerSearchTerm)
+    name_stmt = (
+        select(Customer.id)
+        .join(terms, terms.customer_id == Customer.id)
+        .where(terms.term == words[0])
+    )
+    for word in words[1:]:
+        more = aliased(CustomerSearchTerm)
+        name_stmt = name_stmt.join(more, and_(more.customer_id == Customer.id, more.term == word))
+    collect(name_stmt)
+    if len(query) >= 2 and " " not in query:
+        collect(select(Customer.id).where(starts_with(Customer.number, query.upper(), dialect)))
+        collect(select(Customer.id).where(starts_with(Customer.email, query, dialect)))
+    digits = digits_only(query)
+    if len(digits) >= 3 and len(digits) >= len(query.replace(" ", "")) - 1:
+        collect(select(Customer.id).where(starts_with(Customer.phone, digits, dialect)))
+        collect(
+            select(Customer.id).where(starts_with(Customer.phone_reversed, digits[::-1], dialect))
+        )
+    ids = sorted(found)[: limit + 1]
+    rows = (
+        list(db.session.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id)))
+        if ids
+        else []
+    )
+    next_key = str(rows[limit - 1].id) if len(rows) > limit else None
+    return Page(rows[:limit], next_key)
+
+
+def _list_by_name(actor: Actor, filters: CustomerFilters, limit: int) -> Page[Customer]:
+    stmt = _scoped(select(Customer), actor, filters)
+    name, _, key = filters.after.rpartition("|")
+    if key.isdigit():
+        stmt = stmt.where(
+            (Customer.name > name) | and_(Customer.name == name, Customer.id > int(key))
+        )
+    rows = list(db.session.scalars(stmt.order_by(Customer.name, Customer.id).limit(limit + 1)))
+    next_key = f"{rows[limit - 1].name}|{rows[limit - 1].id}" if len(rows) > limit else None
+    return Page(rows[:limit], next_key)
+
+
+def get_customer(actor: Actor, customer_id: int) -> Customer:
+    customer = db.session.get(Customer, customer_id)
+    if customer is None or (customer.erased_at is not None and actor.role != Role.ADMIN):
+        raise NotFound(_l("No such customer."))
+    access.require(access.can_view(actor, customer))
+    return customer
+
+
+def accounts_of(customer_id: int) -> list[CreditAccount]:
+    return list(
+        db.session.scalars(
+            select(CreditAccount)
+            .where(CreditAccount.customer_id == customer_id)
+            .order_by(CreditAccount.status, CreditAccount.number)
+        )
+    )
+
+
+def reveal_pii(actor: Actor, customer_id: int) -> dict[str, str | None]:
+    """The whole phone and ID number, for the owning RM or an admin; recorded every time."""
+    customer = get_customer(actor, customer_id)
+    access.require(access.can_reveal_pii(actor, customer))
+    record_event(
+        actor,
+        "customer.pii_revealed",
+        "customer",
+        customer.id,
+        after={"fields": ["phone", "id_number"]},
+    )
+    db.session.commit()
+    return {"phone": customer.phone, "id_number": customer.id_number}
+
+
+# ---------------------------------------------------------------- contacts and follow-ups
+
+
+@dataclass
+class ContactInput:
+    channel: str
+    direction: str
+    occurred_at: datetime
+    summary: str
+    outcome: str
+    follow_up_on: date | None = None
+    follow_up_note: str = ""
+
+
+def _check_contact(data: ContactInput, now: datetime) -> None:
+    clean_choice(data.channel, Channel, "channel")
+    clean_choice(data.direction, Direction, "direction")
+    clean_choice(data.outcome, Outcome, "outcome")
+    summary = (data.summary or "").strip()
+    if not summary or len(summary) > SUMMARY_MAX:
+        raise ValidationFailed(
+            _l("Write a summary of 1 to %(n)d characters.", n=SUMMARY_MAX), field="summary"
+        )
+    if data.occurred_at.tzinfo is None:
+        raise ValidationFailed(_l("The time of the contact needs a time zone."), "occurred_at")
+    if data.occurred_at > now + timedelta(minutes=5):
+        raise ValidationFailed(_l("A contact cannot be logged in the future."), "occurred_at")
+    if data.follow_up_on and data.follow_up_on < data.occurred_at.date() - timedelta(days=1):
+        raise ValidationFailed(_l("The follow-up date lies before the contact."), "follow_up_on")
+
+
+def log_contact(actor: Actor, customer_id: int, data: ContactInput) -> Interaction:
+    customer = get_customer(actor, customer_id)
+    access.require(access.can_log_contact(actor, customer))
+    now = utc_now()
+    _check_contact(data, now)
+    interaction = Interaction(
+        customer_id=customer.id,
+        author_id=actor.user_id,
+        channel=data.channel,
+        direction=data.direction,
+        occurred_at=data.occurred_at,
+        summary=data.summary.strip(),
+        outcome=data.outcome,
+    )
+    db.session.add(interaction)
+    db.session.flush()
+    if customer.last_contact_at is None or data.occurred_at > customer.last_contact_at:
+        db.session.execute(
+            update(Customer)
+            .where(Customer.id == customer.id)
+            .values(last_contact_at=data.occurred_at)
+            .execution_options(synchronize_session=False)
+        )
+    if data.follow_up_on:
+        db.session.add(
+            FollowUp(
+                customer_id=customer.id,
+                owner_id=customer.owner_id or actor.user_id,
+                interaction_id=interaction.id,
+                due_on=data.follow_up_on,
+                note=(data.follow_up_note or "").strip()[:SUMMARY_MAX],
+            )
+        )
+    db.session.commit()
+    return interaction
+
+
+def edit_contact(actor: Actor, interaction_id: int, data: ContactInput) -> Interaction:
+    """Correct a logged contact; the original stays in the audit trail."""
+    interaction = db.session.get(Interaction, interaction_id)
+    if interaction is None:
+        raise NotFound(_l("No such contact."))
+    customer = get_customer(actor, interaction.customer_id)
+    access.require(access.can_log_contact(actor, customer))
+    _check_contact(data, utc_now())
+    fields = ("channel", "direction", "occurred_at", "summary", "outcome")
+    before = {f: _plain(getattr(interaction, f)) for f in fields}
+    for name in fields:
+        setattr(
+            interaction,
+            name,
+            getattr(data, name).strip() if name == "summary" else getattr(data, name),
+        )
+    interaction.edited_at = utc_now()
+    after = {f: _plain(getattr(interaction, f)) for f in fields}
+    record_event(
+        actor, "interaction.edited", "interaction", interaction.id, before=before, after=after
+    )
+    db.session.commit()
+    return interaction
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+def _get_follow_up(actor: Actor, follow_up_id: int) -> FollowUp:
+    follow_up = db.session.get(FollowUp, follow_up_id)
+    if follow_up is None:
+        raise NotFound(_l("No such follow-up."))
+    customer = get_customer(actor, follow_up.customer_id)
+    access.require(access.can_log_contact(actor, customer))
+    return follow_up
+
+
+def complete_follow_up(actor: Actor, follow_up_id: int) -> FollowUp:
+    follow_up = _get_follow_up(actor, follow_up_id)
+    if follow_up.status == FollowUpStatus.OPEN:
+        follow_up.status = FollowUpStatus.DONE.value
+        follow_up.done_at = utc_now()
+        follow_up.done_by_id = actor.user_id
+        db.session.commit()
+    return follow_up
+
+
+def reschedule_follow_up(actor: Actor, follow_up_id: int, due_on: date, today: date) -> FollowUp:
+    follow_up = _get_follow_up(actor, follow_up_id)
+    if follow_up.status != FollowUpStatus.OPEN:
+        raise ValidationFailed(_l("Only an open follow-up can be rescheduled."), "due_on")
+    if due_on < today:
+        raise ValidationFailed(_l("Choose today or a later day."), "due_on")
+    before = {"due_on": follow_up.due_on.isoformat()}
+    follow_up.due_on = due_on
+    record_event(
+        actor,
+        "follow_up.rescheduled",
+        "follow_up",
+        follow_up.id,
+        before=before,
+        after={"due_on": due_on.isoformat()},
+    )
+    db.session.commit()
+    return follow_up
+
+
+@dataclass
+class MyDay:
+    due: list[tuple[FollowUp, Customer]] = field(default_factory=list)
+    quiet: list[Customer] = field(default_factory=list)
+
+
+def my_day(actor: Actor, today: date, quiet_days: int, limit: int = 50) -> MyDay:
+    """Follow-ups due today or overdue, and customers not contacted for `quiet_days` days."""
+    due = db.session.execute(
+        select(FollowUp, Customer)
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .where(
+            FollowUp.owner_id == actor.user_id,
+            FollowUp.status == FollowUpStatus.OPEN.value,
+            FollowUp.due_on <= today,
+            Customer.erased_at.is_(None),
+        )
+        .order_by(FollowUp.due_on, FollowUp.id)
+        .limit(limit)
+    ).all()
+    cutoff = datetime.combine(today - timedelta(days=quiet_days), datetime.min.time()).replace(
+        tzinfo=utc_now().tzinfo
+    )
+    quiet = db.session.scalars(
+        select(Customer)
+        .where(
+            Customer.owner_id == actor.user_id,
+            Customer.erased_at.is_(None),
+            Customer.do_not_contact.is_(False),
+            Customer.deceased.is_(False),
+            (Customer.last_contact_at < cutoff) | Customer.last_contact_at.is_(None),
+        )
+        .order_by(Customer.last_contact_at.asc().nulls_first(), Customer.id)
+        .limit(limit)
+    ).all()
+    return MyDay(due=[(f, c) for f, c in due], quiet=list(quiet))
+
+
+# ---------------------------------------------------------------- reassignment
+
+
+def reassign(actor: Actor, customer_ids: list[int], new_owner_id: int, reason: str = "") -> int:
+    """Move customers to another RM in one transaction, with one audit event per customer."""
+    from portal.accounts.models import User
+
+    if not access.can_reassign(actor):
+        raise ValidationFailed(_l("Only admins and leads can reassign customers."))
+    owner = db.session.get(User, new_owner_id)
+    if owner is None or owner.role != Role.RM or not owner.active:
+        raise ValidationFailed(_l("Choose an active relationship manager."), field="owner_id")
+    ids = sorted({int(i) for i in customer_ids})[:1000]
+    if not ids:
+        raise ValidationFailed(_l("Select at least one customer."), field="customer_ids")
+    moved = 0
+    for customer in db.session.scalars(select(Customer).where(Customer.id.in_(ids))):
+        if customer.owner_id == new_owner_id:
+            continue
+        record_event(
+            actor,
+            "customer.reassigned",
+            "customer",
+            customer.id,
+            before={"owner_id": customer.owner_id},
+            after={"owner_id": new_owner_id},
+            reason=reason.strip()[:500] or None,
+        )
+        db.session.execute(
+            update(FollowUp)
+            .where(
+                FollowUp.customer_id == customer.id, FollowUp.status == FollowUpStatus.OPEN.value
+            )
+            .values(owner_id=new_owner_id)
+        )
+        customer.owner_id = new_owner_id
+        moved += 1
+    db.session.commit()
+    return moved
+
+
+def log_label(customer: Customer) -> str:
+    """How a customer appears in logs: number and masked email, never whole PII."""
+    return f"{customer.number} {mask_email(customer.email)}".strip()

@@ -1,0 +1,81 @@
+"""The customer 360 timeline: entries from every room, newest first, a page at a time.
+
+Rooms above `customers` (tickets, messaging, surveys) register a provider at start-up instead
+of being imported here. Each provider returns at most `limit` entries older than the cursor
+from an index on (customer, time), so a page costs the same whatever the history's length.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from portal.core.pagination import Page
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    at: datetime
+    kind: str
+    key: int
+
+    def encode(self) -> str:
+        return f"{self.at.isoformat()}|{self.kind}|{self.key}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> "Cursor | None":
+        if not text:
+            return None
+        try:
+            at, kind, key = text.split("|")
+            return cls(datetime.fromisoformat(at), kind, int(key))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str
+    key: int
+    template: str  # partial that renders the entry, given `entry`
+    data: Any
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(self.at, self.kind, self.key)
+
+
+Provider = Callable[[int, Cursor | None, int], list[TimelineEntry]]
+_providers: dict[str, Provider] = {}
+
+
+def register_provider(kind: str, provider: Provider) -> None:
+    _providers[kind] = provider
+
+
+def providers() -> dict[str, Provider]:
+    return dict(_providers)
+
+
+def timeline_page(customer_id: int, before: Cursor | None, limit: int = 20) -> Page[TimelineEntry]:
+    entries: list[TimelineEntry] = []
+    for provider in _providers.values():
+        entries.extend(provider(customer_id, before, limit + 1))
+    entries.sort(key=lambda e: e.cursor, reverse=True)
+    page = entries[:limit]
+    more = len(entries) > limit
+    return Page(page, page[-1].cursor.encode() if more and page else None)
+
+
+def older_than(column_at: Any, column_id: Any, kind: str, before: Cursor | None) -> Any:
+    """The SQL condition for 'strictly after the cursor' in (time, kind, id) descending order."""
+    from sqlalchemy import and_, or_, true
+
+    if before is None:
+        return true()
+    if kind < before.kind:
+        return column_at <= before.at
+    if kind > before.kind:
+        return column_at < before.at
+    return or_(column_at < before.at, and_(column_at == before.at, column_id < before.key))
