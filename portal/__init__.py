@@ -56,15 +56,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
     cursor.close()
 
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: two transactions that read and then write
+    # would otherwise deadlock ("database is locked") instead of waiting their turn.
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(
-            "BEGIN IMMEDIATE" if connection.info.get("immediate") else "BEGIN"
-        )
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 MODEL_MODULES = (
@@ -88,6 +89,7 @@ def _init_extensions(app: Flask) -> None:
     from portal.core.access import init_access
     from portal.core.errors import register_error_handlers
     from portal.core.i18n import html_lang, select_locale, select_timezone
+    from portal.core.requests import init_requests
     from portal.core.security import init_security
 
     _import_models()
@@ -103,6 +105,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.user_loader(load_session_user)
     login_manager.unauthorized_handler(_unauthorized)
 
+    init_requests(app)
     init_access(app)
     init_security(app)
     register_error_handlers(app)
@@ -142,9 +145,13 @@ def _unauthorized() -> Any:
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.routes import bp as accounts_bp
     from portal.core.routes import bp as core_bp
+    from portal.customers.routes import bp as customers_bp
+    from portal.customers.services import register_timeline_providers
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(customers_bp)
+    register_timeline_providers()
 
 
 def _register_cli(app: Flask) -> None:

@@ -5,6 +5,7 @@ one; under CI=true PostgreSQL is required and its absence fails the run.
 """
 
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from portal.accounts.models import User
 from portal.core.extensions import db as _db
 from portal.core.extensions import limiter
 from tests.factories import make_user
-from tests.support.databases import ON_CI, backends, check_postgres_reachable, postgres_url
+from tests.support.databases import ON_CI, backends, check_postgres_reachable, fresh_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,16 +88,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def app(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal-test.sqlite3'}"
-    else:
-        url = postgres_url()
-    application = create_app(config_for(url))
-    application.test_client_class = PortalClient
-    _reset_schema(application)
-    yield application
-    with application.app_context():
-        _db.engine.dispose()
+    # A database of its own per run, so that two runs on one PostgreSQL server never meet.
+    with fresh_database(backend, tmp_path_factory.mktemp("db")) as url:
+        application = create_app(config_for(url))
+        application.test_client_class = PortalClient
+        _reset_schema(application)
+        yield application
+        with application.app_context():
+            _db.engine.dispose()
 
 
 @pytest.fixture
@@ -141,6 +140,7 @@ def login_as(client: PortalClient) -> Callable[..., User]:
         with client.session_transaction() as session:
             session["_user_id"] = user.get_id()
             session["_fresh"] = True
+            session["signed_in_at"] = time.time()
         return user
 
     return sign_in

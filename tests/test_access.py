@@ -10,6 +10,9 @@ from portal.core.access import ALL_ROLES, Role
 ANYONE = "anyone"
 SIGNED_IN = frozenset(ALL_ROLES)
 ADMIN = frozenset({Role.ADMIN})
+ADMIN_RM = frozenset({Role.ADMIN, Role.RM})
+CONTACTS = frozenset({Role.ADMIN, Role.RM, Role.HANDLER})
+ADMIN_LEAD = frozenset({Role.ADMIN, Role.LEAD})
 
 # The decision for every endpoint. A new route must be added here, or this suite fails.
 EXPECTED: dict[str, object] = {
@@ -26,6 +29,20 @@ EXPECTED: dict[str, object] = {
     "accounts.user_role": ADMIN,
     "accounts.user_active": ADMIN,
     "accounts.audit": ADMIN,
+    "customers.index": SIGNED_IN,
+    "customers.new": ADMIN_RM,
+    "customers.show": SIGNED_IN,
+    "customers.timeline": SIGNED_IN,
+    "customers.edit": ADMIN_RM,
+    "customers.log_contact": CONTACTS,
+    "customers.edit_contact": CONTACTS,
+    "customers.reveal": ADMIN_RM,
+    "customers.my_day": SIGNED_IN,
+    "customers.follow_up_done": CONTACTS,
+    "customers.follow_up_reschedule": CONTACTS,
+    "customers.reassign": ADMIN_LEAD,
+    "customers.export": ADMIN,
+    "customers.erase": ADMIN,
 }
 
 PRINCIPALS = [None, *sorted(ALL_ROLES)]

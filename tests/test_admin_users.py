@@ -1,5 +1,8 @@
 """Admins list, create, deactivate and re-role users; every change is an audit event."""
 
+import time
+
+import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import User
@@ -97,6 +100,7 @@ def test_deactivate_and_reactivate_are_audited_and_end_sessions(app, client, log
     victim = app.test_client()
     with victim.session_transaction() as session:
         session["_user_id"] = user.get_id()
+        session["signed_in_at"] = time.time()
     assert victim.get("/").status_code == 200
     assert client.submit(f"/admin/users/{user.id}/active", {"active": "0"}).status_code == 303
     assert victim.get("/").status_code == 303
@@ -147,7 +151,9 @@ def test_user_list_filters_and_htmx_returns_only_rows(client, login_as) -> None:
     rows = client.get("/admin/users?status=inactive", headers={"HX-Request": "true"})
     assert "Beta Lead" in rows.text and "Alpha Handler" not in rows.text
     assert "<html" not in rows.text
-    assert "Alpha" in client.get("/admin/users?q=alpha").text
+    searched = client.get("/admin/users?q=alpha").text
+    assert "Alpha Handler" in searched and "Beta Lead" not in searched
+    assert "Alpha Handler" not in client.get("/admin/users?q=50%25_off").text
 
 
 def test_user_list_pages_by_keyset(client, login_as) -> None:
@@ -176,3 +182,17 @@ def test_audit_log_pages_back_in_time(client, login_as) -> None:
     before = first.text.split("before=")[1].split('"')[0].split("&")[0]
     second = client.get(f"/admin/audit?action=test.&before={before}")
     assert second.text.count("test.tick") == 10
+
+
+def test_the_last_active_admin_cannot_be_deactivated_even_by_the_cli(db) -> None:
+    from portal.accounts import services
+    from portal.core.audit import Actor
+    from portal.core.errors import PermissionDenied
+
+    admin = make_user(role="admin")
+    with pytest.raises(PermissionDenied, match="last active admin"):
+        services.set_active(admin.id, False, Actor.system("cli"))
+    second = make_user(role="admin")
+    services.set_active(admin.id, False, Actor.system("cli"))
+    with pytest.raises(PermissionDenied, match="last active admin"):
+        services.change_role(second.id, "rm", Actor.system("cli"))

@@ -9,6 +9,7 @@ from portal import create_app
 from portal.core.extensions import db as _db
 from tests.conftest import PortalClient, config_for
 from tests.factories import PASSWORD, make_user
+from tests.support.databases import ON_CI
 
 
 def sign_in(client: PortalClient, email: str, password: str = PASSWORD, **kwargs):
@@ -143,10 +144,13 @@ def test_failed_attempts_are_limited_per_ip_across_accounts(client) -> None:
 
 
 def test_rate_limit_also_works_with_redis_storage(backend, tmp_path) -> None:
-    redis = pytest.importorskip("redis")
+    import redis
+
     try:
         redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
     except redis.exceptions.ConnectionError:
+        if ON_CI:
+            pytest.fail("CI=true needs Redis on 127.0.0.1:6379 (.ci/run starts it)")
         pytest.skip("no Redis on 127.0.0.1:6379")
     app = create_app(
         config_for(
@@ -161,9 +165,10 @@ def test_rate_limit_also_works_with_redis_storage(backend, tmp_path) -> None:
     with app.app_context():
         _db.create_all()
         limiter.reset()
-        user = make_user()
+        email = make_user().email
+        _db.session.remove()  # SQLite: this context's open transaction would hold the write lock
         client = app.test_client()
-        statuses = [sign_in(client, user.email, "wrong-password-1").status_code for _ in range(3)]
+        statuses = [sign_in(client, email, "wrong-password-1").status_code for _ in range(3)]
         limiter.reset()
     assert statuses == [401, 401, 429]
 
@@ -187,12 +192,14 @@ def test_session_cookie_is_secure_when_served_over_https(backend, tmp_path) -> N
     app.test_client_class = PortalClient
     with app.app_context():
         _db.create_all()
-        user = make_user()
+        email = make_user().email
+        _db.session.remove()
         client = app.test_client()
         response = client.submit(
-            "/login", {"email": user.email, "password": PASSWORD}, base_url="https://localhost"
+            "/login", {"email": email, "password": PASSWORD}, base_url="https://localhost"
         )
     assert "Secure" in response.headers["Set-Cookie"]
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
 def test_expired_session_sends_the_user_back_to_sign_in(app: Flask, client) -> None:
@@ -274,3 +281,32 @@ def test_deactivating_a_user_ends_their_session(app, client, login_as) -> None:
     assert client.get("/").status_code == 200
     services.set_active(user.id, False, Actor.system("test"))
     assert client.get("/").status_code == 303
+
+
+def test_a_session_ends_after_its_lifetime_however_active(app, client) -> None:
+    user = make_user()
+    lifetime = app.permanent_session_lifetime
+    app.permanent_session_lifetime = 2  # type: ignore[assignment]
+    try:
+        sign_in(client, user.email)
+        for _ in range(3):
+            assert client.get("/").status_code == 200
+            time.sleep(0.5)
+        time.sleep(1.2)
+        response = client.get("/")
+    finally:
+        app.permanent_session_lifetime = lifetime
+    assert response.status_code == 303
+
+
+def test_every_attempt_counts_before_the_password_is_checked(client) -> None:
+    """Each attempt is counted up front: even a correct password is refused once the
+    account has used up its attempts, and a success clears the count."""
+    user = make_user()
+    for _ in range(4):
+        sign_in(client, user.email, "wrong-password-1")
+    assert sign_in(client, user.email).status_code == 303  # 5th attempt: allowed, clears
+    client.submit("/logout")
+    for _ in range(5):
+        assert sign_in(client, user.email, "wrong-password-1").status_code == 401
+    assert sign_in(client, user.email).status_code == 429

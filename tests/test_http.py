@@ -1,4 +1,4 @@
-"""Security headers, error pages (full and htmx fragments) and the health check."""
+"""Security headers, error pages (full and htmx fragments), input hygiene and the health check."""
 
 import pytest
 
@@ -89,3 +89,41 @@ def test_bad_settings_are_refused_with_the_variable_named(env, message) -> None:
 
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env).to_flask()
+
+
+def test_a_nul_character_is_refused_with_400_not_a_database_error(client, login_as) -> None:
+    response = client.submit("/login", {"email": "a\x00@bank.example.com", "password": "x" * 12})
+    assert response.status_code == 400
+    login_as("admin")
+    assert client.get("/admin/users?q=%00").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/users/99999999999999999999",
+        "/admin/audit?before=%C2%B2",
+        "/admin/audit?before=99999999999999999999",
+        "/customers/99999999999999999999",
+    ],
+)
+def test_odd_and_oversized_numbers_are_not_found_not_500(client, login_as, url) -> None:
+    login_as("admin")
+    assert client.get(url).status_code in (200, 404)
+
+
+def test_translated_messages_with_user_input_are_escaped(client, login_as) -> None:
+    from flask_babel import lazy_gettext
+
+    from portal.core.errors import ServiceError, error_response
+
+    with client.application.test_request_context("/"):
+        message = lazy_gettext("A user with email %(email)s already exists.", email="<img src=x>")
+        body = error_response(409, ServiceError(message).message).get_data(as_text=True)
+    assert "<img src=x>" not in body and "&lt;img src=x&gt;" in body
+
+
+def test_pages_vary_on_htmx_and_plain_http_gets_no_hsts(client) -> None:
+    response = client.get("/login")
+    assert "HX-Request" in response.headers["Vary"]
+    assert "Strict-Transport-Security" not in response.headers

@@ -7,7 +7,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.access import ALL_ROLES, Role
+from portal.core.access import ALL_ROLES
 from portal.core.extensions import db
 from portal.core.models import TimestampMixin
 
@@ -41,10 +41,6 @@ class User(UserMixin, TimestampMixin, db.Model):
     def get_id(self) -> str:
         # The token rotates on password change and deactivation, ending every other session.
         return f"{self.id}:{self.session_token}"
-
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
 
     def snapshot(self) -> dict[str, object]:
         """The fields an admin audits, for before → after events."""

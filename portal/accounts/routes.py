@@ -19,10 +19,11 @@ from portal.accounts.forms import (
     RoleForm,
     UserCreateForm,
 )
-from portal.core.access import Role, public, role_label, roles, signed_in
+from portal.core.access import Role, mark_signed_in, public, role_label, roles, signed_in
 from portal.core.errors import ServiceError, error_response
 from portal.core.extensions import limiter
 from portal.core.htmx import render, see_other
+from portal.core.requests import parse_id
 
 bp = Blueprint("accounts", __name__)
 
@@ -73,11 +74,12 @@ def _form_errors_as_flash(form: Any) -> None:
     deduct_when=_login_failed,
     scope="login-ip",
 )
+# Every attempt on an account counts before its password is checked (so parallel guesses
+# cannot slip past the limit); a successful sign-in clears the account's count.
 @limiter.limit(
     _account_limit,
     key_func=_account_key,
     methods=["POST"],
-    deduct_when=_login_failed,
     scope="login-account",
 )
 def login() -> Any:
@@ -110,8 +112,16 @@ def login() -> Any:
     if chosen_locale:
         session["locale"] = chosen_locale
     session.permanent = True
+    mark_signed_in()
     login_user(result.user)
+    _clear_account_attempts()
     return see_other(safe_next(form.next.data, home))
+
+
+def _clear_account_attempts() -> None:
+    for request_limit in limiter.current_limits:
+        if request_limit.request_args and request_limit.request_args[-1].endswith(":login-account"):
+            limiter.limiter.clear(request_limit.limit, *request_limit.request_args)
 
 
 @bp.app_errorhandler(429)
@@ -288,7 +298,5 @@ def user_active(user_id: int) -> Any:
 def audit() -> Any:
     action = (request.args.get("action") or "").strip()[:64]
     before = request.args.get("before", "")
-    page = services.list_audit_events(
-        action=action, before_id=int(before) if before.isdigit() else None, limit=AUDIT_PAGE
-    )
+    page = services.list_audit_events(action=action, before_id=parse_id(before), limit=AUDIT_PAGE)
     return render("accounts/audit.html", "accounts/_audit_rows.html", page=page, action=action)

@@ -5,7 +5,8 @@ from enum import Enum
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.accounts.models import User, new_session_token
@@ -103,19 +104,24 @@ def create_user(email: str, name: str, role: str, password: str, actor: Actor) -
         password_changed_at=utc_now(),
     )
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as error:  # another request created the same email a moment ago
+        db.session.rollback()
+        raise Conflict(
+            _l("A user with email %(email)s already exists.", email=address), "email"
+        ) from error
     record_event(actor, "user.created", "user", user.id, after=user.snapshot())
     db.session.commit()
     return user
 
 
 def _active_admins() -> int:
-    return (
-        db.session.scalar(
-            select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)
-        )
-        or 0
-    )
+    """Count active admins, locking their rows so two admins cannot demote each other at once."""
+    ids = db.session.scalars(
+        select(User.id).where(User.role == Role.ADMIN, User.active).with_for_update()
+    ).all()
+    return len(ids)
 
 
 def change_role(user_id: int, role: str, actor: Actor) -> User:
@@ -183,6 +189,7 @@ def set_preferences(
     user_id: int, *, locale: str | None = None, timezone: str | None = None
 ) -> User:
     user = get_user(user_id)
+    before = {"locale": user.locale, "timezone": user.timezone}
     if locale is not None:
         if locale not in LANGUAGES:
             raise ValidationFailed(_l("Unknown language."), field="locale")
@@ -191,6 +198,11 @@ def set_preferences(
         if not is_valid_timezone(timezone):
             raise ValidationFailed(_l("Unknown time zone."), field="timezone")
         user.timezone = timezone
+    after = {"locale": user.locale, "timezone": user.timezone}
+    if after != before:
+        record_event(
+            actor_for(user), "user.preferences_changed", "user", user.id, before=before, after=after
+        )
     db.session.commit()
     return user
 
@@ -242,7 +254,10 @@ def list_users(
     if status in {"active", "inactive"}:
         stmt = stmt.where(User.active.is_(status == "active"))
     if query:
-        stmt = stmt.where(User.email.icontains(query) | User.name.icontains(query))
+        stmt = stmt.where(
+            User.email.icontains(query, autoescape=True)
+            | User.name.icontains(query, autoescape=True)
+        )
     if after:
         stmt = stmt.where(User.email > after)
     rows = list(db.session.scalars(stmt))
@@ -258,7 +273,7 @@ def list_audit_events(
 ) -> Page[AuditEvent]:
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
     if action:
-        stmt = stmt.where(AuditEvent.action.startswith(action))
+        stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
     if subject is not None:
         stmt = stmt.where(
             AuditEvent.subject_type == subject[0], AuditEvent.subject_id == subject[1]

@@ -6,14 +6,15 @@ without a decision fails the suite.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, request, session
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, logout_user
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,26 @@ def has_role(*names: Role | str) -> bool:
     return bool(current_user.is_authenticated and current_user.role in {Role(n) for n in names})
 
 
+SIGNED_IN_AT = "signed_in_at"
+
+
+def mark_signed_in() -> None:
+    session[SIGNED_IN_AT] = time.time()
+
+
+def end_expired_session() -> None:
+    """A session ends PERMANENT_SESSION_LIFETIME after sign-in, however active it was."""
+    if not current_user.is_authenticated:
+        return
+    signed_in_at = session.get(SIGNED_IN_AT)
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    if not isinstance(signed_in_at, int | float) or time.time() - signed_in_at > lifetime:
+        logout_user()
+        session.pop(SIGNED_IN_AT, None)
+
+
 def enforce_access() -> Any:
+    end_expired_session()
     endpoint = request.endpoint
     if endpoint is None:
         return None  # no route matched: the 404 handler answers

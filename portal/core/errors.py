@@ -64,7 +64,8 @@ ERROR_TEXT = {
 
 def error_response(status: int, detail: Any = None) -> Response:
     title, default_detail = ERROR_TEXT.get(status, ERROR_TEXT[500])
-    context = {"status": status, "title": title, "detail": detail or default_detail}
+    # str(): a lazy translation would otherwise pass through Jinja as markup, unescaped.
+    context = {"status": status, "title": str(title), "detail": str(detail or default_detail)}
     if is_htmx():
         response = Response(render_template("errors/_error.html", **context), status=status)
         response.headers["HX-Retarget"] = "#messages"

@@ -1,5 +1,7 @@
 """Language and time zone of the person looking at a page."""
 
+from zoneinfo import ZoneInfo
+
 from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
@@ -39,3 +41,9 @@ def select_timezone() -> str:
 def html_lang(locale: str) -> str:
     """BCP 47 tag for <html lang> from a Babel locale name."""
     return locale.replace("_", "-")
+
+
+def viewer_zone() -> ZoneInfo:
+    """The viewer's zone as a zoneinfo object (Flask-Babel's pytz zones must not be used with
+    datetime.replace: they would attach local mean time)."""
+    return ZoneInfo(select_timezone())

@@ -3,11 +3,9 @@
 from typing import Any
 
 from flask import Blueprint, jsonify
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from portal.core.access import public, signed_in
-from portal.core.extensions import db
+from portal.core.health import database_reachable
 from portal.core.htmx import render
 
 bp = Blueprint("core", __name__)
@@ -22,11 +20,8 @@ def home() -> Any:
 @bp.route("/healthz")
 @public
 def healthz() -> Any:
-    try:
-        db.session.execute(text("SELECT 1"))
-        database = "ok"
-    except SQLAlchemyError:
-        db.session.rollback()
-        database = "unreachable"
-    status = 200 if database == "ok" else 503
-    return jsonify(status="ok" if status == 200 else "degraded", database=database), status
+    reachable = database_reachable()
+    status = 200 if reachable else 503
+    return jsonify(
+        status="ok" if reachable else "degraded", database="ok" if reachable else "unreachable"
+    ), status

@@ -1,6 +1,6 @@
 """Response headers every page carries."""
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -28,6 +28,10 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if response.mimetype == "text/html":
         headers.setdefault("Cache-Control", "no-store")
+        # The same URL answers a whole page or an htmx fragment; caches must keep them apart.
+        response.vary.add("HX-Request")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 
 

@@ -8,17 +8,20 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.config import LANGUAGES
-from portal.core.errors import NotFound, ValidationFailed
+from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.pagination import Page
+from portal.core.requests import parse_id
 from portal.core.search import digits_only, is_cjk, normalise_text, starts_with
 from portal.core.timeutil import is_valid_timezone, utc_now
 from portal.customers import access
 from portal.customers.models import (
+    CONSENT_PURPOSES,
     FLAGS,
     Channel,
     CreditAccount,
@@ -31,7 +34,14 @@ from portal.customers.models import (
     Outcome,
     Segment,
 )
-from portal.customers.pii import mask_email
+from portal.customers.pii import mask_email, mask_id_number, mask_phone
+from portal.customers.timeline import (
+    Cursor,
+    TimelineEntry,
+    older_than,
+    register_provider,
+    timeline_page,
+)
 
 SUMMARY_MAX = 4000
 TERM_MAX = 24
@@ -187,7 +197,7 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
     query = normalise_text(filters.query)[:100]
     if not query:
         return _list_by_name(actor, filters, limit)
-    after_id = int(filters.after) if filters.after.isdigit() else 0
+    after_id = parse_id(filters.after) or 0
     dialect = _dialect()
     found: set[int] = set()
 
@@ -228,7 +238,7 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
 def _list_by_name(actor: Actor, filters: CustomerFilters, limit: int) -> Page[Customer]:
     stmt = _scoped(select(Customer), actor, filters)
     name, _, key = filters.after.rpartition("|")
-    if key.isdigit():
+    if parse_id(key) is not None:
         stmt = stmt.where(
             (Customer.name > name) | and_(Customer.name == name, Customer.id > int(key))
         )
@@ -338,13 +348,18 @@ def log_contact(actor: Actor, customer_id: int, data: ContactInput) -> Interacti
     return interaction
 
 
-def edit_contact(actor: Actor, interaction_id: int, data: ContactInput) -> Interaction:
-    """Correct a logged contact; the original stays in the audit trail."""
+def get_contact(actor: Actor, interaction_id: int) -> tuple[Interaction, Customer]:
     interaction = db.session.get(Interaction, interaction_id)
     if interaction is None:
         raise NotFound(_l("No such contact."))
     customer = get_customer(actor, interaction.customer_id)
     access.require(access.can_log_contact(actor, customer))
+    return interaction, customer
+
+
+def edit_contact(actor: Actor, interaction_id: int, data: ContactInput) -> Interaction:
+    """Correct a logged contact; the original stays in the audit trail."""
+    interaction, _customer = get_contact(actor, interaction_id)
     _check_contact(data, utc_now())
     fields = ("channel", "direction", "occurred_at", "summary", "outcome")
     before = {f: _plain(getattr(interaction, f)) for f in fields}
@@ -488,3 +503,213 @@ def reassign(actor: Actor, customer_ids: list[int], new_owner_id: int, reason: s
 def log_label(customer: Customer) -> str:
     """How a customer appears in logs: number and masked email, never whole PII."""
     return f"{customer.number} {mask_email(customer.email)}".strip()
+
+
+# ---------------------------------------------------------------- the 360 timeline
+
+
+def _contact_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
+    from portal.accounts.models import User
+
+    rows = db.session.execute(
+        select(Interaction, User.name)
+        .outerjoin(User, User.id == Interaction.author_id)
+        .where(
+            Interaction.customer_id == customer_id,
+            older_than(Interaction.occurred_at, Interaction.id, "contact", before),
+        )
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        TimelineEntry(
+            i.occurred_at,
+            "contact",
+            i.id,
+            "customers/_entry_contact.html",
+            {"interaction": i, "author": author},
+        )
+        for i, author in rows
+    ]
+
+
+def _follow_up_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
+    rows = db.session.scalars(
+        select(FollowUp)
+        .where(
+            FollowUp.customer_id == customer_id,
+            older_than(FollowUp.created_at, FollowUp.id, "follow_up", before),
+        )
+        .order_by(FollowUp.created_at.desc(), FollowUp.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        TimelineEntry(
+            f.created_at, "follow_up", f.id, "customers/_entry_follow_up.html", {"follow_up": f}
+        )
+        for f in rows
+    ]
+
+
+def register_timeline_providers() -> None:
+    register_provider("contact", _contact_entries)
+    register_provider("follow_up", _follow_up_entries)
+
+
+def customer_timeline(
+    actor: Actor, customer_id: int, before: str | None, limit: int = 20
+) -> Page[TimelineEntry]:
+    get_customer(actor, customer_id)
+    return timeline_page(customer_id, Cursor.decode(before), limit)
+
+
+# ---------------------------------------------------------------- creating and editing
+
+
+@dataclass
+class CustomerInput:
+    number: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    id_number: str | None = None
+    birthday: date | str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    segment: str | None = None
+    owner_id: int | None = None
+    consents: dict[str, bool] = field(default_factory=dict)
+    flags: dict[str, bool] = field(default_factory=dict)
+
+
+AUDITED_FIELDS = (
+    "number",
+    "name",
+    "email",
+    "phone",
+    "id_number",
+    "birthday",
+    "locale",
+    "timezone",
+    "segment",
+    "owner_id",
+    *(f"consent_{p}" for p in CONSENT_PURPOSES),
+    *FLAGS,
+)
+
+
+def _audit_snapshot(customer: Customer) -> dict[str, Any]:
+    """The audited fields, with phone and ID number masked: the trail is exported as evidence."""
+    snapshot = {name: _plain(getattr(customer, name)) for name in AUDITED_FIELDS}
+    snapshot["phone"] = mask_phone(customer.phone)
+    snapshot["id_number"] = mask_id_number(customer.id_number)
+    return snapshot
+
+
+def clean_number(raw: str | None) -> str:
+    number = (raw or "").strip().upper()
+    if not number or len(number) > 32 or not all(c.isalnum() or c in "-_" for c in number):
+        raise ValidationFailed(
+            _l("Enter a customer number of 1 to 32 letters, digits, '-' or '_'."), field="number"
+        )
+    return number
+
+
+def clean_name(raw: str | None) -> str:
+    name = " ".join((raw or "").split())
+    if not name or len(name) > 120:
+        raise ValidationFailed(_l("Enter a name of 1 to 120 characters."), field="name")
+    return name
+
+
+def clean_id_number(raw: str | None) -> str | None:
+    value = (raw or "").strip().upper()
+    if not value:
+        return None
+    if len(value) > 32 or not value.isalnum():
+        raise ValidationFailed(_l("An ID number has at most 32 letters and digits."), "id_number")
+    return value
+
+
+def _check_owner(owner_id: int | None) -> int | None:
+    from portal.accounts.models import User
+
+    if owner_id is None:
+        return None
+    owner = db.session.get(User, owner_id)
+    if owner is None or owner.role != Role.RM or not owner.active:
+        raise ValidationFailed(_l("Choose an active relationship manager."), field="owner_id")
+    return owner_id
+
+
+def _apply(customer: Customer, data: CustomerInput, default_timezone: str) -> None:
+    customer.name = clean_name(data.name)
+    customer.email = clean_email(data.email)
+    customer.phone = clean_phone(data.phone)
+    customer.phone_reversed = digits_only(customer.phone or "")[::-1] or None
+    customer.id_number = clean_id_number(data.id_number)
+    customer.birthday = clean_birthday(data.birthday)
+    customer.locale = clean_locale(data.locale)
+    customer.timezone = clean_timezone(data.timezone, default_timezone)
+    customer.segment = clean_choice(data.segment, Segment, "segment", Segment.MASS.value)
+    for purpose, given in data.consents.items():
+        if purpose in CONSENT_PURPOSES:
+            setattr(customer, f"consent_{purpose}", bool(given))
+    for flag, given in data.flags.items():
+        if flag in FLAGS:
+            setattr(customer, flag, bool(given))
+
+
+def create_customer(actor: Actor, data: CustomerInput, default_timezone: str) -> Customer:
+    if actor.role not in (Role.ADMIN, Role.RM) and not actor.is_system:
+        raise ValidationFailed(_l("Only admins and relationship managers add customers."))
+    number = clean_number(data.number)
+    if db.session.scalar(select(Customer.id).where(Customer.number == number)) is not None:
+        raise ValidationFailed(
+            _l("Customer number %(number)s is already in use.", number=number), field="number"
+        )
+    customer = Customer(number=number)
+    _apply(customer, data, default_timezone)
+    customer.owner_id = actor.user_id if actor.role == Role.RM else _check_owner(data.owner_id)
+    db.session.add(customer)
+    db.session.flush()
+    write_search_terms(customer.id, customer.name)
+    record_event(
+        actor, "customer.created", "customer", customer.id, after=_audit_snapshot(customer)
+    )
+    db.session.commit()
+    return customer
+
+
+def update_customer(
+    actor: Actor, customer_id: int, data: CustomerInput, version: int, default_timezone: str
+) -> Customer:
+    """Save an edit made on `version` of the customer; a later save by someone else wins a 409."""
+    customer = get_customer(actor, customer_id)
+    access.require(access.can_edit(actor, customer))
+    if customer.version != version:
+        raise Conflict(
+            _l("Someone else changed this customer in the meantime. Reload and try again.")
+        )
+    before = _audit_snapshot(customer)
+    old_name = customer.name
+    # The edit form never shows phone and ID number whole (that takes a recorded reveal),
+    # so a blank field there means "keep", not "erase".
+    data.phone = data.phone or customer.phone
+    data.id_number = data.id_number or customer.id_number
+    _apply(customer, data, default_timezone)
+    if actor.role == Role.ADMIN or actor.is_system:
+        customer.owner_id = _check_owner(data.owner_id)
+    if customer.name != old_name:
+        write_search_terms(customer.id, customer.name)
+    after = _audit_snapshot(customer)
+    if after != before:
+        record_event(actor, "customer.updated", "customer", customer.id, before=before, after=after)
+    try:
+        db.session.commit()
+    except StaleDataError as error:
+        db.session.rollback()
+        raise Conflict(
+            _l("Someone else changed this customer in the meantime. Reload and try again.")
+        ) from error
+    return customer

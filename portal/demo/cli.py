@@ -7,7 +7,14 @@ import click
 from flask.cli import AppGroup
 
 from portal.accounts.services import find_by_email
-from portal.demo.seed import DEMO_ACCOUNTS, SCALES, STAFF_PASSWORD, database_is_empty, seed
+from portal.demo.seed import (
+    DEMO_ACCOUNTS,
+    SCALES,
+    SEEDERS,
+    STAFF_PASSWORD,
+    database_is_empty,
+    seed,
+)
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -24,7 +31,13 @@ def _print_accounts() -> None:
 @click.option("--scale", type=click.Choice(SCALES), default="small", show_default=True)
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when data exists.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def seed_command(scale: str, if_empty: bool, quiet: bool) -> None:
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice([name for name, _seeder in SEEDERS]),
+    help="Seed only these rooms (repeatable); later rooms need the earlier ones.",
+)
+def seed_command(scale: str, if_empty: bool, quiet: bool, only: tuple[str, ...]) -> None:
     """Fill an empty database with demo data."""
     if not database_is_empty():
         if if_empty:
@@ -34,7 +47,7 @@ def seed_command(scale: str, if_empty: bool, quiet: bool) -> None:
         click.echo("Error: the database already holds data; seed an empty database.", err=True)
         sys.exit(1)
     started = time.perf_counter()
-    counts = seed(scale, show_progress=not quiet)
+    counts = seed(scale, show_progress=not quiet, only=only)
     summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
     click.echo(f"Seeded ({scale}) in {time.perf_counter() - started:.1f}s: {summary}")
     _print_accounts()

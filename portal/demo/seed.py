@@ -132,7 +132,14 @@ def database_is_empty() -> bool:
     return (db.session.scalar(select(func.count()).select_from(User)) or 0) == 0
 
 
-def seed(scale: str, *, seed_value: int = 20261129, show_progress: bool = True) -> dict[str, int]:
+def seed(
+    scale: str,
+    *,
+    seed_value: int = 20261129,
+    show_progress: bool = True,
+    only: tuple[str, ...] = (),
+) -> dict[str, int]:
+    """Run the seeders in order (or just those named in `only`, which must include users)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}")
     ctx = SeedContext(
@@ -142,6 +149,7 @@ def seed(scale: str, *, seed_value: int = 20261129, show_progress: bool = True) 
         actor=Actor.system("demo-seed"),
         show_progress=show_progress,
     )
-    for _name, seeder in SEEDERS:
-        seeder(ctx)
+    for name, seeder in SEEDERS:
+        if not only or name in only:
+            seeder(ctx)
     return ctx.counts

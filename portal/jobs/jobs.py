@@ -11,11 +11,12 @@ from portal.jobs.models import JobRun
 
 
 def prune_runs(as_of: datetime) -> dict[str, Any]:
-    """Remove finished run records older than the retention window; idempotent by nature."""
+    """Remove run records older than the retention window; idempotent by nature.
+
+    A run still marked running after the whole window belonged to a process that died.
+    """
     days = int(current_app.config["JOB_HISTORY_DAYS"])
     cutoff = as_of - timedelta(days=days)
-    result = db.session.execute(
-        delete(JobRun).where(JobRun.started_at < cutoff, JobRun.outcome != "running")
-    )
+    result = db.session.execute(delete(JobRun).where(JobRun.started_at < cutoff))
     db.session.commit()
     return {"deleted": result.rowcount, "cutoff": cutoff.isoformat()}

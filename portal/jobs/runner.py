@@ -101,18 +101,24 @@ class _LeaseKeeper(threading.Thread):
         self.job_id, self.holder, self.seconds = job_id, holder, seconds
         self.engine = db.engine
         self.stopped = threading.Event()
+        self.lost = False
 
     def run(self) -> None:
         while not self.stopped.wait(max(self.seconds / 3, 0.5)):
             try:
                 with self.engine.begin() as connection:
-                    connection.execute(
+                    extended = connection.execute(
                         update(JobLease)
                         .where(JobLease.job_id == self.job_id, JobLease.holder == self.holder)
                         .values(expires_at=utc_now() + timedelta(seconds=self.seconds))
-                    )
+                    ).rowcount
             except Exception:
                 log.exception("could not extend lease of %s", self.job_id)
+                continue
+            if extended == 0:
+                # Another process took the job over: this run may now overlap with it.
+                self.lost = True
+                _emit("job.lease_lost", job=self.job_id, holder=self.holder)
 
 
 @dataclass(frozen=True)
@@ -142,9 +148,13 @@ def run_job(job_id: str, as_of: datetime | None = None, holder: str | None = Non
     try:
         return _run_under_lease(job, as_of, holder)
     finally:
-        # Whatever happened, the lease goes: a stuck lease would skip every later run.
+        # Whatever happened, the lease goes: a stuck lease would skip every later run. A
+        # failure to release must not hide the job's own outcome; the lease then expires.
         db.session.rollback()
-        release_lease(job.id, holder)
+        try:
+            release_lease(job.id, holder)
+        except Exception:
+            log.exception("could not release lease of %s", job.id)
 
 
 def _run_under_lease(job: JobDefinition, as_of: datetime, holder: str) -> RunOutcome:

@@ -1,0 +1,392 @@
+"""Customers as RMs and other roles meet them: search, the 360 page, contacts, follow-ups, PII."""
+
+import html
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.core.audit import Actor, AuditEvent
+from portal.core.extensions import db
+from portal.core.timeutil import utc_now
+from portal.customers import services
+from portal.customers.models import Customer, FollowUp, Interaction
+from tests.factories import make_customer, make_interaction, make_user
+
+
+def events(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_search_finds_partial_chinese_and_english_names_numbers_emails_phones(
+    client, login_as
+) -> None:
+    login_as("admin")
+    wang = make_customer(
+        name="王小明", number="C10000001", email="wxm@mail.example.com", phone="13812345678"
+    )
+    smith = make_customer(name="Olivia Smith", number="C10000002", phone="+447700900123")
+    for query, expected in [
+        ("小明", wang),
+        ("王", wang),
+        ("c1000000", None),
+        ("wxm@", wang),
+        ("5678", wang),
+        ("138123", wang),
+        ("smi", smith),
+        ("olivia sm", smith),
+        ("OLIVIA", smith),
+        ("0123", smith),
+        ("ＷＸＭ", wang),
+    ]:
+        text = client.get("/customers", query_string={"q": query}).text
+        if expected is None:
+            assert wang.number in text and smith.number in text, query
+        else:
+            assert expected.number in text, query
+            other = smith if expected is wang else wang
+            assert other.number not in text, query
+
+
+def test_search_with_nothing_found_says_so(client, login_as) -> None:
+    login_as("admin")
+    make_customer(name="李四")
+    response = client.get("/customers?q=zzzz")
+    assert response.status_code == 200 and "No customers match." in response.text
+
+
+def test_rm_sees_only_their_own_book(client, login_as) -> None:
+    rm = login_as("rm")
+    mine = make_customer(name="我的客户", owner_id=rm.id)
+    other_rm = make_user(role="rm")
+    theirs = make_customer(name="别人的客户", owner_id=other_rm.id)
+    listing = client.get("/customers").text
+    assert mine.number in listing and theirs.number not in listing
+    assert theirs.number not in client.get("/customers?q=客户").text
+    assert client.get(f"/customers/{mine.id}").status_code == 200
+    assert client.get(f"/customers/{theirs.id}").status_code == 403
+    assert client.get(f"/customers/{theirs.id}/timeline").status_code == 403
+    assert client.get(f"/customers/{theirs.id}/edit").status_code == 403
+    refused = client.submit(
+        f"/customers/{theirs.id}/contacts",
+        {
+            "channel": "call",
+            "direction": "outbound",
+            "outcome": "reached",
+            "occurred_at": "2026-11-01T10:00",
+            "summary": "sneaky",
+        },
+    )
+    assert refused.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(Interaction)) == 0
+    other_contact = make_interaction(theirs)
+    assert client.get(f"/contacts/{other_contact.id}/edit").status_code == 403
+    assert client.submit(f"/customers/{theirs.id}/reveal").status_code == 403
+
+
+def test_handler_and_lead_see_every_customer_but_only_handler_logs_contacts(
+    client, login_as
+) -> None:
+    rm = make_user(role="rm")
+    customer = make_customer(owner_id=rm.id)
+    login_as("lead")
+    assert client.get(f"/customers/{customer.id}").status_code == 200
+    assert client.submit(f"/customers/{customer.id}/contacts", {}).status_code == 403
+    login_as("handler")
+    page = client.get(f"/customers/{customer.id}")
+    assert page.status_code == 200 and "Log a contact" in page.text
+    assert "Reveal" not in page.text
+
+
+def test_phone_and_id_are_masked_until_revealed_and_revealing_is_audited(client, login_as):
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id, phone="13812345678", id_number="110101199001011234")
+    page = client.get(f"/customers/{customer.id}").text
+    assert "138****5678" in page and "13812345678" not in page
+    assert "11**************34" in page and "110101199001011234" not in page
+    revealed = client.submit(f"/customers/{customer.id}/reveal", htmx=True)
+    assert "13812345678" in revealed.text and "110101199001011234" in revealed.text
+    [event] = events("customer.pii_revealed")
+    assert event.actor_id == rm.id and event.subject_id == str(customer.id)
+    listing = client.get("/customers").text
+    assert "13812345678" not in listing
+
+
+def test_logging_a_contact_with_a_follow_up_shows_on_the_timeline_and_my_day(client, login_as):
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    response = client.submit(
+        f"/customers/{customer.id}/contacts",
+        {
+            "channel": "visit",
+            "direction": "outbound",
+            "outcome": "follow_up",
+            "occurred_at": "2026-11-20T15:30",
+            "summary": "讨论了提前还款。",
+            "follow_up_on": utc_now().date().isoformat(),
+            "follow_up_note": "发送还款计划",
+        },
+    )
+    assert response.status_code == 303
+    page = client.get(f"/customers/{customer.id}").text
+    assert "讨论了提前还款。" in page and "Follow-up" in page
+    db.session.expire_all()
+    stored = db.session.scalar(select(Customer).where(Customer.id == customer.id))
+    # 15:30 in Asia/Shanghai (the default zone) is 07:30 UTC
+    assert stored.last_contact_at == datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
+    day = client.get("/my-day").text
+    assert "发送还款计划" in day and customer.name in day
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"summary": ""}, "Write what was said."),
+        ({"channel": "pigeon"}, "Not a valid choice"),
+        ({"occurred_at": "yesterday"}, "Not a valid datetime value."),
+        ({"occurred_at": "2099-01-01T10:00"}, "A contact cannot be logged in the future."),
+        ({"summary": "x" * 4001}, "At most 4000 characters."),
+    ],
+)
+def test_bad_contact_input_is_explained_and_nothing_is_saved(client, login_as, form, message):
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    data = {
+        "channel": "call",
+        "direction": "outbound",
+        "outcome": "reached",
+        "occurred_at": "2026-11-01T10:00",
+        "summary": "ok",
+    }
+    data.update(form)
+    response = client.submit(f"/customers/{customer.id}/contacts", data)
+    assert response.status_code == 400
+    assert message in response.text
+    assert db.session.scalar(select(func.count()).select_from(Interaction)) == 0
+
+
+def test_correcting_a_contact_keeps_the_original_in_the_audit_trail(client, login_as) -> None:
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    interaction = make_interaction(customer, summary="Original words")
+    response = client.submit(
+        f"/contacts/{interaction.id}/edit",
+        {
+            "channel": "call",
+            "direction": "outbound",
+            "outcome": "resolved",
+            "occurred_at": "2026-11-01T17:00",
+            "summary": "Corrected words",
+        },
+    )
+    assert response.status_code == 303
+    [event] = events("interaction.edited")
+    assert event.before["summary"] == "Original words"
+    assert event.after["summary"] == "Corrected words"
+    assert "edited" in client.get(f"/customers/{customer.id}").text
+
+
+def test_timeline_pages_through_a_long_history_newest_first(client, login_as) -> None:
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    db.session.add_all(
+        [
+            Interaction(
+                customer_id=customer.id,
+                author_id=rm.id,
+                channel="call",
+                direction="outbound",
+                occurred_at=start + timedelta(hours=n),
+                summary=f"entry-{n:03d};",
+                outcome="reached",
+            )
+            for n in range(45)
+        ]
+    )
+    db.session.commit()
+    seen: list[str] = []
+    page = client.get(f"/customers/{customer.id}").text
+    for _ in range(10):
+        seen += [part.split(";")[0] for part in page.split("entry-")[1:]]
+        if "Older entries" not in page:
+            break
+        more = re.search(r'hx-get="([^"]+)"', page.split('id="timeline-more"')[1]).group(1)
+        page = client.get(html.unescape(more), headers={"HX-Request": "true"}).text
+    assert seen == [f"{n:03d}" for n in range(44, -1, -1)]
+
+
+def test_follow_ups_are_done_and_rescheduled_inline(client, login_as) -> None:
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    today = utc_now().date()
+    overdue = FollowUp(
+        customer_id=customer.id, owner_id=rm.id, due_on=today - timedelta(days=3), note="call back"
+    )
+    later = FollowUp(customer_id=customer.id, owner_id=rm.id, due_on=today, note="send form")
+    db.session.add_all([overdue, later])
+    db.session.commit()
+    day = client.get("/my-day").text
+    assert "call back" in day and "overdue" in day
+    done = client.submit(f"/follow-ups/{overdue.id}/done", htmx=True)
+    assert done.status_code == 200 and "<tr" in done.text and "<html" not in done.text
+    moved = client.submit(
+        f"/follow-ups/{later.id}/reschedule",
+        {"due_on": (today + timedelta(days=7)).isoformat()},
+        htmx=True,
+    )
+    assert moved.status_code == 200
+    past = client.submit(
+        f"/follow-ups/{later.id}/reschedule",
+        {"due_on": (today - timedelta(days=7)).isoformat()},
+        htmx=True,
+    )
+    assert past.status_code == 400 and "Choose today or a later day." in past.text
+    db.session.expire_all()
+    assert db.session.get(FollowUp, overdue.id).status == "done"
+    assert db.session.get(FollowUp, later.id).due_on == today + timedelta(days=7)
+    assert "call back" not in client.get("/my-day").text
+
+
+def test_customers_quiet_for_too_long_are_listed(client, login_as) -> None:
+    rm = login_as("rm")
+    quiet = make_customer(
+        owner_id=rm.id, name="久未联系", last_contact_at=utc_now() - timedelta(days=90)
+    )
+    recent = make_customer(owner_id=rm.id, name="最近联系", last_contact_at=utc_now())
+    page = client.get("/my-day?quiet=30").text
+    assert quiet.name in page and recent.name not in page
+
+
+def test_lead_reassigns_in_bulk_with_audit_events(client, login_as) -> None:
+    login_as("lead")
+    old, new = make_user(role="rm"), make_user(role="rm")
+    customers = [make_customer(owner_id=old.id) for _ in range(3)]
+    response = client.submit(
+        "/customers/reassign",
+        {
+            "owner_id": str(new.id),
+            "reason": "RM left",
+            "customer_ids": [str(c.id) for c in customers],
+        },
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert {db.session.get(Customer, c.id).owner_id for c in customers} == {new.id}
+    moved = events("customer.reassigned")
+    assert len(moved) == 3 and all(e.reason == "RM left" for e in moved)
+    to_handler = client.submit(
+        "/customers/reassign",
+        {"owner_id": str(make_user(role="handler").id), "customer_ids": [str(customers[0].id)]},
+        follow_redirects=True,
+    )
+    assert "Choose an active relationship manager." in to_handler.text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"email": "not-an-email"}, "Enter a valid email address."),
+        ({"birthday": "1990-02-30"}, "a real date"),
+        ({"birthday": "2999-01-01"}, "cannot be in the future"),
+        ({"timezone": "Mars/Base"}, "Unknown time zone"),
+        ({"number": "C-DUP"}, "already in use"),
+        ({"phone": "12ab"}, "5 to 15 digits"),
+    ],
+)
+def test_bad_customer_input_is_explained(client, login_as, change, message) -> None:
+    login_as("admin")
+    make_customer(number="C-DUP")
+    data = {
+        "number": "C-NEW",
+        "name": "新客户",
+        "timezone": "Asia/Shanghai",
+        "locale": "zh_Hans",
+        "segment": "mass",
+        "owner_id": "",
+    }
+    data.update(change)
+    response = client.submit("/customers/new", data)
+    assert response.status_code == 400
+    assert message in response.text
+    assert db.session.scalar(select(Customer).where(Customer.number == "C-NEW")) is None
+
+
+def test_rm_creates_and_edits_a_customer_and_a_stale_edit_is_refused(client, login_as) -> None:
+    rm = login_as("rm")
+    response = client.submit(
+        "/customers/new",
+        {
+            "number": "c-777",
+            "name": "赵六",
+            "email": "ZL@mail.example.com",
+            "phone": "139 0000 1111",
+            "birthday": "1988-02-29",
+            "timezone": "Asia/Shanghai",
+            "locale": "zh_Hans",
+            "segment": "affluent",
+            "consent_care": "y",
+            "owner_id": "",
+        },
+    )
+    assert response.status_code == 303
+    customer = db.session.scalar(select(Customer).where(Customer.number == "C-777"))
+    assert customer.owner_id == rm.id and customer.phone == "13900001111"
+    assert customer.email == "zl@mail.example.com" and customer.birthday == date(1988, 2, 29)
+    assert "赵六" in client.get("/customers?q=赵").text
+    edit = {
+        "number": "C-777",
+        "name": "赵六六",
+        "timezone": "Asia/Shanghai",
+        "locale": "zh_Hans",
+        "segment": "affluent",
+        "version": str(customer.version),
+        "owner_id": "",
+    }
+    assert client.submit(f"/customers/{customer.id}/edit", edit).status_code == 303
+    stale = client.submit(f"/customers/{customer.id}/edit", {**edit, "name": "旧版本"})
+    assert stale.status_code == 409 and "Someone else changed this customer" in stale.text
+    [updated] = events("customer.updated")
+    assert updated.before["name"] == "赵六" and updated.after["name"] == "赵六六"
+    assert updated.after["phone"] == "139****1111"
+
+
+def test_admin_exports_and_erases_a_customer(client, login_as) -> None:
+    admin = login_as("admin")
+    customer = make_customer(name="被遗忘者", email="forget@mail.example.com")
+    make_interaction(customer, summary="personal story")
+    exported = client.get(f"/customers/{customer.id}/export.json")
+    assert exported.status_code == 200
+    assert exported.json["customer"]["email"] == "forget@mail.example.com"
+    assert exported.json["contacts"][0]["summary"] == "personal story"
+    wrong = client.submit(
+        f"/customers/{customer.id}/erase", {"reason": "GDPR art. 17", "confirm_number": "nope"}
+    )
+    assert wrong.status_code == 400 and "does not match" in wrong.text
+    done = client.submit(
+        f"/customers/{customer.id}/erase",
+        {"reason": "Customer request", "confirm_number": customer.number},
+    )
+    assert done.status_code == 303
+    db.session.expire_all()
+    erased = db.session.get(Customer, customer.id)
+    assert erased.email is None and erased.phone is None and erased.name == "—"
+    assert erased.erased_at is not None
+    assert db.session.scalar(select(Interaction.summary)) == "[erased]"
+    assert db.session.scalar(select(func.count()).select_from(Interaction)) == 1
+    [event] = events("customer.erased")
+    assert event.reason == "Customer request" and event.actor_id == admin.id
+    assert "被遗忘者" not in client.get("/customers?q=被遗忘").text
+
+
+def test_services_refuse_an_rm_acting_on_another_rms_customer(db) -> None:
+    rm, other = make_user(role="rm"), make_user(role="rm")
+    customer = make_customer(owner_id=other.id)
+    actor = Actor(rm.id, rm.email, "rm")
+    from portal.core.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        services.log_contact(
+            actor, customer.id, services.ContactInput("call", "outbound", utc_now(), "x", "reached")
+        )
