@@ -138,11 +138,11 @@ def run_log(tmp_path: Path) -> Path:
     return tmp_path / "slow-job.log"
 
 
-def job_runs(engine: sa.Engine) -> list[Any]:
+def job_runs(engine: sa.Engine, job_id: str = JOB) -> list[Any]:
     runs = JobRun.__table__
     with engine.connect() as connection:
         return list(
-            connection.execute(sa.select(runs).where(runs.c.job_id == JOB).order_by(runs.c.id))
+            connection.execute(sa.select(runs).where(runs.c.job_id == job_id).order_by(runs.c.id))
         )
 
 
@@ -307,3 +307,44 @@ def test_once_runs_as_of_the_given_instant(
     assert "not an ISO-8601 instant: 'not-a-date'" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert len(job_runs(engine)) == 1
+
+
+def _wait_for_start(run_log: Path, child: FlaskProcess) -> None:
+    started = wait_for(lambda: run_log.exists() and "start" in run_log.read_text(), 30)
+    assert started, f"the job never started:\n{child.stderr[-3000:]}"
+
+
+def test_a_running_job_renews_its_lease_past_the_lease_length(
+    database_url: str, run_log: Path, spawn: Any
+) -> None:
+    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="6")
+    first = spawn("first", ["jobs", "once", "test.short_lease"], env)
+    _wait_for_start(run_log, first)
+    time.sleep(3)  # past the 2 s lease: only the keeper's renewals still hold it
+    second = spawn("second", ["jobs", "once", "test.short_lease"], env)
+    codes = [first.wait(STARTUP_TIMEOUT + STOP_TIMEOUT), second.wait(STARTUP_TIMEOUT)]
+    assert codes == [0, EXIT_SKIPPED], report([first, second], codes)
+
+
+def test_a_crashed_holder_loses_the_job_once_its_lease_expires(
+    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+) -> None:
+    crashed = spawn(
+        "crashed",
+        ["jobs", "once", "test.short_lease"],
+        portal_env(database_url, run_log, SLOW_JOB_SECONDS="60"),
+    )
+    _wait_for_start(run_log, crashed)
+    crashed.process.send_signal(signal.SIGKILL)
+    crashed.wait(STOP_TIMEOUT)
+    time.sleep(2.5)  # the lease it can no longer renew expires
+    successor = spawn(
+        "successor",
+        ["jobs", "once", "test.short_lease"],
+        portal_env(database_url, run_log, SLOW_JOB_SECONDS="0"),
+    )
+    code = successor.wait(STARTUP_TIMEOUT)
+    assert code == 0, report([successor], [code])
+    outcomes = sorted(row.outcome for row in job_runs(engine, "test.short_lease"))
+    assert outcomes == ["running", "succeeded"]  # the dead run is left as it was
+    assert live_leases(engine) == []

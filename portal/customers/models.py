@@ -140,6 +140,8 @@ class CustomerSearchTerm(db.Model):
     """
 
     __tablename__ = "customer_search_terms"
+    # Rewriting or erasing one customer's terms must not scan every customer's.
+    __table_args__ = (Index("ix_customer_search_terms_customer", "customer_id"),)
 
     term: Mapped[str] = mapped_column(String(24), primary_key=True)
     customer_id: Mapped[int] = mapped_column(

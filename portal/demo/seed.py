@@ -21,6 +21,7 @@ from portal.core.access import Role
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.demo.customers import seed_customers
 
 SCALES = ("small", "large")
 BATCH = 5_000
@@ -125,7 +126,7 @@ def seed_users(ctx: SeedContext) -> None:
     bulk_insert(ctx, User, rows(), sum(plan.values()), "users")
 
 
-SEEDERS: list[tuple[str, Seeder]] = [("users", seed_users)]
+SEEDERS: list[tuple[str, Seeder]] = [("users", seed_users), ("customers", seed_customers)]
 
 
 def database_is_empty() -> bool:

@@ -38,4 +38,11 @@ JOBS: list[JobDefinition] = [
         description="Sleeps a while, logging its start and end (process tests only).",
         lease_seconds=30,
     ),
+    JobDefinition(
+        id="test.short_lease",
+        func="tests.support.slow_jobs:slow",
+        trigger={"type": "interval", "seconds": 3600},
+        description="The slow job with a 2 s lease, which only renewal keeps alive.",
+        lease_seconds=2,
+    ),
 ]
