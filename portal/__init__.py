@@ -156,9 +156,11 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from portal.accounts.cli import users_cli
+    from portal.customers.cli import import_cli
     from portal.demo.cli import demo_cli
     from portal.jobs.cli import jobs_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(import_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(jobs_cli)

@@ -43,6 +43,9 @@ EXPECTED: dict[str, object] = {
     "customers.reassign": ADMIN_LEAD,
     "customers.export": ADMIN,
     "customers.erase": ADMIN,
+    "customers.import_page": ADMIN,
+    "customers.import_result": ADMIN,
+    "customers.import_errors": ADMIN,
 }
 
 PRINCIPALS = [None, *sorted(ALL_ROLES)]

@@ -1,6 +1,7 @@
 """One source of 'now' and the conversions between UTC storage and a viewer's zone."""
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 
@@ -20,8 +21,13 @@ def parse_instant(text: str) -> datetime:
     return as_utc(datetime.fromisoformat(text.strip()))
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())  # scans tzdata on disk: once per process
+
+
 def is_valid_timezone(name: str) -> bool:
-    if not name or name not in available_timezones():
+    if not name or name not in _zone_names():
         return False
     try:
         ZoneInfo(name)

@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -121,6 +122,13 @@ class CustomerForm(FlaskForm):
     vulnerable = BooleanField(FLAG_LABELS["vulnerable"])
     deceased = BooleanField(FLAG_LABELS["deceased"])
     do_not_contact = BooleanField(FLAG_LABELS["do_not_contact"])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("CSV file"),
+        validators=[FileRequired(_l("Choose a CSV file to import."))],
+    )
 
 
 class ReassignForm(FlaskForm):

@@ -3,7 +3,7 @@
 from datetime import UTC, date, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, flash, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id
 from portal.core.timeutil import utc_now
-from portal.customers import access, privacy, services
+from portal.customers import access, imports, privacy, services
 from portal.customers.forms import (
     CHANNEL_LABELS,
     CONSENT_LABELS,
@@ -29,6 +29,7 @@ from portal.customers.forms import (
     ContactForm,
     CustomerForm,
     EraseForm,
+    ImportForm,
     ReassignForm,
     RescheduleForm,
 )
@@ -39,6 +40,7 @@ bp = Blueprint("customers", __name__)
 
 PAGE = 50
 TIMELINE_PAGE = 20
+ERRORS_SHOWN = 100
 
 
 @bp.app_context_processor
@@ -435,3 +437,48 @@ def erase(customer_id: int) -> Any:
         return see_other(url_for("customers.show", customer_id=customer_id))
     status = 400 if request.method == "POST" else 200
     return render("customers/erase.html", status=status, form=form, customer=customer)
+
+
+@bp.route("/admin/imports/customers", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def import_page() -> Any:
+    form = ImportForm()
+    if request.method == "POST":
+        if not form.validate():
+            return render(
+                "customers/import.html",
+                status=400,
+                form=form,
+                columns=imports.COLUMNS,
+                recent=imports.recent_imports(),
+            )
+        upload = form.file.data
+        record = imports.import_customers(
+            upload.stream,
+            upload.filename or "upload.csv",
+            _actor(),
+            default_timezone=current_app.config["DEFAULT_TIMEZONE"],
+        )
+        return see_other(url_for("customers.import_result", import_id=record.id))
+    return render(
+        "customers/import.html", form=form, columns=imports.COLUMNS, recent=imports.recent_imports()
+    )
+
+
+@bp.route("/admin/imports/<int:import_id>")
+@roles(Role.ADMIN)
+def import_result(import_id: int) -> Any:
+    return render(
+        "customers/import_result.html", record=imports.get_import(import_id), shown=ERRORS_SHOWN
+    )
+
+
+@bp.route("/admin/imports/<int:import_id>/errors.csv")
+@roles(Role.ADMIN)
+def import_errors(import_id: int) -> Any:
+    record = imports.get_import(import_id)
+    return Response(
+        imports.errors_csv(record),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="import-{record.id}-errors.csv"'},
+    )

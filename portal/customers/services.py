@@ -1,5 +1,6 @@
 """Use cases for customers, their contacts and follow-ups. Each owns its transaction."""
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -606,9 +607,18 @@ def _audit_snapshot(customer: Customer) -> dict[str, Any]:
     return snapshot
 
 
+def _ascii_code(raw: str | None) -> str:
+    """Numbers typed with full-width characters (Ｃ１２) become ASCII (C12), upper case."""
+    return unicodedata.normalize("NFKC", raw or "").strip().upper()
+
+
+def _is_code(text: str) -> bool:
+    return text.isascii() and all(c.isalnum() or c in "-_" for c in text)
+
+
 def clean_number(raw: str | None) -> str:
-    number = (raw or "").strip().upper()
-    if not number or len(number) > 32 or not all(c.isalnum() or c in "-_" for c in number):
+    number = _ascii_code(raw)
+    if not number or len(number) > 32 or not _is_code(number):
         raise ValidationFailed(
             _l("Enter a customer number of 1 to 32 letters, digits, '-' or '_'."), field="number"
         )
@@ -623,10 +633,10 @@ def clean_name(raw: str | None) -> str:
 
 
 def clean_id_number(raw: str | None) -> str | None:
-    value = (raw or "").strip().upper()
+    value = _ascii_code(raw)
     if not value:
         return None
-    if len(value) > 32 or not value.isalnum():
+    if len(value) > 32 or not (value.isascii() and value.isalnum()):
         raise ValidationFailed(_l("An ID number has at most 32 letters and digits."), "id_number")
     return value
 

@@ -1,0 +1,1147 @@
+"""Customer import from CSV: customers and their credit accounts, one row per pair.
+
+The file
+    A CSV file (comma, semicolon or tab separated) in UTF-8 with or without a BOM, in
+    GBK/GB18030 as Chinese Excel saves it, or in UTF-16 with a BOM. The first row is the header.
+    Header names are matched ignoring case and surrounding spaces; the Chinese names listed in
+    `COLUMNS` work too. Columns may come in any order; unknown columns are ignored and noted.
+    At most 50 MB and 200,000 rows; split a larger file.
+
+One row per customer-account pair
+    A customer with three accounts takes three rows that repeat the customer's columns; rows of
+    one customer that disagree are refused (the later row). A row without `account_number`
+    carries only the customer. Rows are matched on `customer_number` (trimmed, upper case) and
+    `account_number`, so importing the same file again updates instead of duplicating.
+
+Empty cells and absent columns
+    A column left out of the file leaves that field as it is. An empty cell means "none" for
+    email, phone, id_number, birthday, owner_email (unassigned), next_due_date, next_due_amount
+    and opened_on; for every other column it keeps the current value, or the default for a new
+    customer or account.
+
+Values
+    Booleans: yes/no, true/false, 1/0, y/n, 是/否. Dates: YYYY-MM-DD (YYYY/M/D and 1990年2月3日
+    are read too). Amounts: decimals of at least 0 with at most two decimal places ("1,234.50"
+    is read). Customer and account numbers: letters, digits, '-' and '_'. A cell written as
+    ="00123" (Excel's way of keeping leading zeros) is read as 00123; a number Excel saved as
+    1.10101E+17 is refused, its digits being lost. See `COLUMNS` for each column.
+
+Outcome
+    Every valid row is imported; every invalid row is refused as a whole and reported with its
+    row number as a spreadsheet shows it (the header is row 1), the column and the reason. A
+    file that cannot be read at all (wrong encoding, not a CSV, required columns missing, too
+    large) imports nothing and is reported as a fatal error. Each run is recorded as a
+    `CustomerImport`, committed also when the import fails, with one `customer.imported` event.
+"""
+
+import codecs
+import csv
+import io
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from itertools import islice
+from typing import IO, Any
+
+import psycopg
+from flask_babel import lazy_gettext as _l
+from psycopg import sql
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Row,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.accounts.models import User
+from portal.core.access import Role
+from portal.core.audit import Actor, record_event
+from portal.core.errors import NotFound, ValidationFailed
+from portal.core.extensions import db
+from portal.core.search import digits_only
+from portal.core.timeutil import is_valid_timezone, utc_now
+from portal.customers.models import (
+    FLAGS,
+    AccountStatus,
+    CreditAccount,
+    Customer,
+    CustomerImport,
+    CustomerSearchTerm,
+    Product,
+    Segment,
+)
+from portal.customers.services import (
+    clean_birthday,
+    clean_choice,
+    clean_email,
+    clean_id_number,
+    clean_locale,
+    clean_name,
+    clean_number,
+    clean_phone,
+    clean_timezone,
+    search_terms,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 50 * 1024 * 1024  # a 100,000-row file with every column is about 25 MB
+MAX_ROWS = 200_000
+MAX_ERRORS = 10_000
+BATCH_ROWS = 1_000
+AMOUNT_MAX = Decimal("999999999999.99")  # Numeric(14, 2)
+
+Progress = Callable[[int, int], None]
+# What the database may refuse although the checks passed (COPY raises psycopg's own errors).
+DATABASE_REFUSALS = (
+    IntegrityError,
+    DataError,
+    StaleDataError,
+    psycopg.IntegrityError,
+    psycopg.DataError,
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    description: Any  # a lazy string, translated where it is shown
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+_BOOLEAN = _l("yes/no (also true/false, 1/0, 是/否); empty keeps the current value")
+
+COLUMNS: tuple[Column, ...] = (
+    Column(
+        "customer_number",
+        _l("Unique customer number; trimmed and upper-cased"),
+        True,
+        ("客户号", "客户编号"),
+    ),
+    Column("name", _l("Full name"), True, ("姓名", "客户姓名")),
+    Column("email", _l("Email address"), aliases=("邮箱", "电子邮件", "电子邮箱")),
+    Column("phone", _l("Phone number, 5 to 15 digits"), aliases=("手机", "手机号", "电话")),
+    Column("id_number", _l("Identity document number"), aliases=("证件号", "证件号码", "身份证号")),
+    Column("birthday", _l("Date of birth, YYYY-MM-DD"), aliases=("生日", "出生日期")),
+    Column("language", _l("en or zh_Hans; default zh_Hans"), aliases=("语言",)),
+    Column("timezone", _l("IANA time zone such as Asia/Shanghai; default: the portal's")),
+    Column("segment", _l("mass, affluent, private or small_business; default mass")),
+    Column("owner_email", _l("Email of an active relationship manager; empty = unassigned")),
+    Column("consent_care", _BOOLEAN),
+    Column("consent_survey", _BOOLEAN),
+    Column("consent_service", _BOOLEAN),
+    *(Column(flag, _BOOLEAN) for flag in FLAGS),
+    Column(
+        "account_number",
+        _l("Credit account number; empty = the row carries only the customer"),
+        aliases=("账号", "账户号"),
+    ),
+    Column(
+        "product",
+        _l("personal_loan, credit_card, mortgage or auto_loan; required for a new account"),
+    ),
+    Column("currency", _l("Three-letter currency code; default CNY")),
+    Column("principal", _l("Amount ≥ 0; required for a new account")),
+    Column("balance", _l("Amount ≥ 0; required for a new account")),
+    Column("next_due_date", _l("YYYY-MM-DD")),
+    Column("next_due_amount", _l("Amount ≥ 0")),
+    Column("account_status", _l("active, in_arrears, closed or charged_off; default active")),
+    Column("opened_on", _l("YYYY-MM-DD")),
+)
+
+REQUIRED = tuple(c.name for c in COLUMNS if c.required)
+ACCOUNT_COLUMNS = (
+    "product",
+    "currency",
+    "principal",
+    "balance",
+    "next_due_date",
+    "next_due_amount",
+    "account_status",
+    "opened_on",
+)
+ACCOUNT_FIELDS = (
+    "product",
+    "currency",
+    "principal",
+    "balance",
+    "next_due_on",
+    "next_due_amount",
+    "status",
+    "opened_on",
+)
+CONSENTS = ("consent_care", "consent_survey", "consent_service")
+# Fields that an empty cell sets to none; the others keep their value (or take the default).
+NULLABLE_CUSTOMER = ("email", "phone", "id_number", "birthday", "owner_id")
+CUSTOMER_DEFAULTS = ("locale", "segment", *CONSENTS, *FLAGS)
+
+
+class FatalImportError(Exception):
+    """The file as a whole cannot be imported; nothing from it is written."""
+
+
+def _header_key(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).strip().lstrip("\ufeff").strip().lower()
+    return re.sub(r"[\s\-]+", "_", text)
+
+
+_HEADER_NAMES = {
+    _header_key(name): column.name for column in COLUMNS for name in (column.name, *column.aliases)
+}
+
+
+# ---------------------------------------------------------------- reading the file
+
+
+def _read_bytes(source: bytes | IO[bytes]) -> bytes:
+    data = source if isinstance(source, bytes) else source.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise FatalImportError(
+            _l(
+                "The file is larger than %(mb)d MB; split it into smaller files.",
+                mb=MAX_BYTES // (1024 * 1024),
+            )
+        )
+    if not data.strip():
+        raise FatalImportError(_l("The file is empty."))
+    return data
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """The text and the name of its encoding, or a fatal error saying why there is none."""
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise FatalImportError(
+            _l("This is an Excel workbook, not a CSV file; save it as CSV (UTF-8) and retry.")
+        )
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            pass
+    elif b"\x00" not in data:
+        for encoding, label in (("utf-8-sig", "utf-8"), ("gb18030", "gb18030")):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            if label == "utf-8" and data.startswith(codecs.BOM_UTF8):
+                label = "utf-8-sig"
+            if _looks_like_text(text):
+                return text, label
+            break
+    raise FatalImportError(
+        _l(
+            "The file cannot be read as UTF-8 or GBK text: it is binary data or in another "
+            "encoding. Save it from Excel as CSV UTF-8 and retry."
+        )
+    )
+
+
+def _looks_like_text(text: str) -> bool:
+    sample = text[:65536]
+    control = sum(
+        1 for ch in sample if ch not in "\t\r\n" and unicodedata.category(ch) in ("Cc", "Co", "Cn")
+    )
+    return control <= len(sample) // 100
+
+
+def _delimiter(text: str) -> str:
+    header = text.split("\n", 1)[0]
+    return max((",", ";", "\t"), key=header.count)
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _records(text: str, delimiter: str) -> Iterator[list[str]]:
+    # Lines are cut from the text as they are read: io.StringIO would hold a second copy of
+    # the whole file, four bytes a character.
+    lines = (match.group() for match in _LINE.finditer(text))
+    return csv.reader(lines, delimiter=delimiter)
+
+
+def _count_records(text: str, delimiter: str) -> int:
+    """Data rows in the file, after checking that the whole of it parses as CSV."""
+    count = -1
+    try:
+        for count, _record in enumerate(_records(text, delimiter)):
+            if count > MAX_ROWS:
+                raise FatalImportError(
+                    _l(
+                        "The file has more than %(n)s rows; split it into smaller files.",
+                        n=f"{MAX_ROWS:,}",
+                    )
+                )
+    except csv.Error as error:
+        raise FatalImportError(
+            _l("Row %(row)d is not valid CSV (%(error)s).", row=count + 2, error=str(error))
+        ) from error
+    return max(count, 0)
+
+
+def _map_header(cells: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Column name → position, and the header cells that name no known column."""
+    positions: dict[str, int] = {}
+    unknown: list[str] = []
+    for index, cell in enumerate(cells):
+        name = _HEADER_NAMES.get(_header_key(cell))
+        if name is None:
+            if cell.strip():
+                unknown.append(cell.strip())
+            continue
+        if name in positions:
+            raise FatalImportError(
+                _l("The column %(name)s appears twice in the header.", name=name)
+            )
+        positions[name] = index
+    missing = [name for name in REQUIRED if name not in positions]
+    if missing:
+        found = ", ".join(c.strip()[:30] for c in cells[:12] if c.strip()) or "—"
+        raise FatalImportError(
+            _l(
+                "Missing required column: %(missing)s. The first row must be the header "
+                "(found: %(found)s).",
+                missing=", ".join(missing),
+                found=found,
+            )
+        )
+    return positions, unknown
+
+
+# ---------------------------------------------------------------- cleaning one row
+
+
+class CellError(Exception):
+    def __init__(self, column: str, message: Any) -> None:
+        super().__init__(column)
+        self.column = column
+        self.message = message
+
+
+_BOOLEANS = {
+    **dict.fromkeys(("yes", "y", "true", "t", "1", "是"), True),
+    **dict.fromkeys(("no", "n", "false", "f", "0", "否"), False),
+}
+_DATE = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]0{1,2}:00(?::00)?)?"
+)
+_GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_CENT = Decimal("0.01")
+# Excel shows long digit strings such as ID numbers as 1.10101E+17 and saves them so, the
+# digits lost; such a cell is refused with a hint rather than stored.
+_SCIENTIFIC = re.compile(r"\d(\.\d+)?E\+\d+", re.IGNORECASE)
+DIGIT_COLUMNS = frozenset({"customer_number", "phone", "id_number", "account_number"})
+
+
+@lru_cache(maxsize=1024)
+def _timezone_is_known(zone: str) -> bool:
+    return is_valid_timezone(zone)  # scans the zone database: ~4 ms a call, too slow per row
+
+
+def _boolean(column: str) -> Callable[[str], bool]:
+    def parse(text: str) -> bool:
+        value = _BOOLEANS.get(text.lower())
+        if value is None:
+            raise CellError(column, _l("'%(value)s' is not yes or no.", value=text))
+        return value
+
+    return parse
+
+
+def _date(column: str) -> Callable[[str], date]:
+    def parse(text: str) -> date:
+        text = unicodedata.normalize("NFKC", text)
+        match = _DATE.fullmatch(text)
+        if match is None:
+            raise CellError(column, _l("'%(value)s' is not a date as YYYY-MM-DD.", value=text))
+        try:
+            return date(*(int(part) for part in match.groups()))
+        except ValueError:
+            raise CellError(column, _l("%(value)s is not a real date.", value=text)) from None
+
+    return parse
+
+
+def _amount(column: str) -> Callable[[str], Decimal]:
+    def parse(text: str) -> Decimal:
+        text = unicodedata.normalize("NFKC", text)
+        plain = text.replace(",", "") if _GROUPED.fullmatch(text) else text
+        try:
+            value = Decimal(plain)
+        except InvalidOperation:
+            raise CellError(column, _l("'%(value)s' is not a number.", value=text)) from None
+        if not value.is_finite():
+            raise CellError(column, _l("'%(value)s' is not a number.", value=text))
+        if value < 0:
+            raise CellError(
+                column, _l("negative (%(value)s); amounts must be 0 or more.", value=text)
+            )
+        if value > AMOUNT_MAX:
+            raise CellError(column, _l("too large (%(value)s).", value=text))
+        if value != value.quantize(_CENT):
+            raise CellError(column, _l("more than two decimal places (%(value)s).", value=text))
+        return value.quantize(_CENT)
+
+    return parse
+
+
+def _customer_number(text: str) -> str:
+    value = unicodedata.normalize("NFKC", text)
+    try:
+        return clean_number(value)
+    except ValidationFailed:
+        raise CellError(
+            "customer_number",
+            _l(
+                "'%(value)s' is not a customer number (1 to 32 letters, digits, '-' or '_').",
+                value=value[:60],
+            ),
+        ) from None
+
+
+def _account_number(text: str) -> str:
+    value = unicodedata.normalize("NFKC", text).upper()
+    if len(value) > 40 or not all(c.isalnum() or c in "-_" for c in value):
+        raise CellError(
+            "account_number",
+            _l(
+                "'%(value)s' is not an account number (1 to 40 letters, digits, '-' or '_').",
+                value=value[:60],
+            ),
+        )
+    return value
+
+
+def _choice(column: str, choices: type) -> Callable[[str], str]:
+    @lru_cache(maxsize=64)
+    def parse(text: str) -> str:
+        try:
+            return clean_choice(text, choices, column)
+        except ValidationFailed as error:
+            raise CellError(column, error.message) from None
+
+    return parse
+
+
+def _name(text: str) -> str:
+    try:
+        return clean_name(text)
+    except ValidationFailed:
+        raise CellError("name", _l("longer than %(n)d characters.", n=120)) from None
+
+
+@lru_cache(maxsize=1024)  # the rows of one customer's accounts repeat the same email
+def _email(text: str) -> str | None:
+    try:
+        return clean_email(text)
+    except ValidationFailed:
+        # The value is not repeated: error reports are kept and downloaded, PII is not.
+        raise CellError("email", _l("not a valid email address.")) from None
+
+
+def _phone(text: str) -> str | None:
+    try:
+        return clean_phone(text)
+    except ValidationFailed:
+        raise CellError("phone", _l("not a phone number of 5 to 15 digits.")) from None
+
+
+def _id_number(text: str) -> str | None:
+    try:
+        return clean_id_number(unicodedata.normalize("NFKC", text))
+    except ValidationFailed:
+        raise CellError(
+            "id_number", _l("not a valid ID number (at most 32 letters and digits).")
+        ) from None
+
+
+@lru_cache(maxsize=16)
+def _language(text: str) -> str:
+    try:
+        return clean_locale(text)
+    except ValidationFailed as error:
+        raise CellError("language", error.message) from None
+
+
+def _currency(text: str) -> str:
+    value = text.upper()
+    if not _CURRENCY.fullmatch(value):
+        raise CellError(
+            "currency", _l("'%(value)s' is not a three-letter currency code.", value=text)
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Field:
+    """How a column's non-empty cell becomes the value of a field, and what an empty one means."""
+
+    key: str
+    parse: Callable[[str], Any]
+    on_empty: str = "keep"  # "keep" the current value, "clear" it, or refuse as "required"
+
+
+@dataclass
+class CleanRow:
+    """One row's values, as the fields to set: an absent key means "keep as it is"."""
+
+    row: int
+    customer_number: str
+    customer: dict[str, Any]
+    owner_email: str | None = None
+    owner_given: bool = False
+    account_number: str | None = None
+    account: dict[str, Any] = field(default_factory=dict)
+
+
+class RowCleaner:
+    """Turns the cells of one row into field values, or into every reason to refuse it."""
+
+    def __init__(
+        self, positions: dict[str, int], width: int, default_timezone: str, today: date
+    ) -> None:
+        self.width = width
+        self.default_timezone = default_timezone
+        self.today = today
+        self.birthday_date = _date("birthday")
+        fields = self.fields()
+        self.columns = [(name, index, fields[name]) for name, index in positions.items()]
+        self.owner_given = "owner_email" in positions
+
+    def fields(self) -> dict[str, Field]:
+        clear, required = "clear", "required"
+        return {
+            "customer_number": Field("customer_number", _customer_number, required),
+            "name": Field("name", _name, required),
+            "email": Field("email", _email, clear),
+            "phone": Field("phone", _phone, clear),
+            "id_number": Field("id_number", _id_number, clear),
+            "birthday": Field("birthday", self.birthday, clear),
+            "language": Field("locale", _language),
+            "timezone": Field("timezone", self.timezone),
+            "segment": Field("segment", _choice("segment", Segment)),
+            "owner_email": Field("owner_email", str.lower, clear),
+            **{name: Field(name, _boolean(name)) for name in (*CONSENTS, *FLAGS)},
+            "account_number": Field("account_number", _account_number, clear),
+            "product": Field("product", _choice("product", Product)),
+            "currency": Field("currency", _currency),
+            "principal": Field("principal", _amount("principal")),
+            "balance": Field("balance", _amount("balance")),
+            "next_due_date": Field("next_due_on", _date("next_due_date"), clear),
+            "next_due_amount": Field("next_due_amount", _amount("next_due_amount"), clear),
+            "account_status": Field("status", _choice("account_status", AccountStatus)),
+            "opened_on": Field("opened_on", _date("opened_on"), clear),
+        }
+
+    def birthday(self, text: str) -> date | None:
+        value = self.birthday_date(text)
+        try:
+            return clean_birthday(value, self.today)
+        except ValidationFailed as error:
+            raise CellError("birthday", error.message) from None
+
+    def timezone(self, text: str) -> str:
+        if _timezone_is_known(text):
+            return text
+        try:
+            return clean_timezone(text, self.default_timezone)
+        except ValidationFailed as error:
+            raise CellError("timezone", error.message) from None
+
+    def clean(self, row: int, cells: list[str]) -> tuple[CleanRow | None, list[CellError]]:
+        if any(cell.strip() for cell in cells[self.width :]):
+            message = _l(
+                "the row has more values than the header has columns "
+                "(a value containing a comma must be in quotes)."
+            )
+            return None, [CellError("", message)]
+        errors: list[CellError] = []
+        values: dict[str, Any] = {}
+        account_details = False
+        for column, index, spec in self.columns:
+            text = cells[index].strip() if index < len(cells) else ""
+            if text.startswith('="') and text.endswith('"'):
+                text = text[2:-1].strip()  # Excel's way of keeping leading zeros: ="00123"
+            if not text:
+                if spec.on_empty == "clear":
+                    values[spec.key] = None
+                elif spec.on_empty == "required":
+                    errors.append(CellError(column, _l("missing (required).")))
+                continue
+            if column in ACCOUNT_COLUMNS:
+                account_details = True
+            if column in DIGIT_COLUMNS and _SCIENTIFIC.fullmatch(text):
+                message = _l(
+                    "%(value)s: Excel turned the number into this form and lost digits; "
+                    "format the column as text in Excel and save the file again.",
+                    value=text,
+                )
+                errors.append(CellError(column, message))
+                continue
+            try:
+                values[spec.key] = spec.parse(text)
+            except CellError as error:
+                errors.append(error)
+        account_number = values.pop("account_number", None)
+        if account_details and not account_number:
+            message = _l("missing, but the row has other account columns.")
+            errors.append(CellError("account_number", message))
+        if errors:
+            return None, errors
+        if "phone" in values:
+            values["phone_reversed"] = digits_only(values["phone"] or "")[::-1] or None
+        account = {key: values.pop(key) for key in ACCOUNT_FIELDS if key in values}
+        return (
+            CleanRow(
+                row=row,
+                customer_number=values.pop("customer_number"),
+                owner_email=values.pop("owner_email", None),
+                owner_given=self.owner_given,
+                customer=values,
+                account_number=account_number,
+                account=account,
+            ),
+            [],
+        )
+
+
+# ---------------------------------------------------------------- writing a batch
+
+
+def _column_default(model: Any, name: str) -> Any:
+    return model.__table__.c[name].default.arg
+
+
+CUSTOMER_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "phone_reversed",
+    "id_number",
+    "birthday",
+    "locale",
+    "timezone",
+    "segment",
+    "owner_id",
+    *CONSENTS,
+    *FLAGS,
+)
+
+
+@dataclass
+class BatchPlan:
+    """What one batch will write, and what the import learns once it is committed."""
+
+    new_customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customer_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    customer_versions: dict[int, int] = field(default_factory=dict)
+    customer_ids: dict[str, int] = field(default_factory=dict)
+    new_accounts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    account_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    seen_customers: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+    seen_accounts: dict[str, tuple[int, str, tuple[Any, ...]]] = field(default_factory=dict)
+    refused: list[tuple[int, str, Any]] = field(default_factory=list)
+
+
+class Importer:
+    """Runs one import: batches of rows are planned, written and committed one at a time."""
+
+    def __init__(self, cleaner: RowCleaner) -> None:
+        self.cleaner = cleaner
+        # Rows already imported from this file, to catch a number repeated with other data:
+        # the values as tuples (a dict per row would double the memory a large file takes).
+        self.seen_customers: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        self.seen_accounts: dict[str, tuple[int, str, tuple[Any, ...]]] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.errors_left_out = 0
+        self.counts = dict.fromkeys(
+            (
+                "rows_total",
+                "customers_created",
+                "customers_updated",
+                "accounts_created",
+                "accounts_updated",
+                "rows_failed",
+            ),
+            0,
+        )
+
+    def note(self, row: int, column: str, message: Any) -> None:
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"row": row, "column": column, "error": str(message)})
+        else:
+            self.errors_left_out += 1
+
+    def run_batch(self, rows: list[tuple[int, list[str]]]) -> None:
+        try:
+            plan = self.plan(rows)
+            self.write(plan)
+            db.session.commit()
+        except DATABASE_REFUSALS as error:
+            db.session.rollback()
+            if len(rows) > 1:
+                # Something the checks did not foresee (such as another process adding the same
+                # customer meanwhile): find the rows the database refuses, import the others.
+                log.warning(
+                    "import batch at row %d failed (%s); retrying row by row",
+                    rows[0][0],
+                    type(error).__name__,
+                )
+                for row in rows:
+                    self.run_batch([row])
+                return
+            self.counts["rows_failed"] += 1
+            self.note(rows[0][0], "", _refusal(error))
+            return
+        self.merge(plan)
+
+    def plan(self, rows: list[tuple[int, list[str]]]) -> BatchPlan:
+        plan = BatchPlan()
+        cleaned: list[CleanRow] = []
+        for number, cells in rows:
+            row, errors = self.cleaner.clean(number, cells)
+            if row is None:
+                plan.refused.extend((number, e.column, e.message) for e in errors)
+            else:
+                cleaned.append(row)
+        customers = self.load_customers({r.customer_number for r in cleaned})
+        accounts = self.load_accounts({r.account_number for r in cleaned if r.account_number})
+        owners = self.load_owners({r.owner_email for r in cleaned if r.owner_email})
+        for row in cleaned:
+            problem = self.plan_row(plan, row, customers, accounts, owners)
+            if problem is not None:
+                plan.refused.append((row.row, *problem))
+        return plan
+
+    @staticmethod
+    def load_customers(numbers: set[str]) -> dict[str, Row[Any]]:
+        if not numbers:
+            return {}
+        columns = [getattr(Customer, name) for name in CUSTOMER_FIELDS]
+        found = db.session.execute(
+            select(
+                Customer.id, Customer.number, Customer.version, Customer.erased_at, *columns
+            ).where(_among(Customer.number, numbers))
+        )
+        return {row.number: row for row in found}
+
+    @staticmethod
+    def load_accounts(numbers: set[str]) -> dict[str, Row[Any]]:
+        if not numbers:
+            return {}
+        columns = [getattr(CreditAccount, name) for name in ACCOUNT_FIELDS]
+        found = db.session.execute(
+            select(CreditAccount.id, CreditAccount.number, Customer.number.label("owner"), *columns)
+            .join(Customer, Customer.id == CreditAccount.customer_id)
+            .where(_among(CreditAccount.number, numbers))
+        )
+        return {row.number: row for row in found}
+
+    @staticmethod
+    def load_owners(emails: set[str]) -> dict[str, int]:
+        if not emails:
+            return {}
+        found = db.session.execute(
+            select(User.email, User.id).where(
+                User.email.in_(emails), User.role == Role.RM.value, User.active.is_(True)
+            )
+        )
+        return {email.lower(): user_id for email, user_id in found}
+
+    def plan_row(
+        self,
+        plan: BatchPlan,
+        row: CleanRow,
+        customers: dict[str, Row[Any]],
+        accounts: dict[str, Row[Any]],
+        owners: dict[str, int],
+    ) -> tuple[str, Any] | None:
+        """Add the row to the plan, or say which column refuses it and why."""
+        values = dict(row.customer)
+        if row.owner_given:
+            if row.owner_email and row.owner_email not in owners:
+                return "owner_email", _l(
+                    "no active relationship manager with the email %(email)s.",
+                    email=row.owner_email,
+                )
+            values["owner_id"] = owners.get(row.owner_email or "")
+        number = row.customer_number
+        seen = plan.seen_customers.get(number) or self.seen_customers.get(number)
+        existing = customers.get(number)
+        fingerprint = _fingerprint(values, CUSTOMER_FIELDS)
+        if seen is not None and seen[1] != fingerprint:
+            first_row, first_fingerprint = seen
+            differing = {
+                _column_label(key)
+                for key, first, this in zip(
+                    CUSTOMER_FIELDS, first_fingerprint, fingerprint, strict=True
+                )
+                if first != this
+            }
+            return "customer_number", _l(
+                "already appears on row %(row)d with different data (%(columns)s).",
+                row=first_row,
+                columns=", ".join(sorted(differing)),
+            )
+        if existing is not None and existing.erased_at is not None:
+            return "customer_number", _l("this customer was erased and is not imported again.")
+        if row.account_number:
+            problem = self.plan_account(plan, row, accounts)
+            if problem is not None:
+                return problem
+        if seen is None:
+            plan.seen_customers[number] = (row.row, fingerprint)
+            if existing is None:
+                plan.new_customers[number] = self.new_customer(number, values)
+            else:
+                changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+                if changes:
+                    plan.customer_changes[existing.id] = changes
+                    plan.customer_versions[existing.id] = existing.version
+        if existing is not None:
+            plan.customer_ids[number] = existing.id
+        return None
+
+    def plan_account(
+        self, plan: BatchPlan, row: CleanRow, accounts: dict[str, Row[Any]]
+    ) -> tuple[str, Any] | None:
+        number = row.account_number or ""
+        seen = plan.seen_accounts.get(number) or self.seen_accounts.get(number)
+        fingerprint = _fingerprint(row.account, ACCOUNT_FIELDS)
+        if seen is not None:
+            first_row, first_customer, first_fingerprint = seen
+            if first_customer != row.customer_number:
+                return "account_number", _l(
+                    "already appears on row %(row)d for customer %(customer)s.",
+                    row=first_row,
+                    customer=first_customer,
+                )
+            if first_fingerprint != fingerprint:
+                return "account_number", _l(
+                    "already appears on row %(row)d with different data.", row=first_row
+                )
+            return None
+        existing = accounts.get(number)
+        if existing is not None and existing.owner != row.customer_number:
+            return "account_number", _l(
+                "belongs to another customer (%(customer)s).", customer=existing.owner
+            )
+        if existing is None:
+            for column in ("product", "principal", "balance"):
+                if column not in row.account:
+                    return column, _l("missing; a new account needs it.")
+            plan.new_accounts.append((row.customer_number, self.new_account(number, row.account)))
+        else:
+            changes = {k: v for k, v in row.account.items() if getattr(existing, k) != v}
+            if changes:
+                plan.account_changes[existing.id] = changes
+        plan.seen_accounts[number] = (row.row, row.customer_number, fingerprint)
+        return None
+
+    def new_customer(self, number: str, values: dict[str, Any]) -> dict[str, Any]:
+        defaults = {name: _column_default(Customer, name) for name in CUSTOMER_DEFAULTS}
+        nullable = dict.fromkeys((*NULLABLE_CUSTOMER, "phone_reversed"))
+        return {
+            "number": number,
+            **nullable,
+            **defaults,
+            "timezone": self.cleaner.default_timezone,
+            **values,
+        }
+
+    @staticmethod
+    def new_account(number: str, values: dict[str, Any]) -> dict[str, Any]:
+        defaults = {name: _column_default(CreditAccount, name) for name in ("currency", "status")}
+        nullable = dict.fromkeys(("next_due_on", "next_due_amount", "opened_on"))
+        return {"number": number, **nullable, **defaults, **values}
+
+    @staticmethod
+    def write(plan: BatchPlan) -> None:
+        now = utc_now()
+        stamps = {"created_at": now, "updated_at": now}
+        ids = dict(plan.customer_ids)
+        if plan.new_customers:
+            _insert_rows(
+                Customer.__table__,
+                [{**row, **stamps, "version": 1} for row in plan.new_customers.values()],
+            )
+            # Reading the new ids back costs less than INSERT … RETURNING on PostgreSQL.
+            found = select(Customer.number, Customer.id).where(
+                _among(Customer.number, plan.new_customers)
+            )
+            ids.update(db.session.execute(found).all())
+        _update_rows(Customer.__table__, plan.customer_changes, plan.customer_versions)
+        renamed = {
+            customer_id: changes["name"]
+            for customer_id, changes in plan.customer_changes.items()
+            if "name" in changes
+        }
+        if renamed:
+            db.session.execute(
+                delete(CustomerSearchTerm).where(_among(CustomerSearchTerm.customer_id, renamed))
+            )
+        names = [(ids[n], row["name"]) for n, row in plan.new_customers.items()]
+        terms = [
+            {"term": term, "customer_id": customer_id}
+            for customer_id, name in [*names, *renamed.items()]
+            for term in search_terms(name)
+        ]
+        if terms:
+            _insert_rows(CustomerSearchTerm.__table__, terms)
+        _update_rows(CreditAccount.__table__, plan.account_changes)
+        if plan.new_accounts:
+            _insert_rows(
+                CreditAccount.__table__,
+                [{**row, **stamps, "customer_id": ids[n]} for n, row in plan.new_accounts],
+            )
+
+    def merge(self, plan: BatchPlan) -> None:
+        self.seen_customers.update(plan.seen_customers)
+        self.seen_accounts.update(plan.seen_accounts)
+        self.counts["customers_created"] += len(plan.new_customers)
+        self.counts["customers_updated"] += len(plan.customer_changes)
+        self.counts["accounts_created"] += len(plan.new_accounts)
+        self.counts["accounts_updated"] += len(plan.account_changes)
+        for row, column, message in sorted(plan.refused, key=lambda r: r[0]):
+            self.note(row, column, message)
+        self.counts["rows_failed"] += len({row for row, _, _ in plan.refused})
+
+
+def _among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`, written as `= ANY(array)` on PostgreSQL.
+
+    psycopg takes longer to prepare an IN list of a thousand parameters than the server takes
+    to run the query; one array parameter costs next to nothing.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def _insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:
+    """Add rows that all have the same keys: COPY on PostgreSQL, an executemany INSERT elsewhere.
+
+    On PostgreSQL an executemany INSERT is a round of the pipeline per row; COPY is several
+    times faster. Column defaults are not applied by COPY, so the rows carry every value.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    driver_connection = connection.connection.driver_connection
+    with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+
+
+def _update_rows(
+    table: Table, changes: dict[int, dict[str, Any]], versions: dict[int, int] | None = None
+) -> None:
+    """Write the changed fields of each row, one executemany UPDATE per set of changed columns.
+
+    With `versions` (the row versions the changes were planned on) a row that someone changed
+    meanwhile is not overwritten: the batch fails and is retried row by row.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, fields in changes.items():
+        params = {f"new_{key}": value for key, value in fields.items()}
+        params["row_id"] = row_id
+        if versions is not None:
+            params["row_version"] = versions[row_id]
+        groups.setdefault(tuple(sorted(fields)), []).append(params)
+    for keys, rows in groups.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({key: bindparam(f"new_{key}") for key in keys})
+        )
+        if versions is not None:
+            statement = statement.where(table.c.version == bindparam("row_version")).values(
+                version=table.c.version + 1
+            )
+        if db.session.execute(statement, rows).rowcount != len(rows):
+            raise StaleDataError(f"{table.name}: a row changed while the import ran")
+
+
+def _refusal(error: Exception) -> Any:
+    if isinstance(error, StaleDataError):
+        return _l("someone changed this customer during the import; import the file again.")
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    return _l("the database refused the row (%(reason)s).", reason=reason)
+
+
+_ABSENT = object()  # a column the row leaves as it is
+
+
+def _fingerprint(values: dict[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(values.get(key, _ABSENT) for key in keys)
+
+
+def _column_label(key: str) -> str:
+    return {
+        "locale": "language",
+        "owner_id": "owner_email",
+        "phone_reversed": "phone",
+        "status": "account_status",
+        "next_due_on": "next_due_date",
+    }.get(key, key)
+
+
+# ---------------------------------------------------------------- the use case
+
+
+def import_customers(
+    stream_or_bytes: bytes | IO[bytes],
+    filename: str,
+    actor: Actor,
+    *,
+    default_timezone: str,
+    progress: Progress | None = None,
+) -> CustomerImport:
+    """Import a customer CSV (see the module docstring); the returned record tells the outcome.
+
+    `progress(done, total)` is called after each batch with the data rows handled so far.
+    """
+    record = CustomerImport(
+        filename=(filename or "upload.csv")[-255:],
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        started_at=utc_now(),
+    )
+    db.session.add(record)
+    db.session.commit()
+    record_id = record.id
+    encoding: str | None = None
+    importer: Importer | None = None
+    fatal_error: str | None = None
+    try:
+        text, encoding = _decode(_read_bytes(stream_or_bytes))
+        delimiter = _delimiter(text)
+        total = _count_records(text, delimiter)
+        records = _records(text, delimiter)
+        header = next(records)
+        positions, unknown = _map_header(header)
+        importer = Importer(RowCleaner(positions, len(header), default_timezone, utc_now().date()))
+        for name in unknown:
+            importer.note(1, name[:60], _l("not a known column; ignored."))
+        filled = (
+            (row, cells)
+            for row, cells in enumerate(records, start=2)
+            if any(cell.strip() for cell in cells)
+        )
+        while batch := list(islice(filled, BATCH_ROWS)):
+            importer.run_batch(batch)
+            importer.counts["rows_total"] += len(batch)
+            if progress is not None:
+                progress(batch[-1][0] - 1, total)
+        if progress is not None:
+            progress(total, total)
+    except FatalImportError as error:
+        fatal_error = str(error.args[0])
+    except Exception:
+        # Whatever went wrong, the rows committed so far are reported, never left unexplained.
+        log.exception("customer import %s stopped", record_id)
+        fatal_error = str(
+            _l(
+                "The import stopped after an internal error; the rows counted in this report "
+                "were imported, the others were not. Try again, or tell an admin."
+            )
+        )
+    db.session.rollback()
+    record = db.session.get(CustomerImport, record_id)  # type: ignore[assignment]
+    record.encoding = encoding
+    record.fatal_error = fatal_error
+    if importer is not None:
+        _record_outcome(record, importer)
+    record.finished_at = utc_now()
+    record_event(
+        actor,
+        "customer.imported",
+        "customer_import",
+        record.id,
+        after={name: getattr(record, name) for name in SUMMARY_FIELDS},
+    )
+    db.session.commit()
+    return record
+
+
+SUMMARY_FIELDS = (
+    "filename",
+    "encoding",
+    "rows_total",
+    "customers_created",
+    "customers_updated",
+    "accounts_created",
+    "accounts_updated",
+    "rows_failed",
+    "fatal_error",
+)
+
+
+def _record_outcome(record: CustomerImport, importer: Importer) -> None:
+    for name, value in importer.counts.items():
+        setattr(record, name, value)
+    errors = list(importer.errors)
+    if importer.errors_left_out:
+        note = _l(
+            "Errors not listed: %(n)s more. Fix the errors above and import the file again.",
+            n=f"{importer.errors_left_out:,}",
+        )
+        errors.append({"row": None, "column": "", "error": str(note)})
+    record.errors = errors
+
+
+def errors_csv(import_row: CustomerImport) -> str:
+    """The refused rows as CSV (row, column, error), with a BOM so that Excel reads UTF-8."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["row", "column", "error"])
+    if import_row.fatal_error:
+        writer.writerow(["", "", _csv_safe(import_row.fatal_error)])
+    for error in import_row.errors or []:
+        row = error.get("row")
+        writer.writerow(
+            [
+                "" if row is None else row,
+                _csv_safe(error.get("column") or ""),
+                _csv_safe(str(error.get("error", ""))),
+            ]
+        )
+    return "\ufeff" + out.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    """Keep spreadsheet programs from running a cell as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def recent_imports(limit: int = 20) -> list[CustomerImport]:
+    return list(
+        db.session.scalars(select(CustomerImport).order_by(CustomerImport.id.desc()).limit(limit))
+    )
+
+
+def get_import(import_id: int) -> CustomerImport:
+    record = db.session.get(CustomerImport, import_id)
+    if record is None:
+        raise NotFound(_l("No such import."))
+    return record
