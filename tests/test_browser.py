@@ -1,6 +1,7 @@
-"""Real Chromium signs in, switches to Chinese and signs out cleanly; /login passes axe."""
+"""Real Chromium: sign-in, language, sign-out, an RM's htmx workflow, and axe on key pages."""
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ CHROMIUM_ARGS = [
 ]
 BLOCKING_IMPACTS = {"serious", "critical"}
 ADMIN = next(account for account in DEMO_ACCOUNTS if account.role is Role.ADMIN)
+RM = next(account for account in DEMO_ACCOUNTS if account.role is Role.RM)
 
 
 @pytest.fixture(scope="module")
@@ -129,5 +131,63 @@ def test_login_page_has_no_serious_accessibility_violations(
         assert blocking == [], "accessibility violations on /login:\n" + "\n".join(
             _describe(violation) for violation in blocking
         )
+    finally:
+        context.close()
+
+
+def _sign_in(page: Page, account: Any) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(account.email)
+    page.get_by_label("Password").fill(account.password)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("h1")).to_contain_text("Welcome")
+
+
+def test_an_rm_works_follow_ups_reveals_pii_and_logs_a_contact(
+    browser: Browser, base_url: str
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        console = ConsoleErrors(page)
+        _sign_in(page, RM)
+
+        page.goto("/my-day")
+        first_row = page.locator("tbody tr[id^=follow-up-]").first
+        row_id = first_row.get_attribute("id")
+        customer_link = first_row.locator("a").first.get_attribute("href")
+        first_row.get_by_role("button", name="Done").click()
+        row = page.locator(f"#{row_id}")
+        expect(row.get_by_role("button")).to_have_count(0)  # swapped in place by htmx
+        expect(row).to_contain_text("Done")
+        expect(page).to_have_url(f"{base_url}/my-day")
+
+        page.goto(customer_link)
+        masked = page.locator("#pii").inner_text()
+        assert "****" in masked
+        page.get_by_role("button", name="Reveal (recorded)").click()
+        expect(page.locator("#pii")).not_to_contain_text("****")
+        expect(page.get_by_role("button", name="Reveal (recorded)")).to_have_count(0)
+
+        page.get_by_label("Summary").fill("Browser test: agreed a new repayment date.")
+        page.get_by_role("button", name="Log contact").click()
+        expect(page.locator(".flash-success")).to_contain_text("Contact logged.")
+        expect(page.locator("#timeline").first).to_contain_text("agreed a new repayment date")
+
+        results = Axe().run(page)
+        blocking = [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
+        assert blocking == [], "accessibility violations on the 360 page:\n" + "\n".join(
+            _describe(violation) for violation in blocking
+        )
+
+        page.goto("/customers")
+        name = page.locator("#customer-rows tbody tr td:nth-child(2)").nth(3).inner_text()
+        page.get_by_label("Search").fill(name[:2])
+        expect(page).to_have_url(re.compile(rf"/customers\?q={re.escape(name[:2])}&"))
+        expect(page.locator("#customer-rows")).to_contain_text(name)
+
+        assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
     finally:
         context.close()
