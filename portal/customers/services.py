@@ -7,7 +7,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, literal_column, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -202,9 +202,14 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
     dialect = _dialect()
     found: set[int] = set()
 
-    def collect(stmt: Any) -> None:
+    def collect(stmt: Any, by_id_order: Any = Customer.id) -> None:
         stmt = _scoped(stmt, actor, filters).where(Customer.id > after_id)
-        found.update(db.session.scalars(stmt.order_by(Customer.id).limit(limit + 1)))
+        found.update(db.session.scalars(stmt.order_by(by_id_order).limit(limit + 1)))
+
+    # "ORDER BY +id" keeps SQLite from walking the primary key in id order and testing every
+    # row against the prefix (a whole-table scan when few match): it then takes the prefix's
+    # index range and sorts only the matches. PostgreSQL plans this well either way.
+    sorted_matches = literal_column("+customers.id")
 
     words = [w[:TERM_MAX] for w in query.split(" ") if w]
     terms = aliased(CustomerSearchTerm)
@@ -216,15 +221,23 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
     for word in words[1:]:
         more = aliased(CustomerSearchTerm)
         name_stmt = name_stmt.join(more, and_(more.customer_id == Customer.id, more.term == word))
-    collect(name_stmt)
-    if len(query) >= 2 and " " not in query:
-        collect(select(Customer.id).where(starts_with(Customer.number, query.upper(), dialect)))
-        collect(select(Customer.id).where(starts_with(Customer.email, query, dialect)))
+    collect(name_stmt, terms.customer_id)  # the term index is already in id order: no sort
+    if len(query) >= 2 and " " not in query and query.isascii():  # numbers and emails are ASCII
+        collect(
+            select(Customer.id).where(starts_with(Customer.number, query.upper(), dialect)),
+            sorted_matches,
+        )
+        collect(
+            select(Customer.id).where(starts_with(Customer.email, query, dialect)), sorted_matches
+        )
     digits = digits_only(query)
     if len(digits) >= 3 and len(digits) >= len(query.replace(" ", "")) - 1:
-        collect(select(Customer.id).where(starts_with(Customer.phone, digits, dialect)))
         collect(
-            select(Customer.id).where(starts_with(Customer.phone_reversed, digits[::-1], dialect))
+            select(Customer.id).where(starts_with(Customer.phone, digits, dialect)), sorted_matches
+        )
+        collect(
+            select(Customer.id).where(starts_with(Customer.phone_reversed, digits[::-1], dialect)),
+            sorted_matches,
         )
     ids = sorted(found)[: limit + 1]
     rows = (
