@@ -66,10 +66,14 @@ def _today() -> date:
     return utc_now().astimezone(viewer_zone()).date()
 
 
-def _relationship_managers() -> list[User]:
+def _relationship_managers() -> list[Any]:
+    """(id, name) of every active RM, for the owner filter and the reassign form."""
     return list(
-        db.session.scalars(
-            select(User).where(User.role == Role.RM, User.active).order_by(User.name).limit(1000)
+        db.session.execute(
+            select(User.id, User.name)
+            .where(User.role == Role.RM, User.active)
+            .order_by(User.name)
+            .limit(1000)
         )
     )
 
@@ -92,7 +96,8 @@ def index() -> Any:
         page=page,
         filters=filters,
         flags=FLAGS,
-        managers=_relationship_managers() if current_user.role != Role.RM else [],
+        # the live-search partial shows no dropdowns: spare it the query
+        managers=[] if is_htmx() or current_user.role == Role.RM else _relationship_managers(),
         can_reassign=access.can_reassign(_actor()),
     )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, delete, insert, literal_column, select, update
+from sqlalchemy import and_, delete, func, insert, literal_column, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -206,10 +206,9 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
         stmt = _scoped(stmt, actor, filters).where(Customer.id > after_id)
         found.update(db.session.scalars(stmt.order_by(by_id_order).limit(limit + 1)))
 
-    # "ORDER BY +id" keeps SQLite from walking the primary key in id order and testing every
-    # row against the prefix (a whole-table scan when few match): it then takes the prefix's
-    # index range and sorts only the matches. PostgreSQL plans this well either way.
-    sorted_matches = literal_column("+customers.id")
+    def collect_prefix(column: Any, prefix: str) -> None:
+        condition, order = _prefix_lookup(column, prefix, dialect)
+        collect(select(Customer.id).where(condition), order)
 
     words = [w[:TERM_MAX] for w in query.split(" ") if w]
     terms = aliased(CustomerSearchTerm)
@@ -223,22 +222,12 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
         name_stmt = name_stmt.join(more, and_(more.customer_id == Customer.id, more.term == word))
     collect(name_stmt, terms.customer_id)  # the term index is already in id order: no sort
     if len(query) >= 2 and " " not in query and query.isascii():  # numbers and emails are ASCII
-        collect(
-            select(Customer.id).where(starts_with(Customer.number, query.upper(), dialect)),
-            sorted_matches,
-        )
-        collect(
-            select(Customer.id).where(starts_with(Customer.email, query, dialect)), sorted_matches
-        )
+        collect_prefix(Customer.number, query.upper())
+        collect_prefix(Customer.email, query)
     digits = digits_only(query)
     if len(digits) >= 3 and len(digits) >= len(query.replace(" ", "")) - 1:
-        collect(
-            select(Customer.id).where(starts_with(Customer.phone, digits, dialect)), sorted_matches
-        )
-        collect(
-            select(Customer.id).where(starts_with(Customer.phone_reversed, digits[::-1], dialect)),
-            sorted_matches,
-        )
+        collect_prefix(Customer.phone, digits)
+        collect_prefix(Customer.phone_reversed, digits[::-1])
     ids = sorted(found)[: limit + 1]
     rows = (
         list(db.session.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id)))
@@ -247,6 +236,31 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
     )
     next_key = str(rows[limit - 1].id) if len(rows) > limit else None
     return Page(rows[:limit], next_key)
+
+
+BROAD_PREFIX = 1000
+
+
+def _prefix_lookup(column: Any, prefix: str, dialect: str) -> tuple[Any, Any]:
+    """The condition and the id order for one prefix lookup, so that no plan reads every row.
+
+    Walking customers in id order and testing each stops after a page when matches are dense
+    but reads every row when they are sparse; the prefix index is the reverse, and sorting a
+    dense prefix's matches reads them all. PostgreSQL's planner chooses well from its
+    statistics. SQLite does not, so its prefix index is asked (capped) how many rows match:
+    a narrow prefix is written with ORDER BY +id (the primary key cannot serve the order, so
+    the index range is used), a broad one tests +column (the index cannot serve the test, so
+    the id walk is used and stops after a page).
+    """
+    condition = starts_with(column, prefix, dialect)
+    if dialect != "sqlite":
+        return condition, Customer.id
+    capped = select(literal_column("1")).select_from(Customer).where(condition).limit(BROAD_PREFIX)
+    matches = db.session.scalar(select(func.count()).select_from(capped.subquery())) or 0
+    if matches < BROAD_PREFIX:
+        return condition, literal_column("+customers.id")
+    unindexed = literal_column(f"+customers.{column.key}")
+    return starts_with(unindexed, prefix, dialect), Customer.id
 
 
 def _list_by_name(actor: Actor, filters: CustomerFilters, limit: int) -> Page[Customer]:

@@ -689,7 +689,7 @@ def _finish(generator: _Generator) -> None:
                     f"(SELECT max(id) FROM {table}))"
                 )
             )
-    for model in (Customer, CustomerSearchTerm, CreditAccount, Interaction, FollowUp):
+    for model in (User, Customer, CustomerSearchTerm, CreditAccount, Interaction, FollowUp):
         db.session.execute(text(f"ANALYZE {model.__tablename__}"))
     db.session.commit()
 

@@ -1,0 +1,1 @@
+"""Benchmarks: they print numbers and write reports; tests never assert wall-clock times."""
