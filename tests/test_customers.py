@@ -390,3 +390,14 @@ def test_services_refuse_an_rm_acting_on_another_rms_customer(db) -> None:
         services.log_contact(
             actor, customer.id, services.ContactInput("call", "outbound", utc_now(), "x", "reached")
         )
+
+
+def test_admin_filters_by_relationship_manager(client, login_as) -> None:
+    login_as("admin")
+    first, second = make_user(role="rm", name="<i>Ann</i>"), make_user(role="rm", name="Bob")
+    mine = make_customer(owner_id=first.id)
+    theirs = make_customer(owner_id=second.id)
+    page = client.get(f"/customers?owner={first.id}").text
+    assert mine.number in page and theirs.number not in page
+    assert f'<option value="{first.id}" selected>&lt;i&gt;Ann&lt;/i&gt;</option>' in page
+    assert "<i>Ann</i>" not in page
