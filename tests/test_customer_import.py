@@ -257,7 +257,8 @@ def test_numbers_excel_mangled_are_refused_and_excel_quoted_numbers_are_read(db)
     )
 
     assert located(record) == [(2, "id_number")]
-    assert message(record, 2).startswith("1.10101E+17: Excel turned the number into this form")
+    assert message(record, 2).startswith("…: Excel turned the number into this form")
+    assert "1.10101" not in errors_csv(record)  # no part of an ID in the stored report
     assert customer("X2").id_number == "011010119900307123X"
 
 
@@ -335,13 +336,13 @@ def test_a_customer_changed_by_someone_else_during_the_import_is_not_overwritten
     run("customer_number,name\nV1,Before\nV2,Other\n")
     real_write = imports.Importer.write
 
-    def edit_then_write(plan) -> None:
+    def edit_then_write(importer, plan) -> None:
         db.session.execute(
             update(Customer).where(Customer.number == "V1").values(version=Customer.version + 1)
         )
-        real_write(plan)
+        real_write(importer, plan)
 
-    monkeypatch.setattr(imports.Importer, "write", staticmethod(edit_then_write))
+    monkeypatch.setattr(imports.Importer, "write", edit_then_write)
 
     record = run("customer_number,name\nV1,After\nV2,Changed Too\n")
 
@@ -481,3 +482,23 @@ def test_upload_page_refuses_a_missing_file(client, login_as) -> None:
     response = client.submit("/admin/imports/customers", {}, content_type="multipart/form-data")
     assert response.status_code == 400 and "Choose a CSV file to import." in response.text
     assert client.get("/admin/imports/424242").status_code == 404
+
+
+def test_an_import_that_changes_the_owner_moves_open_follow_ups_and_records_it(db) -> None:
+    from portal.core.audit import AuditEvent
+    from portal.core.timeutil import utc_now
+    from portal.customers.models import FollowUp
+
+    first, second = make_user(role="rm"), make_user(role="rm")
+    run(f"customer_number,name,owner_email\nO1,Owen,{first.email}\n")
+    owned = customer("O1")
+    follow_up = FollowUp(customer_id=owned.id, owner_id=first.id, due_on=utc_now().date())
+    db.session.add(follow_up)
+    db.session.commit()
+    run(f"customer_number,name,owner_email\nO1,Owen,{second.email}\n")
+    db.session.expire_all()
+    assert db.session.get(FollowUp, follow_up.id).owner_id == second.id
+    moved = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "customer.reassigned")
+    ).all()
+    assert [(e.subject_id, e.after) for e in moved] == [(str(owned.id), {"owner_id": second.id})]

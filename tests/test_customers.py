@@ -401,3 +401,197 @@ def test_admin_filters_by_relationship_manager(client, login_as) -> None:
     assert mine.number in page and theirs.number not in page
     assert f'<option value="{first.id}" selected>&lt;i&gt;Ann&lt;/i&gt;</option>' in page
     assert "<i>Ann</i>" not in page
+
+
+def test_changing_the_owner_by_edit_moves_open_follow_ups_to_the_new_rm(client, login_as):
+    login_as("admin")
+    old, new = make_user(role="rm"), make_user(role="rm")
+    customer = make_customer(owner_id=old.id)
+    follow_up = FollowUp(
+        customer_id=customer.id, owner_id=old.id, due_on=utc_now().date(), note="secret note"
+    )
+    db.session.add(follow_up)
+    db.session.commit()
+    edit = {
+        "number": customer.number,
+        "name": customer.name,
+        "timezone": "Asia/Shanghai",
+        "locale": "zh_Hans",
+        "segment": "mass",
+        "version": str(customer.version),
+        "owner_id": str(new.id),
+    }
+    assert client.submit(f"/customers/{customer.id}/edit", edit).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(FollowUp, follow_up.id).owner_id == new.id
+    login_as(user=old)
+    assert "secret note" not in client.get("/my-day").text
+    login_as(user=new)
+    assert "secret note" in client.get("/my-day").text
+
+
+def test_an_invalid_owner_on_edit_is_refused_not_unassigned(client, login_as) -> None:
+    login_as("admin")
+    rm = make_user(role="rm")
+    customer = make_customer(owner_id=rm.id)
+    edit = {
+        "number": customer.number,
+        "name": customer.name,
+        "timezone": "Asia/Shanghai",
+        "locale": "zh_Hans",
+        "segment": "mass",
+        "version": str(customer.version),
+        "owner_id": "99999999999999999999",
+    }
+    response = client.submit(f"/customers/{customer.id}/edit", edit)
+    assert response.status_code == 400
+    assert "Choose an active relationship manager." in response.text
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).owner_id == rm.id
+
+
+def test_staff_who_see_phones_masked_cannot_uncover_them_by_search(client, login_as) -> None:
+    rm = make_user(role="rm")
+    customer = make_customer(owner_id=rm.id, phone="13800001234")
+    login_as("lead")
+    assert customer.number not in client.get("/customers?q=1380000").text
+    assert customer.number in client.get("/customers?q=1234").text
+    assert customer.number in client.get("/customers?q=13800001234").text
+    login_as(user=rm)
+    assert customer.number in client.get("/customers?q=1380000").text
+
+
+def test_erasure_scrubs_the_history_and_nothing_new_can_be_added(client, login_as) -> None:
+    admin = login_as("admin")
+    rm = make_user(role="rm")
+    actor = Actor(admin.id, admin.email, "admin")
+    customer = services.create_customer(
+        actor,
+        services.CustomerInput(number="E-1", name="秘密名字", email="s@mail.example.com"),
+        "Asia/Shanghai",
+    )
+    contact = make_interaction(customer, author_id=admin.id, summary="private words")
+    services.edit_contact(
+        actor,
+        contact.id,
+        services.ContactInput(
+            "call", "outbound", contact.occurred_at, "more private words", "reached"
+        ),
+    )
+    db.session.add(FollowUp(customer_id=customer.id, owner_id=rm.id, due_on=utc_now().date()))
+    db.session.commit()
+    client.submit(f"/customers/{customer.id}/erase", {"reason": "request", "confirm_number": "E-1"})
+    db.session.expire_all()
+    history = db.session.scalars(select(AuditEvent)).all()
+    dumped = repr([(e.before, e.after) for e in history])
+    for secret in ("秘密名字", "s@mail.example.com", "private words"):
+        assert secret not in dumped
+    assert {f.status for f in db.session.scalars(select(FollowUp))} == {"cancelled"}
+    refused = client.submit(
+        f"/customers/{customer.id}/contacts",
+        {
+            "channel": "call",
+            "direction": "outbound",
+            "outcome": "reached",
+            "occurred_at": "2026-11-01T10:00",
+            "summary": "new personal data",
+        },
+    )
+    assert refused.status_code == 400 and "was erased" in refused.text
+    login_as("lead")
+    client.submit(
+        "/customers/reassign", {"owner_id": str(rm.id), "customer_ids": [str(customer.id)]}
+    )
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).owner_id is None
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "2020-01-01T00:00|contact|1",
+        "2020-01-01T00:00+00:00|contact|99999999999999999999999",
+        "0001-01-01T00:00:00+14:00|contact|1",
+        "garbage",
+        "a|b|c|d",
+    ],
+)
+def test_odd_timeline_cursors_start_from_the_top_not_500(client, login_as, before) -> None:
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    response = client.get(f"/customers/{customer.id}/timeline", query_string={"before": before})
+    assert response.status_code == 200
+
+
+def test_out_of_range_input_is_refused_not_500(client, login_as) -> None:
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    ancient = client.submit(
+        f"/customers/{customer.id}/contacts",
+        {
+            "channel": "call",
+            "direction": "outbound",
+            "outcome": "reached",
+            "occurred_at": "0001-01-01T00:00",
+            "summary": "x",
+        },
+    )
+    assert ancient.status_code == 400 and "after 1900" in ancient.text
+    missing = client.submit("/follow-ups/424242/reschedule", {"due_on": "bad"}, htmx=True)
+    assert missing.status_code == 404
+    login_as("lead")
+    huge = client.submit(
+        "/customers/reassign",
+        {"owner_id": "99999999999999999999", "customer_ids": [str(customer.id)]},
+    )
+    assert huge.status_code == 303
+
+
+def test_last_contact_follows_a_corrected_contact_back_in_time(client, login_as) -> None:
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    client.submit(
+        f"/customers/{customer.id}/contacts",
+        {
+            "channel": "call",
+            "direction": "outbound",
+            "outcome": "reached",
+            "occurred_at": "2026-11-20T10:00",
+            "summary": "first",
+        },
+    )
+    contact = db.session.scalar(select(Interaction))
+    client.submit(
+        f"/contacts/{contact.id}/edit",
+        {
+            "channel": "call",
+            "direction": "outbound",
+            "outcome": "reached",
+            "occurred_at": "2020-01-01T10:00",
+            "summary": "first",
+        },
+    )
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).last_contact_at.year == 2020
+
+
+def test_only_the_author_or_an_admin_corrects_a_contact(client, login_as) -> None:
+    rm = make_user(role="rm")
+    customer = make_customer(owner_id=rm.id)
+    contact = make_interaction(customer, author_id=rm.id)
+    login_as("handler")
+    assert client.get(f"/contacts/{contact.id}/edit").status_code == 403
+    assert "Correct" not in client.get(f"/customers/{customer.id}").text
+    login_as(user=rm)
+    assert client.get(f"/contacts/{contact.id}/edit").status_code == 200
+
+
+def test_completing_a_follow_up_is_audited(client, login_as) -> None:
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    follow_up = FollowUp(customer_id=customer.id, owner_id=rm.id, due_on=utc_now().date())
+    db.session.add(follow_up)
+    db.session.commit()
+    client.submit(f"/follow-ups/{follow_up.id}/done")
+    [event] = events("follow_up.done")
+    assert event.actor_id == rm.id and event.after == {"status": "done"}

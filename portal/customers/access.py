@@ -40,6 +40,15 @@ def can_reveal_pii(actor: Actor, customer: "Customer") -> bool:
     return actor.is_system or actor.role == Role.ADMIN or _owns(actor, customer)
 
 
+def can_edit_contact(actor: Actor, author_id: int | None) -> bool:
+    """A logged contact is corrected by its author or an admin, no one else."""
+    return (
+        actor.is_system
+        or actor.role == Role.ADMIN
+        or (author_id is not None and author_id == actor.user_id)
+    )
+
+
 def can_reassign(actor: Actor) -> bool:
     return actor.is_system or actor.role in REASSIGN
 

@@ -15,9 +15,10 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal.core.config import LANGUAGES
+from portal.core.requests import MAX_ID
 from portal.customers.models import Channel, Direction, Outcome, Segment
 
 CHANNEL_LABELS = {
@@ -132,7 +133,9 @@ class ImportForm(FlaskForm):
 
 
 class ReassignForm(FlaskForm):
-    owner_id = IntegerField(_l("New relationship manager"), validators=[DataRequired()])
+    owner_id = IntegerField(
+        _l("New relationship manager"), validators=[DataRequired(), NumberRange(min=1, max=MAX_ID)]
+    )
     reason = StringField(_l("Reason"), validators=[Length(max=500)])
 
 

@@ -93,6 +93,7 @@ from portal.customers.services import (
     clean_number,
     clean_phone,
     clean_timezone,
+    move_open_follow_ups,
     search_terms,
 )
 
@@ -586,10 +587,12 @@ class RowCleaner:
             if column in ACCOUNT_COLUMNS:
                 account_details = True
             if column in DIGIT_COLUMNS and _SCIENTIFIC.fullmatch(text):
+                # The report is stored and downloaded: never echo (part of) a phone or ID.
+                shown = "…" if column in ("phone", "id_number") else text
                 message = _l(
                     "%(value)s: Excel turned the number into this form and lost digits; "
                     "format the column as text in Excel and save the file again.",
-                    value=text,
+                    value=shown,
                 )
                 errors.append(CellError(column, message))
                 continue
@@ -661,8 +664,9 @@ class BatchPlan:
 class Importer:
     """Runs one import: batches of rows are planned, written and committed one at a time."""
 
-    def __init__(self, cleaner: RowCleaner) -> None:
+    def __init__(self, cleaner: RowCleaner, actor: Actor) -> None:
         self.cleaner = cleaner
+        self.actor = actor
         # Rows already imported from this file, to catch a number repeated with other data:
         # the values as tuples (a dict per row would double the memory a large file takes).
         self.seen_customers: dict[str, tuple[int, tuple[Any, ...]]] = {}
@@ -870,8 +874,8 @@ class Importer:
         nullable = dict.fromkeys(("next_due_on", "next_due_amount", "opened_on"))
         return {"number": number, **nullable, **defaults, **values}
 
-    @staticmethod
-    def write(plan: BatchPlan) -> None:
+    def write(self, plan: BatchPlan) -> None:
+        actor = self.actor
         now = utc_now()
         stamps = {"created_at": now, "updated_at": now}
         ids = dict(plan.customer_ids)
@@ -886,6 +890,17 @@ class Importer:
             )
             ids.update(db.session.execute(found).all())
         _update_rows(Customer.__table__, plan.customer_changes, plan.customer_versions)
+        for customer_id, changes in plan.customer_changes.items():
+            if "owner_id" in changes:
+                move_open_follow_ups([customer_id], changes["owner_id"])
+                record_event(
+                    actor,
+                    "customer.reassigned",
+                    "customer",
+                    customer_id,
+                    after={"owner_id": changes["owner_id"]},
+                    reason="import",
+                )
         renamed = {
             customer_id: changes["name"]
             for customer_id, changes in plan.customer_changes.items()
@@ -1040,7 +1055,9 @@ def import_customers(
         records = _records(text, delimiter)
         header = next(records)
         positions, unknown = _map_header(header)
-        importer = Importer(RowCleaner(positions, len(header), default_timezone, utc_now().date()))
+        importer = Importer(
+            RowCleaner(positions, len(header), default_timezone, utc_now().date()), actor
+        )
         for name in unknown:
             importer.note(1, name[:60], _l("not a known column; ignored."))
         filled = (

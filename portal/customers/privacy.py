@@ -23,6 +23,7 @@ from portal.customers.models import (
     Customer,
     CustomerSearchTerm,
     FollowUp,
+    FollowUpStatus,
     Interaction,
 )
 from portal.customers.services import get_customer
@@ -98,6 +99,38 @@ def export_customer(actor: Actor, customer_id: int) -> dict[str, Any]:
     return document
 
 
+PERSONAL_KEYS = ("name", "email", "phone", "id_number", "birthday", "summary")
+
+
+def _scrub_history(customer_id: int) -> None:
+    """The audit trail keeps what happened and when, but not the personal values it recorded
+    about this customer or the text of their contacts."""
+    interaction_ids = [
+        str(i)
+        for i in db.session.scalars(
+            select(Interaction.id).where(Interaction.customer_id == customer_id)
+        )
+    ]
+    about_customer = (AuditEvent.subject_type == "customer") & (
+        AuditEvent.subject_id == str(customer_id)
+    )
+    about_contacts = (AuditEvent.subject_type == "interaction") & (
+        AuditEvent.subject_id.in_(interaction_ids)
+    )
+    for event in db.session.scalars(select(AuditEvent).where(about_customer | about_contacts)):
+        for side in ("before", "after"):
+            values = getattr(event, side)
+            if values and any(key in values for key in PERSONAL_KEYS):
+                setattr(
+                    event,
+                    side,
+                    {
+                        key: (ERASED_TEXT if key in PERSONAL_KEYS and value else value)
+                        for key, value in values.items()
+                    },
+                )
+
+
 def erase_customer(actor: Actor, customer_id: int, reason: str, confirm_number: str) -> Customer:
     """Remove personal data and keep the records that only count (accounts, dates, categories)."""
     _require_admin(actor)
@@ -126,7 +159,13 @@ def erase_customer(actor: Actor, customer_id: int, reason: str, confirm_number: 
         .where(Interaction.customer_id == customer.id)
         .values(summary=ERASED_TEXT)
     )
+    db.session.execute(
+        update(FollowUp)
+        .where(FollowUp.customer_id == customer.id, FollowUp.status == FollowUpStatus.OPEN.value)
+        .values(status=FollowUpStatus.CANCELLED.value)
+    )
     db.session.execute(update(FollowUp).where(FollowUp.customer_id == customer.id).values(note=""))
+    _scrub_history(customer.id)
     for step in _erasure_steps.values():
         step(customer.id)
     record_event(actor, "customer.erased", "customer", customer.id, reason=reason[:1000])

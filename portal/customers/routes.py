@@ -130,6 +130,7 @@ def _show(
         can_log=access.can_log_contact(actor, customer),
         can_edit=access.can_edit(actor, customer),
         can_reveal=access.can_reveal_pii(actor, customer),
+        can_edit_contact=lambda author_id: access.can_edit_contact(actor, author_id),
         **extra,
     )
 
@@ -146,15 +147,19 @@ def timeline(customer_id: int) -> Any:
     page = services.customer_timeline(
         _actor(), customer_id, request.args.get("before"), TIMELINE_PAGE
     )
+    actor = _actor()
     return render(
         "customers/timeline.html",
         "customers/_timeline.html",
         timeline=page,
         customer_id=customer_id,
+        can_edit_contact=lambda author_id: access.can_edit_contact(actor, author_id),
     )
 
 
 def _contact_input(form: ContactForm) -> services.ContactInput:
+    if form.occurred_at.data.year < services.EARLIEST_YEAR:
+        raise ValidationFailed(_("Enter a date after 1900."), "occurred_at")
     local = form.occurred_at.data.replace(tzinfo=viewer_zone())
     return services.ContactInput(
         channel=form.channel.data,
@@ -247,7 +252,9 @@ def _customer_form(customer: Any = None) -> CustomerForm:
 
 
 def _customer_input(form: CustomerForm) -> services.CustomerInput:
-    owner = form.owner_id.data or ""
+    owner = (form.owner_id.data or "").strip()
+    if owner and parse_id(owner) is None:
+        raise ValidationFailed(_("Choose an active relationship manager."), "owner_id")
     return services.CustomerInput(
         number=form.number.data or "",
         name=form.name.data or "",
@@ -369,6 +376,7 @@ def follow_up_done(follow_up_id: int) -> Any:
 @bp.route("/follow-ups/<int:follow_up_id>/reschedule", methods=["POST"])
 @roles(Role.ADMIN, Role.RM, Role.HANDLER)
 def follow_up_reschedule(follow_up_id: int) -> Any:
+    services.get_follow_up(_actor(), follow_up_id)  # 404 or 403 before anything else
     form = RescheduleForm()
     try:
         if not form.validate():

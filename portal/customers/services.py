@@ -8,6 +8,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, insert, literal_column, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -45,6 +46,7 @@ from portal.customers.timeline import (
 )
 
 SUMMARY_MAX = 4000
+EARLIEST_YEAR = 1900
 TERM_MAX = 24
 CJK_SUBSTRING_MAX = 8
 
@@ -226,8 +228,15 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
         collect_prefix(Customer.email, query)
     digits = digits_only(query)
     if len(digits) >= 3 and len(digits) >= len(query.replace(" ", "")) - 1:
-        collect_prefix(Customer.phone, digits)
-        collect_prefix(Customer.phone_reversed, digits[::-1])
+        if actor.is_system or actor.role in (Role.ADMIN, Role.RM):
+            collect_prefix(Customer.phone, digits)
+            collect_prefix(Customer.phone_reversed, digits[::-1])
+        else:
+            # Staff who see phones masked may find one by its visible last four digits or by
+            # the whole number; prefixes would let them uncover the hidden digits one by one.
+            if len(digits) == VISIBLE_PHONE_DIGITS:
+                collect_prefix(Customer.phone_reversed, digits[::-1])
+            collect(select(Customer.id).where(Customer.phone.in_([digits, "+" + digits])))
     ids = sorted(found)[: limit + 1]
     rows = (
         list(db.session.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id)))
@@ -239,6 +248,7 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
 
 
 BROAD_PREFIX = 1000
+VISIBLE_PHONE_DIGITS = 4
 
 
 def _prefix_lookup(column: Any, prefix: str, dialect: str) -> tuple[Any, Any]:
@@ -333,6 +343,8 @@ def _check_contact(data: ContactInput, now: datetime) -> None:
         )
     if data.occurred_at.tzinfo is None:
         raise ValidationFailed(_l("The time of the contact needs a time zone."), "occurred_at")
+    if data.occurred_at.year < EARLIEST_YEAR:
+        raise ValidationFailed(_l("Enter a date after 1900."), "occurred_at")
     if data.occurred_at > now + timedelta(minutes=5):
         raise ValidationFailed(_l("A contact cannot be logged in the future."), "occurred_at")
     if data.follow_up_on and data.follow_up_on < data.occurred_at.date() - timedelta(days=1):
@@ -342,6 +354,7 @@ def _check_contact(data: ContactInput, now: datetime) -> None:
 def log_contact(actor: Actor, customer_id: int, data: ContactInput) -> Interaction:
     customer = get_customer(actor, customer_id)
     access.require(access.can_log_contact(actor, customer))
+    _refuse_erased(customer)
     now = utc_now()
     _check_contact(data, now)
     interaction = Interaction(
@@ -355,13 +368,7 @@ def log_contact(actor: Actor, customer_id: int, data: ContactInput) -> Interacti
     )
     db.session.add(interaction)
     db.session.flush()
-    if customer.last_contact_at is None or data.occurred_at > customer.last_contact_at:
-        db.session.execute(
-            update(Customer)
-            .where(Customer.id == customer.id)
-            .values(last_contact_at=data.occurred_at)
-            .execution_options(synchronize_session=False)
-        )
+    _refresh_last_contact(customer.id)
     if data.follow_up_on:
         db.session.add(
             FollowUp(
@@ -376,18 +383,42 @@ def log_contact(actor: Actor, customer_id: int, data: ContactInput) -> Interacti
     return interaction
 
 
+def _refresh_last_contact(customer_id: int) -> None:
+    """last_contact_at from the contacts themselves, in one statement: right after an edit
+    moves a contact back in time, and when two contacts are logged at once."""
+    newest = (
+        select(func.max(Interaction.occurred_at))
+        .where(Interaction.customer_id == customer_id)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(last_contact_at=newest)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _refuse_erased(customer: Customer) -> None:
+    if customer.erased_at is not None:
+        raise ValidationFailed(
+            _l("This customer's personal data was erased; nothing can be added.")
+        )
+
+
 def get_contact(actor: Actor, interaction_id: int) -> tuple[Interaction, Customer]:
     interaction = db.session.get(Interaction, interaction_id)
     if interaction is None:
         raise NotFound(_l("No such contact."))
     customer = get_customer(actor, interaction.customer_id)
-    access.require(access.can_log_contact(actor, customer))
+    access.require(access.can_edit_contact(actor, interaction.author_id))
     return interaction, customer
 
 
 def edit_contact(actor: Actor, interaction_id: int, data: ContactInput) -> Interaction:
     """Correct a logged contact; the original stays in the audit trail."""
-    interaction, _customer = get_contact(actor, interaction_id)
+    interaction, customer = get_contact(actor, interaction_id)
+    _refuse_erased(customer)
     _check_contact(data, utc_now())
     fields = ("channel", "direction", "occurred_at", "summary", "outcome")
     before = {f: _plain(getattr(interaction, f)) for f in fields}
@@ -398,6 +429,8 @@ def edit_contact(actor: Actor, interaction_id: int, data: ContactInput) -> Inter
             getattr(data, name).strip() if name == "summary" else getattr(data, name),
         )
     interaction.edited_at = utc_now()
+    db.session.flush()
+    _refresh_last_contact(customer.id)
     after = {f: _plain(getattr(interaction, f)) for f in fields}
     record_event(
         actor, "interaction.edited", "interaction", interaction.id, before=before, after=after
@@ -410,7 +443,7 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime | date) else value
 
 
-def _get_follow_up(actor: Actor, follow_up_id: int) -> FollowUp:
+def get_follow_up(actor: Actor, follow_up_id: int) -> FollowUp:
     follow_up = db.session.get(FollowUp, follow_up_id)
     if follow_up is None:
         raise NotFound(_l("No such follow-up."))
@@ -420,17 +453,25 @@ def _get_follow_up(actor: Actor, follow_up_id: int) -> FollowUp:
 
 
 def complete_follow_up(actor: Actor, follow_up_id: int) -> FollowUp:
-    follow_up = _get_follow_up(actor, follow_up_id)
+    follow_up = get_follow_up(actor, follow_up_id)
     if follow_up.status == FollowUpStatus.OPEN:
         follow_up.status = FollowUpStatus.DONE.value
         follow_up.done_at = utc_now()
         follow_up.done_by_id = actor.user_id
+        record_event(
+            actor,
+            "follow_up.done",
+            "follow_up",
+            follow_up.id,
+            before={"status": "open"},
+            after={"status": "done"},
+        )
         db.session.commit()
     return follow_up
 
 
 def reschedule_follow_up(actor: Actor, follow_up_id: int, due_on: date, today: date) -> FollowUp:
-    follow_up = _get_follow_up(actor, follow_up_id)
+    follow_up = get_follow_up(actor, follow_up_id)
     if follow_up.status != FollowUpStatus.OPEN:
         raise ValidationFailed(_l("Only an open follow-up can be rescheduled."), "due_on")
     if due_on < today:
@@ -457,7 +498,7 @@ class MyDay:
 
 def my_day(actor: Actor, today: date, quiet_days: int, limit: int = 50) -> MyDay:
     """Follow-ups due today or overdue, and customers not contacted for `quiet_days` days."""
-    due = db.session.execute(
+    due_stmt = (
         select(FollowUp, Customer)
         .join(Customer, Customer.id == FollowUp.customer_id)
         .where(
@@ -466,9 +507,10 @@ def my_day(actor: Actor, today: date, quiet_days: int, limit: int = 50) -> MyDay
             FollowUp.due_on <= today,
             Customer.erased_at.is_(None),
         )
-        .order_by(FollowUp.due_on, FollowUp.id)
-        .limit(limit)
-    ).all()
+    )
+    if actor.role == Role.RM:  # a customer moved to another RM is no longer this RM's work
+        due_stmt = due_stmt.where(Customer.owner_id == actor.user_id)
+    due = db.session.execute(due_stmt.order_by(FollowUp.due_on, FollowUp.id).limit(limit)).all()
     cutoff = datetime.combine(today - timedelta(days=quiet_days), datetime.min.time()).replace(
         tzinfo=utc_now().tzinfo
     )
@@ -492,18 +534,16 @@ def my_day(actor: Actor, today: date, quiet_days: int, limit: int = 50) -> MyDay
 
 def reassign(actor: Actor, customer_ids: list[int], new_owner_id: int, reason: str = "") -> int:
     """Move customers to another RM in one transaction, with one audit event per customer."""
-    from portal.accounts.models import User
 
     if not access.can_reassign(actor):
         raise ValidationFailed(_l("Only admins and leads can reassign customers."))
-    owner = db.session.get(User, new_owner_id)
-    if owner is None or owner.role != Role.RM or not owner.active:
-        raise ValidationFailed(_l("Choose an active relationship manager."), field="owner_id")
+    _check_owner(new_owner_id)
     ids = sorted({int(i) for i in customer_ids})[:1000]
     if not ids:
         raise ValidationFailed(_l("Select at least one customer."), field="customer_ids")
     moved = 0
-    for customer in db.session.scalars(select(Customer).where(Customer.id.in_(ids))):
+    chosen = select(Customer).where(Customer.id.in_(ids), Customer.erased_at.is_(None))
+    for customer in db.session.scalars(chosen):
         if customer.owner_id == new_owner_id:
             continue
         record_event(
@@ -515,17 +555,21 @@ def reassign(actor: Actor, customer_ids: list[int], new_owner_id: int, reason: s
             after={"owner_id": new_owner_id},
             reason=reason.strip()[:500] or None,
         )
-        db.session.execute(
-            update(FollowUp)
-            .where(
-                FollowUp.customer_id == customer.id, FollowUp.status == FollowUpStatus.OPEN.value
-            )
-            .values(owner_id=new_owner_id)
-        )
+        move_open_follow_ups([customer.id], new_owner_id)
         customer.owner_id = new_owner_id
         moved += 1
     db.session.commit()
     return moved
+
+
+def move_open_follow_ups(customer_ids: list[int], new_owner_id: int | None) -> None:
+    """Open follow-ups go with their customer to the new RM, whichever way the owner changes."""
+    db.session.execute(
+        update(FollowUp)
+        .where(FollowUp.customer_id.in_(customer_ids), FollowUp.status == FollowUpStatus.OPEN.value)
+        .values(owner_id=new_owner_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def log_label(customer: Customer) -> str:
@@ -709,7 +753,13 @@ def create_customer(actor: Actor, data: CustomerInput, default_timezone: str) ->
     _apply(customer, data, default_timezone)
     customer.owner_id = actor.user_id if actor.role == Role.RM else _check_owner(data.owner_id)
     db.session.add(customer)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as error:  # created by someone else a moment ago
+        db.session.rollback()
+        raise ValidationFailed(
+            _l("Customer number %(number)s is already in use.", number=number), field="number"
+        ) from error
     write_search_terms(customer.id, customer.name)
     record_event(
         actor, "customer.created", "customer", customer.id, after=_audit_snapshot(customer)
@@ -728,6 +778,7 @@ def update_customer(
         raise Conflict(
             _l("Someone else changed this customer in the meantime. Reload and try again.")
         )
+    _refuse_erased(customer)
     before = _audit_snapshot(customer)
     old_name = customer.name
     # The edit form never shows phone and ID number whole (that takes a recorded reveal),
@@ -735,8 +786,9 @@ def update_customer(
     data.phone = data.phone or customer.phone
     data.id_number = data.id_number or customer.id_number
     _apply(customer, data, default_timezone)
-    if actor.role == Role.ADMIN or actor.is_system:
+    if (actor.role == Role.ADMIN or actor.is_system) and data.owner_id != customer.owner_id:
         customer.owner_id = _check_owner(data.owner_id)
+        move_open_follow_ups([customer.id], customer.owner_id)
     if customer.name != old_name:
         write_search_terms(customer.id, customer.name)
     after = _audit_snapshot(customer)

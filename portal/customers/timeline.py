@@ -7,10 +7,11 @@ from an index on (customer, time), so a page costs the same whatever the history
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from portal.core.pagination import Page
+from portal.core.requests import parse_id
 
 
 @dataclass(frozen=True, order=True)
@@ -27,9 +28,13 @@ class Cursor:
         if not text:
             return None
         try:
-            at, kind, key = text.split("|")
-            return cls(datetime.fromisoformat(at), kind, int(key))
-        except ValueError:
+            at_text, kind, key_text = text.split("|")
+            at = datetime.fromisoformat(at_text)
+            key = parse_id(key_text)
+            if at.tzinfo is None or key is None:
+                return None
+            return cls(at.astimezone(UTC), kind, key)
+        except (ValueError, OverflowError):
             return None
 
 
