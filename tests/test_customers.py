@@ -15,6 +15,32 @@ from portal.customers.models import Customer, FollowUp, Interaction
 from tests.factories import make_customer, make_interaction, make_user
 
 
+def contact_form(**changes: str) -> dict[str, str]:
+    """A valid contact as the 360 page's form sends it, with some fields changed."""
+    return {
+        "channel": "call",
+        "direction": "outbound",
+        "outcome": "reached",
+        "occurred_at": "2026-11-01T10:00",
+        "summary": "ok",
+        **changes,
+    }
+
+
+def edit_form(customer: Customer, **changes: str) -> dict[str, str]:
+    """The customer edit form as sent unchanged, with some fields changed."""
+    return {
+        "number": customer.number,
+        "name": customer.name,
+        "timezone": "Asia/Shanghai",
+        "locale": "zh_Hans",
+        "segment": "mass",
+        "version": str(customer.version),
+        "owner_id": "",
+        **changes,
+    }
+
+
 def events(action: str) -> list[AuditEvent]:
     return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
@@ -70,13 +96,7 @@ def test_rm_sees_only_their_own_book(client, login_as) -> None:
     assert client.get(f"/customers/{theirs.id}/edit").status_code == 403
     refused = client.submit(
         f"/customers/{theirs.id}/contacts",
-        {
-            "channel": "call",
-            "direction": "outbound",
-            "outcome": "reached",
-            "occurred_at": "2026-11-01T10:00",
-            "summary": "sneaky",
-        },
+        contact_form(outcome="reached", occurred_at="2026-11-01T10:00", summary="sneaky"),
     )
     assert refused.status_code == 403
     assert db.session.scalar(select(func.count()).select_from(Interaction)) == 0
@@ -152,13 +172,7 @@ def test_logging_a_contact_with_a_follow_up_shows_on_the_timeline_and_my_day(cli
 def test_bad_contact_input_is_explained_and_nothing_is_saved(client, login_as, form, message):
     rm = login_as("rm")
     customer = make_customer(owner_id=rm.id)
-    data = {
-        "channel": "call",
-        "direction": "outbound",
-        "outcome": "reached",
-        "occurred_at": "2026-11-01T10:00",
-        "summary": "ok",
-    }
+    data = contact_form(outcome="reached", occurred_at="2026-11-01T10:00", summary="ok")
     data.update(form)
     response = client.submit(f"/customers/{customer.id}/contacts", data)
     assert response.status_code == 400
@@ -172,13 +186,7 @@ def test_correcting_a_contact_keeps_the_original_in_the_audit_trail(client, logi
     interaction = make_interaction(customer, summary="Original words")
     response = client.submit(
         f"/contacts/{interaction.id}/edit",
-        {
-            "channel": "call",
-            "direction": "outbound",
-            "outcome": "resolved",
-            "occurred_at": "2026-11-01T17:00",
-            "summary": "Corrected words",
-        },
+        contact_form(outcome="resolved", occurred_at="2026-11-01T17:00", summary="Corrected words"),
     )
     assert response.status_code == 303
     [event] = events("interaction.edited")
@@ -412,15 +420,7 @@ def test_changing_the_owner_by_edit_moves_open_follow_ups_to_the_new_rm(client, 
     )
     db.session.add(follow_up)
     db.session.commit()
-    edit = {
-        "number": customer.number,
-        "name": customer.name,
-        "timezone": "Asia/Shanghai",
-        "locale": "zh_Hans",
-        "segment": "mass",
-        "version": str(customer.version),
-        "owner_id": str(new.id),
-    }
+    edit = edit_form(customer, owner_id=str(new.id))
     assert client.submit(f"/customers/{customer.id}/edit", edit).status_code == 303
     db.session.expire_all()
     assert db.session.get(FollowUp, follow_up.id).owner_id == new.id
@@ -434,15 +434,7 @@ def test_an_invalid_owner_on_edit_is_refused_not_unassigned(client, login_as) ->
     login_as("admin")
     rm = make_user(role="rm")
     customer = make_customer(owner_id=rm.id)
-    edit = {
-        "number": customer.number,
-        "name": customer.name,
-        "timezone": "Asia/Shanghai",
-        "locale": "zh_Hans",
-        "segment": "mass",
-        "version": str(customer.version),
-        "owner_id": "99999999999999999999",
-    }
+    edit = edit_form(customer, owner_id="99999999999999999999")
     response = client.submit(f"/customers/{customer.id}/edit", edit)
     assert response.status_code == 400
     assert "Choose an active relationship manager." in response.text
@@ -489,13 +481,9 @@ def test_erasure_scrubs_the_history_and_nothing_new_can_be_added(client, login_a
     assert {f.status for f in db.session.scalars(select(FollowUp))} == {"cancelled"}
     refused = client.submit(
         f"/customers/{customer.id}/contacts",
-        {
-            "channel": "call",
-            "direction": "outbound",
-            "outcome": "reached",
-            "occurred_at": "2026-11-01T10:00",
-            "summary": "new personal data",
-        },
+        contact_form(
+            outcome="reached", occurred_at="2026-11-01T10:00", summary="new personal data"
+        ),
     )
     assert refused.status_code == 400 and "was erased" in refused.text
     login_as("lead")
@@ -528,13 +516,7 @@ def test_out_of_range_input_is_refused_not_500(client, login_as) -> None:
     customer = make_customer(owner_id=rm.id)
     ancient = client.submit(
         f"/customers/{customer.id}/contacts",
-        {
-            "channel": "call",
-            "direction": "outbound",
-            "outcome": "reached",
-            "occurred_at": "0001-01-01T00:00",
-            "summary": "x",
-        },
+        contact_form(outcome="reached", occurred_at="0001-01-01T00:00", summary="x"),
     )
     assert ancient.status_code == 400 and "after 1900" in ancient.text
     missing = client.submit("/follow-ups/424242/reschedule", {"due_on": "bad"}, htmx=True)
@@ -552,24 +534,12 @@ def test_last_contact_follows_a_corrected_contact_back_in_time(client, login_as)
     customer = make_customer(owner_id=rm.id)
     client.submit(
         f"/customers/{customer.id}/contacts",
-        {
-            "channel": "call",
-            "direction": "outbound",
-            "outcome": "reached",
-            "occurred_at": "2026-11-20T10:00",
-            "summary": "first",
-        },
+        contact_form(outcome="reached", occurred_at="2026-11-20T10:00", summary="first"),
     )
     contact = db.session.scalar(select(Interaction))
     client.submit(
         f"/contacts/{contact.id}/edit",
-        {
-            "channel": "call",
-            "direction": "outbound",
-            "outcome": "reached",
-            "occurred_at": "2020-01-01T10:00",
-            "summary": "first",
-        },
+        contact_form(outcome="reached", occurred_at="2020-01-01T10:00", summary="first"),
     )
     db.session.expire_all()
     assert db.session.get(Customer, customer.id).last_contact_at.year == 2020
