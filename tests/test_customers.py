@@ -565,3 +565,18 @@ def test_completing_a_follow_up_is_audited(client, login_as) -> None:
     client.submit(f"/follow-ups/{follow_up.id}/done")
     [event] = events("follow_up.done")
     assert event.actor_id == rm.id and event.after == {"status": "done"}
+
+
+def test_later_rooms_plug_into_export_and_erasure(db, monkeypatch) -> None:
+    from portal.customers import privacy
+
+    monkeypatch.setattr(privacy, "_sections", {})
+    monkeypatch.setattr(privacy, "_erasure_steps", {})
+    erased: list[int] = []
+    privacy.register_export_section("tickets", lambda customer_id: [{"customer": customer_id}])
+    privacy.register_erasure_step("tickets", erased.append)
+    customer = make_customer()
+    actor = Actor.system("test")
+    assert privacy.export_customer(actor, customer.id)["tickets"] == [{"customer": customer.id}]
+    privacy.erase_customer(actor, customer.id, "request", customer.number)
+    assert erased == [customer.id]

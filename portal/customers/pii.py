@@ -21,10 +21,3 @@ def mask_id_number(id_number: str | None) -> str:
     if len(id_number) <= 4:
         return "*" * len(id_number)
     return f"{id_number[:2]}{'*' * (len(id_number) - 4)}{id_number[-2:]}"
-
-
-def mask_email(email: str | None) -> str:
-    if not email or "@" not in email:
-        return ""
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"

@@ -36,7 +36,7 @@ from portal.customers.models import (
     Outcome,
     Segment,
 )
-from portal.customers.pii import mask_email, mask_id_number, mask_phone
+from portal.customers.pii import mask_id_number, mask_phone
 from portal.customers.timeline import (
     Cursor,
     TimelineEntry,
@@ -570,11 +570,6 @@ def move_open_follow_ups(customer_ids: list[int], new_owner_id: int | None) -> N
         .values(owner_id=new_owner_id)
         .execution_options(synchronize_session=False)
     )
-
-
-def log_label(customer: Customer) -> str:
-    """How a customer appears in logs: number and masked email, never whole PII."""
-    return f"{customer.number} {mask_email(customer.email)}".strip()
 
 
 # ---------------------------------------------------------------- the 360 timeline

@@ -59,10 +59,6 @@ def register_provider(kind: str, provider: Provider) -> None:
     _providers[kind] = provider
 
 
-def providers() -> dict[str, Provider]:
-    return dict(_providers)
-
-
 def timeline_page(customer_id: int, before: Cursor | None, limit: int = 20) -> Page[TimelineEntry]:
     entries: list[TimelineEntry] = []
     for provider in _providers.values():
