@@ -55,6 +55,12 @@ CONSENT_LABELS = {
     "survey": _l("Surveys"),
     "service": _l("Service messages"),
 }
+ACCOUNT_STATUS_LABELS = {
+    "active": _l("Active"),
+    "in_arrears": _l("In arrears"),
+    "closed": _l("Closed"),
+    "charged_off": _l("Charged off"),
+}
 PRODUCT_LABELS = {
     "personal_loan": _l("Personal loan"),
     "credit_card": _l("Credit card"),

@@ -19,6 +19,7 @@ from portal.core.requests import parse_id
 from portal.core.timeutil import utc_now
 from portal.customers import access, imports, privacy, services
 from portal.customers.forms import (
+    ACCOUNT_STATUS_LABELS,
     CHANNEL_LABELS,
     CONSENT_LABELS,
     DIRECTION_LABELS,
@@ -53,6 +54,7 @@ def customer_labels() -> dict[str, Any]:
         "flag_labels": FLAG_LABELS,
         "consent_labels": CONSENT_LABELS,
         "product_labels": PRODUCT_LABELS,
+        "account_status_labels": ACCOUNT_STATUS_LABELS,
         "mask_phone": mask_phone,
         "mask_id_number": mask_id_number,
     }
