@@ -7,7 +7,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, delete, func, insert, literal_column, select, update
+from sqlalchemy import and_, delete, func, insert, literal_column, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
@@ -202,11 +202,11 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
         return _list_by_name(actor, filters, limit)
     after_id = parse_id(filters.after) or 0
     dialect = _dialect()
-    found: set[int] = set()
+    lookups: list[Any] = []
 
     def collect(stmt: Any, by_id_order: Any = Customer.id) -> None:
         stmt = _scoped(stmt, actor, filters).where(Customer.id > after_id)
-        found.update(db.session.scalars(stmt.order_by(by_id_order).limit(limit + 1)))
+        lookups.append(stmt.order_by(by_id_order).limit(limit + 1).subquery())
 
     def collect_prefix(column: Any, prefix: str) -> None:
         condition, order = _prefix_lookup(column, prefix, dialect)
@@ -237,11 +237,17 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
             if len(digits) == VISIBLE_PHONE_DIGITS:
                 collect_prefix(Customer.phone_reversed, digits[::-1])
             collect(select(Customer.id).where(Customer.phone.in_([digits, "+" + digits])))
-    ids = sorted(found)[: limit + 1]
-    rows = (
-        list(db.session.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id)))
-        if ids
-        else []
+    # One round trip: each lookup keeps its own index plan as a subquery, and the page is the
+    # first ids of their union.
+    matches = [select(lookup.c.id) for lookup in lookups]
+    merged = (union_all(*matches) if len(matches) > 1 else matches[0]).subquery()
+    page_ids = select(merged.c.id).distinct().order_by(merged.c.id).limit(limit + 1)
+    rows = list(
+        db.session.scalars(
+            select(Customer)
+            .where(Customer.id.in_(page_ids.scalar_subquery()))
+            .order_by(Customer.id)
+        )
     )
     next_key = str(rows[limit - 1].id) if len(rows) > limit else None
     return Page(rows[:limit], next_key)
