@@ -26,12 +26,13 @@ def test_chinese_working_weekends_and_substituted_days_off() -> None:
     assert not CN.is_holiday(date(2026, 2, 21))  # an ordinary Saturday inside the break
 
 
-def test_a_period_ending_on_a_statutory_holiday_ends_the_day_after() -> None:
+def test_a_period_ending_in_a_statutory_holiday_break_ends_after_it() -> None:
     assert civil_code_period_end(date(2026, 1, 10), 15, CN) == date(2026, 1, 25)
-    # 15 days after 1 February is the Spring Festival's eve: the period runs past the holidays
-    assert civil_code_period_end(date(2026, 2, 1), 15, CN) == date(2026, 2, 21)
-    # with weekends rolling too, past the weekend and the substituted Monday
-    assert civil_code_period_end(date(2026, 2, 1), 15, CN, roll_weekends=True) == date(2026, 2, 24)
+    # 15 days after 1 February is the Spring Festival's eve: the period runs past the whole
+    # break (15-23 February: holidays, substituted days off and the weekends between them)
+    assert civil_code_period_end(date(2026, 2, 1), 15, CN) == date(2026, 2, 24)
+    # ending on Saturday 21 February, inside the break, rolls the same way
+    assert civil_code_period_end(date(2026, 2, 6), 15, CN) == date(2026, 2, 24)
     # an ordinary weekend does not move the end by default
     assert civil_code_period_end(date(2026, 3, 7), 15, CN) == date(2026, 3, 22)  # a Sunday
     assert civil_code_period_end(date(2026, 3, 7), 15, CN, roll_weekends=True) == date(2026, 3, 23)

@@ -83,15 +83,25 @@ def civil_code_period_end(
     """The last day of a period of `days` days under China's Civil Code (arts. 201, 203).
 
     The day of receipt does not count; counting starts the next day. A period whose last day
-    is a statutory holiday (a substituted day off included) ends on the first day after it;
-    whether an ordinary weekend rolls the end too is a legal reading, hence `roll_weekends`.
+    falls in a statutory holiday break (the holidays, the substituted days off and the weekend
+    days between them: the whole 放假 period) ends on the first working day after the break.
+    Whether an ordinary weekend rolls the end too is a legal reading, hence `roll_weekends`.
     The last day ends at 24:00 (see `end_of_day`).
     """
     if days < 0:
         raise ValueError("days must not be negative")
     end = received + timedelta(days=days)
-    while calendar.is_holiday(end) or (roll_weekends and not calendar.is_business_day(end)):
-        end += ONE_DAY
+    if calendar.is_business_day(end):
+        return end
+    first = end
+    while not calendar.is_business_day(first - ONE_DAY):
+        first -= ONE_DAY
+    after = end
+    while not calendar.is_business_day(after):
+        after += ONE_DAY
+    break_days = (first + timedelta(days=n) for n in range((after - first).days))
+    if roll_weekends or any(calendar.is_holiday(day) for day in break_days):
+        return after
     return end
 
 

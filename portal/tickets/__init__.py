@@ -1,0 +1,1 @@
+"""Complaint and feedback tickets under regulatory clocks (being built: the clocks come first)."""
