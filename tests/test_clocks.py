@@ -45,8 +45,12 @@ def test_cn_appraisal_pause_is_excluded_and_new_facts_restart() -> None:
     assert deadlines(paused, SHANGHAI).respond_by is None
     with pytest.raises(ClockError, match="already paused"):
         pause(paused, at(SHANGHAI, 2026, 1, 13, 9, 0))
-    resumed = resume(paused, at(SHANGHAI, 2026, 1, 15, 8, 0))  # 2 days 23 h → 3 days
+    resumed = resume(paused, at(SHANGHAI, 2026, 1, 15, 8, 0), SHANGHAI)  # 12 → 15 January
     assert resumed.paused_days == 3
+    overnight = resume(
+        pause(state, at(SHANGHAI, 2026, 1, 12, 10, 0)), at(SHANGHAI, 2026, 1, 13, 11, 0), SHANGHAI
+    )
+    assert overnight.paused_days == 1
     assert deadlines(resumed, SHANGHAI).respond_by == at(SHANGHAI, 2026, 1, 29, 0, 0).astimezone(
         UTC
     )

@@ -501,4 +501,6 @@ def test_an_import_that_changes_the_owner_moves_open_follow_ups_and_records_it(d
     moved = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "customer.reassigned")
     ).all()
-    assert [(e.subject_id, e.after) for e in moved] == [(str(owned.id), {"owner_id": second.id})]
+    assert [(e.subject_id, e.before, e.after) for e in moved] == [
+        (str(owned.id), {"owner_id": first.id}, {"owner_id": second.id})
+    ]

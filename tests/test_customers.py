@@ -580,3 +580,21 @@ def test_later_rooms_plug_into_export_and_erasure(db, monkeypatch) -> None:
     assert privacy.export_customer(actor, customer.id)["tickets"] == [{"customer": customer.id}]
     privacy.erase_customer(actor, customer.id, "request", customer.number)
     assert erased == [customer.id]
+
+
+def test_a_long_chinese_name_is_found_when_typed_whole(client, login_as) -> None:
+    login_as("admin")
+    company = make_customer(name="北京朝阳区顺达贸易有限公司")
+    assert company.number in client.get("/customers?q=北京朝阳区顺达贸易有限公司").text
+    assert company.number in client.get("/customers?q=顺达贸易").text
+
+
+def test_contact_choices_are_stored_normalised(db) -> None:
+    rm = make_user(role="rm")
+    customer = make_customer(owner_id=rm.id)
+    contact = services.log_contact(
+        Actor(rm.id, rm.email, "rm"),
+        customer.id,
+        services.ContactInput(" Call ", "OUTBOUND", utc_now(), "ok", "Reached"),
+    )
+    assert (contact.channel, contact.direction, contact.outcome) == ("call", "outbound", "reached")

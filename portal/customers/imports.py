@@ -71,8 +71,7 @@ from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.extensions import db
-from portal.core.search import digits_only
-from portal.core.timeutil import is_valid_timezone, utc_now
+from portal.core.timeutil import utc_now
 from portal.customers.models import (
     FLAGS,
     AccountStatus,
@@ -94,6 +93,7 @@ from portal.customers.services import (
     clean_phone,
     clean_timezone,
     move_open_follow_ups,
+    reversed_digits,
     search_terms,
 )
 
@@ -349,11 +349,6 @@ _SCIENTIFIC = re.compile(r"\d(\.\d+)?E\+\d+", re.IGNORECASE)
 DIGIT_COLUMNS = frozenset({"customer_number", "phone", "id_number", "account_number"})
 
 
-@lru_cache(maxsize=1024)
-def _timezone_is_known(zone: str) -> bool:
-    return is_valid_timezone(zone)  # scans the zone database: ~4 ms a call, too slow per row
-
-
 def _boolean(column: str) -> Callable[[str], bool]:
     def parse(text: str) -> bool:
         value = _BOOLEANS.get(text.lower())
@@ -557,8 +552,6 @@ class RowCleaner:
             raise CellError("birthday", error.message) from None
 
     def timezone(self, text: str) -> str:
-        if _timezone_is_known(text):
-            return text
         try:
             return clean_timezone(text, self.default_timezone)
         except ValidationFailed as error:
@@ -607,7 +600,7 @@ class RowCleaner:
         if errors:
             return None, errors
         if "phone" in values:
-            values["phone_reversed"] = digits_only(values["phone"] or "")[::-1] or None
+            values["phone_reversed"] = reversed_digits(values["phone"])
         account = {key: values.pop(key) for key in ACCOUNT_FIELDS if key in values}
         return (
             CleanRow(
@@ -652,6 +645,7 @@ class BatchPlan:
 
     new_customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     customer_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    owners_before: dict[int, int | None] = field(default_factory=dict)
     customer_versions: dict[int, int] = field(default_factory=dict)
     customer_ids: dict[str, int] = field(default_factory=dict)
     new_accounts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -816,6 +810,8 @@ class Importer:
                 changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
                 if changes:
                     plan.customer_changes[existing.id] = changes
+                    if "owner_id" in changes:
+                        plan.owners_before[existing.id] = existing.owner_id
                     plan.customer_versions[existing.id] = existing.version
         if existing is not None:
             plan.customer_ids[number] = existing.id
@@ -890,17 +886,21 @@ class Importer:
             )
             ids.update(db.session.execute(found).all())
         _update_rows(Customer.__table__, plan.customer_changes, plan.customer_versions)
-        for customer_id, changes in plan.customer_changes.items():
-            if "owner_id" in changes:
-                move_open_follow_ups([customer_id], changes["owner_id"])
-                record_event(
-                    actor,
-                    "customer.reassigned",
-                    "customer",
-                    customer_id,
-                    after={"owner_id": changes["owner_id"]},
-                    reason="import",
-                )
+        moved: dict[int | None, list[int]] = {}
+        for customer_id, before in plan.owners_before.items():
+            owner_id = plan.customer_changes[customer_id]["owner_id"]
+            moved.setdefault(owner_id, []).append(customer_id)
+            record_event(
+                actor,
+                "customer.reassigned",
+                "customer",
+                customer_id,
+                before={"owner_id": before},
+                after={"owner_id": owner_id},
+                reason="import",
+            )
+        for owner_id, customer_ids in moved.items():
+            move_open_follow_ups(customer_ids, owner_id)
         renamed = {
             customer_id: changes["name"]
             for customer_id, changes in plan.customer_changes.items()

@@ -2,7 +2,7 @@
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.config import LANGUAGES
-from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
@@ -74,6 +74,11 @@ def clean_phone(raw: str | None) -> str | None:
     if not 5 <= len(digits) <= 15 or any(c.isalpha() for c in text):
         raise ValidationFailed(_l("Enter a phone number of 5 to 15 digits."), field="phone")
     return ("+" if text.startswith("+") else "") + digits
+
+
+def reversed_digits(phone: str | None) -> str | None:
+    """The phone's digits backwards: what lets an index find a phone by its last digits."""
+    return digits_only(phone or "")[::-1] or None
 
 
 def clean_birthday(value: date | str | None, today: date | None = None) -> date | None:
@@ -140,14 +145,20 @@ def search_terms(name: str) -> set[str]:
         if not word:
             continue
         if any(is_cjk(ch) for ch in word):
-            piece = word[:CJK_SUBSTRING_MAX]
+            # every substring of up to CJK_SUBSTRING_MAX characters, wherever it starts
+            piece = word[:TERM_MAX]
             for start in range(len(piece)):
-                for end in range(start + 1, len(piece) + 1):
+                for end in range(start + 1, min(start + CJK_SUBSTRING_MAX, len(piece)) + 1):
                     terms.add(piece[start:end])
         else:
             for end in range(1, min(len(word), TERM_MAX) + 1):
                 terms.add(word[:end])
     return terms
+
+
+def _term_of(word: str) -> str:
+    """A typed word cut to the longest term stored for it, so a long name still matches."""
+    return word[:CJK_SUBSTRING_MAX] if any(is_cjk(ch) for ch in word) else word[:TERM_MAX]
 
 
 def write_search_terms(customer_id: int, name: str) -> None:
@@ -212,7 +223,8 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
         condition, order = _prefix_lookup(column, prefix, dialect)
         collect(select(Customer.id).where(condition), order)
 
-    words = [w[:TERM_MAX] for w in query.split(" ") if w]
+    typed = [w for w in query.split(" ") if w]
+    words = [_term_of(w) for w in typed]
     terms = aliased(CustomerSearchTerm)
     name_stmt = (
         select(Customer.id)
@@ -222,6 +234,9 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
     for word in words[1:]:
         more = aliased(CustomerSearchTerm)
         name_stmt = name_stmt.join(more, and_(more.customer_id == Customer.id, more.term == word))
+    for word, term in zip(typed, words, strict=True):
+        if word != term:  # longer than any stored term: the term finds, the name confirms
+            name_stmt = name_stmt.where(func.lower(Customer.name).contains(word, autoescape=True))
     collect(name_stmt, terms.customer_id)  # the term index is already in id order: no sort
     if len(query) >= 2 and " " not in query and query.isascii():  # numbers and emails are ASCII
         collect_prefix(Customer.number, query.upper())
@@ -339,9 +354,10 @@ class ContactInput:
 
 
 def _check_contact(data: ContactInput, now: datetime) -> None:
-    clean_choice(data.channel, Channel, "channel")
-    clean_choice(data.direction, Direction, "direction")
-    clean_choice(data.outcome, Outcome, "outcome")
+    """Refuse what cannot be stored, and normalise the choices in place."""
+    data.channel = clean_choice(data.channel, Channel, "channel")
+    data.direction = clean_choice(data.direction, Direction, "direction")
+    data.outcome = clean_choice(data.outcome, Outcome, "outcome")
     summary = (data.summary or "").strip()
     if not summary or len(summary) > SUMMARY_MAX:
         raise ValidationFailed(
@@ -517,9 +533,7 @@ def my_day(actor: Actor, today: date, quiet_days: int, limit: int = 50) -> MyDay
     if actor.role == Role.RM:  # a customer moved to another RM is no longer this RM's work
         due_stmt = due_stmt.where(Customer.owner_id == actor.user_id)
     due = db.session.execute(due_stmt.order_by(FollowUp.due_on, FollowUp.id).limit(limit)).all()
-    cutoff = datetime.combine(today - timedelta(days=quiet_days), datetime.min.time()).replace(
-        tzinfo=utc_now().tzinfo
-    )
+    cutoff = datetime.combine(today - timedelta(days=quiet_days), time(), UTC)
     quiet = db.session.scalars(
         select(Customer)
         .where(
@@ -542,12 +556,12 @@ def reassign(actor: Actor, customer_ids: list[int], new_owner_id: int, reason: s
     """Move customers to another RM in one transaction, with one audit event per customer."""
 
     if not access.can_reassign(actor):
-        raise ValidationFailed(_l("Only admins and leads can reassign customers."))
+        raise PermissionDenied(_l("Only admins and leads can reassign customers."))
     _check_owner(new_owner_id)
     ids = sorted({int(i) for i in customer_ids})[:1000]
     if not ids:
         raise ValidationFailed(_l("Select at least one customer."), field="customer_ids")
-    moved = 0
+    moved_ids: list[int] = []
     chosen = select(Customer).where(Customer.id.in_(ids), Customer.erased_at.is_(None))
     for customer in db.session.scalars(chosen):
         if customer.owner_id == new_owner_id:
@@ -561,11 +575,12 @@ def reassign(actor: Actor, customer_ids: list[int], new_owner_id: int, reason: s
             after={"owner_id": new_owner_id},
             reason=reason.strip()[:500] or None,
         )
-        move_open_follow_ups([customer.id], new_owner_id)
         customer.owner_id = new_owner_id
-        moved += 1
+        moved_ids.append(customer.id)
+    if moved_ids:
+        move_open_follow_ups(moved_ids, new_owner_id)
     db.session.commit()
-    return moved
+    return len(moved_ids)
 
 
 def move_open_follow_ups(customer_ids: list[int], new_owner_id: int | None) -> None:
@@ -728,7 +743,7 @@ def _apply(customer: Customer, data: CustomerInput, default_timezone: str) -> No
     customer.name = clean_name(data.name)
     customer.email = clean_email(data.email)
     customer.phone = clean_phone(data.phone)
-    customer.phone_reversed = digits_only(customer.phone or "")[::-1] or None
+    customer.phone_reversed = reversed_digits(customer.phone)
     customer.id_number = clean_id_number(data.id_number)
     customer.birthday = clean_birthday(data.birthday)
     customer.locale = clean_locale(data.locale)

@@ -38,7 +38,7 @@ from portal.customers.models import (
     Product,
     Segment,
 )
-from portal.customers.services import search_terms
+from portal.customers.services import reversed_digits, search_terms
 
 if TYPE_CHECKING:  # seed.py imports this module to list its seeder
     from portal.demo.seed import SeedContext
@@ -466,7 +466,7 @@ class _Generator:
                 "name": name,
                 "email": email,
                 "phone": phone,
-                "phone_reversed": phone[::-1] if phone else None,
+                "phone_reversed": reversed_digits(phone),
                 "id_number": identity,
                 "birthday": birthday,
                 "locale": "zh_Hans" if lang == "zh" else "en",

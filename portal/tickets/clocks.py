@@ -5,7 +5,6 @@ compute deadlines the same way. A clock change (extension, pause, restart, "in p
 new state; the service that applies it stores the state, the recomputed deadlines and an event.
 """
 
-import math
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -26,7 +25,6 @@ class RegulatoryProfile:
     response_days: int
     extended_days: tuple[int, ...] = ()
     summary_business_days: int | None = None  # UK: summary resolution window
-    counts_from_next_day: bool = True
     roll_weekends: bool = False  # CN: whether a weekend end rolls like a statutory holiday
     can_pause: bool = False  # CN: outside appraisal time is excluded
     can_restart: bool = False  # CN: new facts restart the clock
@@ -112,12 +110,14 @@ def pause(state: ClockState, at: datetime) -> ClockState:
     return replace(state, paused_since=at)
 
 
-def resume(state: ClockState, at: datetime) -> ClockState:
+def resume(state: ClockState, at: datetime, zone: ZoneInfo) -> ClockState:
+    """End a pause; the calendar days it spanned in `zone` are added to the period, as periods
+    are counted in days (a pause from 10:00 to 11:00 the next day excludes one day)."""
     if state.paused_since is None:
         raise ClockError("the clock is not paused")
     if at < state.paused_since:
         raise ClockError("a pause cannot end before it began")
-    days = math.ceil((at - state.paused_since) / timedelta(days=1))
+    days = (at.astimezone(zone).date() - state.paused_since.astimezone(zone).date()).days
     return replace(state, paused_since=None, paused_days=state.paused_days + days)
 
 
