@@ -16,3 +16,8 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
+
+
+def dialect_name() -> str:
+    """The database in use ("sqlite", "postgresql"), for the few queries written per database."""
+    return db.session.get_bind().dialect.name

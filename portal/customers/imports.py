@@ -70,7 +70,7 @@ from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.errors import NotFound, ValidationFailed
-from portal.core.extensions import db
+from portal.core.extensions import db, dialect_name
 from portal.core.timeutil import utc_now
 from portal.customers.models import (
     FLAGS,
@@ -655,6 +655,16 @@ class BatchPlan:
     refused: list[tuple[int, str, Any]] = field(default_factory=list)
 
 
+COUNTS = (
+    "rows_total",
+    "customers_created",
+    "customers_updated",
+    "accounts_created",
+    "accounts_updated",
+    "rows_failed",
+)
+
+
 class Importer:
     """Runs one import: batches of rows are planned, written and committed one at a time."""
 
@@ -667,17 +677,7 @@ class Importer:
         self.seen_accounts: dict[str, tuple[int, str, tuple[Any, ...]]] = {}
         self.errors: list[dict[str, Any]] = []
         self.errors_left_out = 0
-        self.counts = dict.fromkeys(
-            (
-                "rows_total",
-                "customers_created",
-                "customers_updated",
-                "accounts_created",
-                "accounts_updated",
-                "rows_failed",
-            ),
-            0,
-        )
+        self.counts = dict.fromkeys(COUNTS, 0)
 
     def note(self, row: int, column: str, message: Any) -> None:
         if len(self.errors) < MAX_ERRORS:
@@ -943,7 +943,7 @@ def _among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     psycopg takes longer to prepare an IN list of a thousand parameters than the server takes
     to run the query; one array parameter costs next to nothing.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name() == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(list(values))
 
@@ -1101,17 +1101,7 @@ def import_customers(
     return record
 
 
-SUMMARY_FIELDS = (
-    "filename",
-    "encoding",
-    "rows_total",
-    "customers_created",
-    "customers_updated",
-    "accounts_created",
-    "accounts_updated",
-    "rows_failed",
-    "fatal_error",
-)
+SUMMARY_FIELDS = ("filename", "encoding", *COUNTS, "fatal_error")
 
 
 def _record_outcome(record: CustomerImport, importer: Importer) -> None:

@@ -5,18 +5,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, insert, literal_column, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal.accounts.services import normalise_email
 from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.config import LANGUAGES
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from portal.core.extensions import db
+from portal.core.extensions import db, dialect_name
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
 from portal.core.search import digits_only, is_cjk, normalise_text, starts_with
@@ -55,15 +55,9 @@ CJK_SUBSTRING_MAX = 8
 
 
 def clean_email(raw: str | None) -> str | None:
+    """An optional email, checked and normalised as staff emails are."""
     text = (raw or "").strip()
-    if not text:
-        return None
-    if len(text) > 254:
-        raise ValidationFailed(_l("Enter a valid email address."), field="email")
-    try:
-        return validate_email(text, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as error:
-        raise ValidationFailed(_l("Enter a valid email address."), field="email") from error
+    return normalise_email(text) if text else None
 
 
 def clean_phone(raw: str | None) -> str | None:
@@ -184,10 +178,6 @@ class CustomerFilters:
     after: str = ""  # keyset: "<name>|<id>" for the list, "<id>" for a search
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
 def _scoped(stmt: Any, actor: Actor, filters: CustomerFilters) -> Any:
     stmt = stmt.where(Customer.erased_at.is_(None))
     if actor.role == Role.RM:
@@ -212,7 +202,7 @@ def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) ->
     if not query:
         return _list_by_name(actor, filters, limit)
     after_id = parse_id(filters.after) or 0
-    dialect = _dialect()
+    dialect = dialect_name()
     lookups: list[Any] = []
 
     def collect(stmt: Any, by_id_order: Any = Customer.id) -> None:

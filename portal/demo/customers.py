@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from portal.accounts.models import User
 from portal.core.access import Role
-from portal.core.extensions import db
+from portal.core.extensions import db, dialect_name
 from portal.customers.models import (
     AccountStatus,
     Channel,
@@ -677,7 +677,7 @@ def _finish(generator: _Generator) -> None:
     Without fresh statistics right after a bulk load, SQLite has none at all and PostgreSQL
     waits for autovacuum, and either may plan the first searches with the wrong index.
     """
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    postgresql = dialect_name() == "postgresql"
     if postgresql:
         for model in (Customer, CreditAccount, Interaction, FollowUp):
             if generator.next_id[model] <= 1:

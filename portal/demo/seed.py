@@ -21,7 +21,7 @@ from portal.core.access import Role
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
-from portal.demo.customers import seed_customers
+from portal.demo.customers import ENGLISH_FIRST, ENGLISH_LAST, GIVEN, SURNAMES, seed_customers
 
 SCALES = ("small", "large")
 BATCH = 5_000
@@ -49,11 +49,6 @@ STAFF = {
     "large": {Role.RM: 250, Role.HANDLER: 120, Role.LEAD: 20, Role.ADMIN: 5},
 }
 STAFF_PASSWORD = "demo-staff-password"  # noqa: S105  (demo data, printed in the README)
-
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超"]
-ENGLISH_FIRST = ["Olivia", "Noah", "Amelia", "George", "Isla", "Harry", "Ava", "Jack", "Mia", "Leo"]
-ENGLISH_LAST = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies"]
 
 
 @dataclass
