@@ -73,6 +73,7 @@ MODEL_MODULES = (
     "portal.accounts.models",
     "portal.jobs.models",
     "portal.customers.models",
+    "portal.tickets.models",
 )
 
 

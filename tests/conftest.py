@@ -22,6 +22,7 @@ from portal import create_app
 from portal.accounts.models import User
 from portal.core.extensions import db as _db
 from portal.core.extensions import limiter
+from portal.tickets.taxonomy import ensure_default_taxonomy
 from tests.factories import make_user
 from tests.support.databases import ON_CI, backends, check_postgres_reachable, fresh_database
 
@@ -79,6 +80,7 @@ def _reset_schema(app: Flask) -> None:
         with _db.engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
         _db.create_all()
+        ensure_default_taxonomy()  # the migration seeds it in a real deployment
 
 
 @pytest.fixture(scope="session", params=backends())

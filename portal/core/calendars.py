@@ -76,6 +76,32 @@ class BusinessCalendar:
             day += ONE_DAY
             cursor = opens
 
+    def business_hours_between(
+        self,
+        start: datetime,
+        end: datetime,
+        zone: ZoneInfo,
+        opens: time = time(9),
+        closes: time = time(18),
+    ) -> float:
+        """Opening hours between two instants (0 when `end` is not after `start`)."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("start and end must be timezone-aware")
+        if end <= start:
+            return 0.0
+        total = timedelta(0)
+        first, last = start.astimezone(zone), end.astimezone(zone)
+        day = first.date()
+        while day <= last.date():
+            if self.is_business_day(day):
+                day_open = datetime.combine(day, opens, zone)
+                day_close = datetime.combine(day, closes, zone)
+                span = min(day_close, last) - max(day_open, first)
+                if span > timedelta(0):
+                    total += span
+            day += ONE_DAY
+        return total.total_seconds() / 3600
+
 
 def civil_code_period_end(
     received: date, days: int, calendar: BusinessCalendar, *, roll_weekends: bool = False

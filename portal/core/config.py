@@ -12,6 +12,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 LANGUAGES = {"en": "English", "zh_Hans": "简体中文"}
+COMPLAINT_PROFILES = ("CN", "US", "UK")  # portal.tickets.clocks.PROFILES
 
 
 class ConfigError(RuntimeError):
@@ -31,6 +32,15 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = int)
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}"
 
@@ -44,6 +54,8 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:5000"
     env: str = "development"
     default_timezone: str = "Asia/Shanghai"
+    complaint_profile: str = "CN"
+    complaint_roll_weekends: bool = False
     default_locale: str = "en"
     session_hours: float = 8.0
     ratelimit_storage_uri: str = "memory://"
@@ -66,6 +78,8 @@ class Settings:
             env=env.get("PORTAL_ENV") or defaults.env,
             default_timezone=env.get("DEFAULT_TIMEZONE") or defaults.default_timezone,
             default_locale=env.get("DEFAULT_LOCALE") or defaults.default_locale,
+            complaint_profile=(env.get("COMPLAINT_PROFILE") or defaults.complaint_profile).upper(),
+            complaint_roll_weekends=_flag(env, "COMPLAINT_ROLL_WEEKENDS"),
             session_hours=_number(env, "SESSION_HOURS", defaults.session_hours, float),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI")
             or defaults.ratelimit_storage_uri,
@@ -88,6 +102,8 @@ class Settings:
         ):
             if not is_valid_timezone(zone):
                 raise ConfigError(f"{name} {zone!r} is not an IANA time zone")
+        if self.complaint_profile not in COMPLAINT_PROFILES:
+            raise ConfigError(f"COMPLAINT_PROFILE must be one of {', '.join(COMPLAINT_PROFILES)}")
         production = self.env == "production"
         secret = self.secret_key
         if secret is None:
@@ -106,6 +122,8 @@ class Settings:
             "PUBLIC_BASE_URL": self.public_base_url,
             "PORTAL_ENV": self.env,
             "DEFAULT_TIMEZONE": self.default_timezone,
+            "COMPLAINT_PROFILE": self.complaint_profile,
+            "COMPLAINT_ROLL_WEEKENDS": self.complaint_roll_weekends,
             "BABEL_DEFAULT_LOCALE": self.default_locale,
             "BABEL_DEFAULT_TIMEZONE": self.default_timezone,
             "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "portal" / "translations"),

@@ -67,9 +67,12 @@ def profile_of(state: ClockState) -> RegulatoryProfile:
         raise ClockError(f"unknown regulatory profile {state.profile!r}") from error
 
 
-def deadlines(state: ClockState, zone: ZoneInfo) -> Deadlines:
-    """When the firm must answer, as instants in UTC (a day ends at 24:00 in `zone`)."""
-    profile = profile_of(state)
+def deadlines(
+    state: ClockState, zone: ZoneInfo, profile: RegulatoryProfile | None = None
+) -> Deadlines:
+    """When the firm must answer, as instants in UTC (a day ends at 24:00 in `zone`).
+    `profile` overrides the state's profile settings (e.g. a deployment rolling weekends)."""
+    profile = profile or profile_of(state)
     start = state.counting_from or state.received_at.astimezone(zone).date()
     summary = None
     if profile.summary_business_days is not None:

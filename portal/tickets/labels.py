@@ -1,0 +1,69 @@
+"""Translated labels for the tickets room's codes, shared by forms, templates and exports."""
+
+from flask_babel import lazy_gettext as _l
+
+KIND_LABELS = {
+    "complaint": _l("Complaint"),
+    "feedback": _l("Feedback"),
+    "inquiry": _l("Inquiry"),
+    "compliment": _l("Compliment"),
+}
+STATUS_LABELS = {
+    "new": _l("New"),
+    "acknowledged": _l("Acknowledged"),
+    "in_progress": _l("In progress"),
+    "waiting_on_customer": _l("Waiting on customer"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+    "withdrawn": _l("Withdrawn"),
+}
+SEVERITY_LABELS = {
+    "low": _l("Low"),
+    "medium": _l("Medium"),
+    "high": _l("High"),
+    "critical": _l("Critical"),
+}
+REDRESS_LABELS = {
+    "none": _l("None"),
+    "refund": _l("Refund"),
+    "fee_waiver": _l("Fee waiver"),
+    "compensation": _l("Compensation"),
+    "goodwill": _l("Goodwill payment"),
+    "correction": _l("Record corrected"),
+    "other": _l("Other"),
+}
+REMEDY_LABELS = {
+    "review": _l("Review (核查)"),
+    "mediation": _l("Mediation (调解)"),
+    "arbitration": _l("Arbitration (仲裁)"),
+    "litigation": _l("Litigation (诉讼)"),
+}
+PROFILE_LABELS = {
+    "CN": _l("China NFRA: 15 days, extendable to 30 and 60"),
+    "US": _l("US CFPB: 15 days, 60 when in progress"),
+    "UK": _l("UK FCA: 3 business days summary, 8 weeks final"),
+}
+ACTION_LABELS = {
+    "created": _l("Registered"),
+    "assigned": _l("Assigned"),
+    "status": _l("Status changed"),
+    "resolution": _l("Resolution"),
+    "edited": _l("Details edited"),
+    "note": _l("Internal note"),
+    "response": _l("Response to customer"),
+    "clock.extended": _l("Clock extended"),
+    "clock.paused": _l("Clock paused"),
+    "clock.resumed": _l("Clock resumed"),
+    "clock.restarted": _l("Clock restarted on new facts"),
+    "clock.warning": _l("80 % of the time used"),
+    "clock.breached": _l("Deadline breached"),
+    "merged.into": _l("Merged into another ticket"),
+    "merged.from": _l("Repeat merged in"),
+}
+US_RESPONSES = (
+    "Closed with explanation",
+    "Closed with monetary relief",
+    "Closed with non-monetary relief",
+    "In progress",
+    "Untimely response",
+)
