@@ -1,14 +1,12 @@
 """Tickets: intake, status, clocks, assignment, notes, merging, optimistic locking."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from portal.accounts.services import actor_for
-from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.tickets import services
-from portal.tickets.models import Ticket, TicketEvent
-from tests.factories import make_customer, make_user
+from tests.factories import make_user
 
 
 def intake(actor, **overrides):
