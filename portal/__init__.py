@@ -148,11 +148,15 @@ def _register_blueprints(app: Flask) -> None:
     from portal.core.routes import bp as core_bp
     from portal.customers.routes import bp as customers_bp
     from portal.customers.services import register_timeline_providers
+    from portal.tickets.routes import bp as tickets_bp
+    from portal.tickets.services import register_ticket_timeline
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(customers_bp)
+    app.register_blueprint(tickets_bp)
     register_timeline_providers()
+    register_ticket_timeline()
 
 
 def _register_cli(app: Flask) -> None:
@@ -160,7 +164,9 @@ def _register_cli(app: Flask) -> None:
     from portal.customers.cli import import_cli
     from portal.demo.cli import demo_cli
     from portal.jobs.cli import jobs_cli
+    from portal.tickets.cli import import_complaints_command
 
+    import_cli.add_command(import_complaints_command)  # `flask import complaints`
     app.cli.add_command(users_cli)
     app.cli.add_command(import_cli)
     app.cli.add_command(demo_cli)

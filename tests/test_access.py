@@ -13,6 +13,7 @@ ADMIN = frozenset({Role.ADMIN})
 ADMIN_RM = frozenset({Role.ADMIN, Role.RM})
 CONTACTS = frozenset({Role.ADMIN, Role.RM, Role.HANDLER})
 ADMIN_LEAD = frozenset({Role.ADMIN, Role.LEAD})
+HANDLING = frozenset({Role.ADMIN, Role.HANDLER, Role.LEAD})
 
 # The decision for every endpoint. A new route must be added here, or this suite fails.
 EXPECTED: dict[str, object] = {
@@ -46,6 +47,26 @@ EXPECTED: dict[str, object] = {
     "customers.import_page": ADMIN,
     "customers.import_result": ADMIN,
     "customers.import_errors": ADMIN,
+    "tickets.index": SIGNED_IN,
+    "tickets.counts": SIGNED_IN,
+    "tickets.save_view": SIGNED_IN,
+    "tickets.delete_view": SIGNED_IN,
+    "tickets.bulk_assign": HANDLING,
+    "tickets.new": SIGNED_IN,
+    "tickets.show": SIGNED_IN,
+    "tickets.change_status": HANDLING,
+    "tickets.clock": HANDLING,
+    "tickets.assign": HANDLING,
+    "tickets.add_note": SIGNED_IN,
+    "tickets.merge": HANDLING,
+    "tickets.edit": HANDLING,
+    "tickets.history_csv": HANDLING,
+    "tickets.print_view": HANDLING,
+    "tickets.notifications_page": SIGNED_IN,
+    "tickets.bell": SIGNED_IN,
+    "tickets.mark_read": SIGNED_IN,
+    "tickets.taxonomy_page": ADMIN,
+    "tickets.teams_page": ADMIN,
 }
 
 PRINCIPALS = [None, *sorted(ALL_ROLES)]

@@ -28,6 +28,9 @@ CHROMIUM_ARGS = [
 BLOCKING_IMPACTS = {"serious", "critical"}
 ADMIN = next(account for account in DEMO_ACCOUNTS if account.role is Role.ADMIN)
 RM = next(account for account in DEMO_ACCOUNTS if account.role is Role.RM)
+HANDLER = next(account for account in DEMO_ACCOUNTS if account.role is Role.HANDLER)
+# Markup that would run if any page rendered it unescaped: it sets a flag and opens a dialog.
+PAYLOAD = '<script>window.__pwned=1;alert(1)</script><img src=x onerror="window.__pwned=2">'
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +191,65 @@ def test_an_rm_works_follow_ups_reveals_pii_and_logs_a_contact(
         expect(page).to_have_url(re.compile(rf"/customers\?q={re.escape(name[:2])}&"))
         expect(page.locator("#customer-rows")).to_contain_text(name)
 
+        assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
+    finally:
+        context.close()
+
+
+def test_a_handler_registers_and_works_a_ticket_with_markup_shown_as_text(
+    browser: Browser, base_url: str
+) -> None:
+    """Script in every free-text field of a ticket is shown as text and never runs."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        console = ConsoleErrors(page)
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        _sign_in(page, HANDLER)
+
+        page.goto("/tickets/new")
+        page.get_by_label("Subject").fill("Subject " + PAYLOAD[:150])
+        page.get_by_label("Product").fill(PAYLOAD[:120])
+        page.get_by_label("What the customer asks for").fill("Request " + PAYLOAD)
+        page.get_by_label("What happened").fill("Description " + PAYLOAD)
+        page.get_by_role("button", name="Register").click()
+        expect(page.locator(".flash-success")).to_contain_text("registered")
+        ticket_url = page.url
+
+        page.get_by_label("Add a note or record a response").fill("Note " + PAYLOAD)
+        page.get_by_role("button", name="Add", exact=True).click()
+        expect(page.locator("#notes-heading + ol")).to_contain_text("Note <script>")
+        page.get_by_label("Add a note or record a response").fill("Told " + PAYLOAD)
+        page.get_by_label("This was said to the customer (a response)").check()
+        page.get_by_role("button", name="Add", exact=True).click()
+        expect(page.locator("#responses-heading + ol")).to_contain_text("Told <script>")
+
+        # A clock action through htmx: extend to 30 days with the customer told.
+        page.get_by_text("Extend to 30 days").click()
+        page.locator("#extend-reason").fill("Reason " + PAYLOAD)
+        page.locator("#extend-notice").fill("Notice " + PAYLOAD)
+        page.locator("#extend-reason").locator("xpath=ancestor::form").get_by_role(
+            "button", name="Confirm"
+        ).click()
+        expect(page.locator(".flash-success")).to_contain_text("Clock extended.")
+        expect(page.locator(".history")).to_contain_text("Reason <script>")
+
+        for url in (ticket_url, "/tickets", ticket_url + "/print"):
+            page.goto(url)
+            expect(page.locator("body")).to_contain_text("<script>window.__pwned=1")
+            assert page.evaluate("window.__pwned") is None, url
+        assert dialogs == []
+
+        page.goto(ticket_url)
+        results = Axe().run(page)
+        blocking = [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
+        assert blocking == [], "accessibility violations on the ticket page:\n" + "\n".join(
+            _describe(violation) for violation in blocking
+        )
+        # Not even a request for the injected <img src=x>: it never became an element.
         assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
     finally:
         context.close()

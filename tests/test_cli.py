@@ -155,7 +155,7 @@ def test_jobs_once_runs_as_of_the_given_instant(runner) -> None:
 def test_jobs_once_refuses_unknown_job_and_bad_instant(runner) -> None:
     unknown = runner.invoke(args=["jobs", "once", "nope"])
     assert unknown.exit_code == 1
-    assert "unknown job 'nope' (registered: jobs.prune_runs)" in unknown.output
+    assert "unknown job 'nope' (registered: jobs.prune_runs, tickets.clock_watch)" in unknown.output
     bad = runner.invoke(args=["jobs", "once", "jobs.prune_runs", "--at", "yesterday"])
     assert bad.exit_code == 2
     assert "not an ISO-8601 instant" in bad.output

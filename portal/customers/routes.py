@@ -42,6 +42,7 @@ bp = Blueprint("customers", __name__)
 PAGE = 50
 TIMELINE_PAGE = 20
 ERRORS_SHOWN = 100
+RECENT_DAYS = 14  # "My day" lists complaints received this recently, and all still open
 
 
 @bp.app_context_processor
@@ -342,9 +343,14 @@ def my_day() -> Any:
     days = parse_id(quiet_days) or 30
     days = days if days <= 3650 else 30
     today = _today()
+    # The tickets room builds on this one; it is asked here, not imported at module level.
+    from portal.tickets.services import recent_complaints_of
+
     return render(
         "customers/my_day.html",
         day=services.my_day(_actor(), today, days),
+        complaints=recent_complaints_of(current_user.id, utc_now() - timedelta(days=RECENT_DAYS)),
+        recent_days=RECENT_DAYS,
         quiet_days=days,
         today=today,
         reschedule_form=RescheduleForm(formdata=None, due_on=today + timedelta(days=1)),

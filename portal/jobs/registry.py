@@ -28,4 +28,11 @@ JOBS: list[JobDefinition] = [
         description="Delete job-run records older than JOB_HISTORY_DAYS (default 90).",
         lease_seconds=10 * 60,
     ),
+    JobDefinition(
+        id="tickets.clock_watch",
+        func="portal.tickets.jobs:clock_watch",
+        trigger={"type": "interval", "minutes": 5},
+        description="Warn assignees of tickets at 80 % of their time; escalate breaches to leads.",
+        lease_seconds=5 * 60,
+    ),
 ]

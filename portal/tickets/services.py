@@ -20,7 +20,9 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers.models import CreditAccount, Customer
+from portal.customers.timeline import Cursor, TimelineEntry, older_than, register_provider
 from portal.tickets import clocks
+from portal.tickets.labels import US_RESPONSES
 from portal.tickets.models import (
     OPEN_STATUSES,
     REFERENCE_PREFIX,
@@ -36,6 +38,7 @@ from portal.tickets.models import (
     Ticket,
     TicketEvent,
 )
+from portal.tickets.notifications import notify_assigned
 from portal.tickets.taxonomy import check_code
 
 SUBJECT_MAX = 200
@@ -367,12 +370,16 @@ def create_ticket(
     external_id: str | None = None,
     original: dict[str, Any] | None = None,
     commit: bool = True,
+    profile: str | None = None,
 ) -> Ticket:
     """Register a ticket (首问负责制: whoever received it registers it) under the deployment's
-    regulatory profile, with both clocks computed and stored."""
+    regulatory profile, or `profile` (an import of another regime's complaints), with both
+    clocks computed and stored."""
     now = utc_now()
     values = _check_input(actor, data, now)
     settings = clock_settings()
+    if profile is not None and profile not in clocks.PROFILES:
+        raise ValueError(f"unknown regulatory profile {profile!r}")
     ticket = Ticket(
         **values,
         reference=allocate_reference(
@@ -380,7 +387,7 @@ def create_ticket(
         ),
         status=Status.NEW.value,
         is_open=True,
-        profile=settings.profile,
+        profile=profile or settings.profile,
         extensions=0,
         paused_days=0,
         sla_paused_hours=0.0,
@@ -416,6 +423,8 @@ def create_ticket(
             data={"assignee_id": ticket.assignee_id, "team_id": ticket.team_id},
             at=now,
         )
+        if ticket.assignee_id is not None and ticket.assignee_id != actor.user_id:
+            notify_assigned(ticket, ticket.assignee_id)
     if commit:
         db.session.commit()
     return ticket
@@ -499,10 +508,13 @@ def change_status(
         if len(chosen) != len(remedies or []):
             raise ValidationFailed(_l("Unknown remedy."), field="remedies")
         ticket.remedies_told = chosen or None
-        if company_response is not None:
-            ticket.company_response = _text(company_response, "company_response", 64) or None
+        if company_response:
+            if company_response not in US_RESPONSES:
+                raise ValidationFailed(_l("Unknown response category."), field="company_response")
+            ticket.company_response = company_response
         ticket.resolved_at = now
-    if target in (Status.WITHDRAWN,) or (before in (Status.RESOLVED, Status.CLOSED)):
+    reopening = before in (Status.RESOLVED, Status.CLOSED) and target in OPEN_STATUSES
+    if target == Status.WITHDRAWN or reopening:
         note = _reason(reason)  # withdrawing and reopening need a reason
     if target == Status.CLOSED:
         ticket.closed_at = now
@@ -677,6 +689,8 @@ def assign(
             "assigned",
             data={"before": before, "assignee_id": assignee_id, "team_id": new_team},
         )
+        if assignee_id is not None and assignee_id != actor.user_id:
+            notify_assigned(ticket, assignee_id)
         changed += 1
     try:
         db.session.commit()
@@ -712,9 +726,7 @@ def _clock_change(
     try:
         state = change(clock_state(ticket))
     except clocks.ClockError as error:
-        raise ValidationFailed(
-            _l("%(problem)s", problem=clock_message(error)), field="clock"
-        ) from error
+        raise ValidationFailed(clock_message(error), field="clock") from error
     _apply_clock(ticket, state)
     now = utc_now()
     _event(
@@ -944,6 +956,30 @@ def lead_of(ticket: Ticket) -> list[int]:
     )
 
 
+@dataclass(frozen=True)
+class TeamOverview:
+    team: Team
+    lead: str | None
+    members: list[str]
+
+
+def team_overview() -> list[TeamOverview]:
+    names: dict[int, str] = {
+        row.id: row.name for row in db.session.execute(select(User.id, User.name))
+    }
+    members: dict[int, list[str]] = {}
+    for team_id, user_id in db.session.execute(select(TeamMember.team_id, TeamMember.user_id)):
+        members.setdefault(team_id, []).append(names.get(user_id, "?"))
+    return [
+        TeamOverview(
+            team,
+            names.get(team.lead_id) if team.lead_id else None,
+            sorted(members.get(team.id, [])),
+        )
+        for team in teams()
+    ]
+
+
 def create_team(actor: Actor, name: str, lead_id: int | None, member_ids: list[int]) -> Team:
     if not (actor.is_system or actor.role == Role.ADMIN):
         raise PermissionDenied(_l("Only admins manage teams."))
@@ -963,3 +999,43 @@ def status_label(status: str) -> str:
     from portal.tickets.labels import STATUS_LABELS
 
     return str(STATUS_LABELS.get(status, status))
+
+
+# ---------------------------------------------------------------- the customer's 360 timeline
+
+
+def _ticket_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
+    rows = db.session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.customer_id == customer_id,
+            older_than(Ticket.received_at, Ticket.id, "ticket", before),
+        )
+        .order_by(Ticket.received_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        TimelineEntry(t.received_at, "ticket", t.id, "tickets/_entry_ticket.html", {"ticket": t})
+        for t in rows
+    ]
+
+
+def register_ticket_timeline() -> None:
+    register_provider("ticket", _ticket_entries)
+
+
+def recent_complaints_of(owner_id: int, since: datetime, limit: int = 20) -> list[Ticket]:
+    """An RM's "My day": complaints about their customers received since `since` or still open."""
+    owned = select(Customer.id).where(Customer.owner_id == owner_id)
+    return list(
+        db.session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.customer_id.in_(owned),
+                Ticket.kind == Kind.COMPLAINT.value,
+                (Ticket.received_at >= since) | Ticket.is_open.is_(True),
+            )
+            .order_by(Ticket.received_at.desc(), Ticket.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,131 @@
+"""Forms of the tickets room. The services check every value again; these give the fields,
+their labels and the CSRF token."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.tickets.labels import (
+    KIND_LABELS,
+    REDRESS_LABELS,
+    REMEDY_LABELS,
+    SEVERITY_LABELS,
+    US_RESPONSES,
+)
+from portal.tickets.services import REASON_MAX, SUBJECT_MAX, TEXT_MAX
+
+
+def _choices(labels: dict) -> list[SelectChoice]:
+    return [SelectChoice(str(key), str(label)) for key, label in labels.items()]
+
+
+def _text_length(limit: int) -> Length:
+    return Length(max=limit, message=_l("At most %(max)d characters.", max=limit))
+
+
+class _TaxonomyFields:
+    channel_code = SelectField(_l("Channel (JR/T 0169 A)"), validate_choice=False)
+    business_code = SelectField(_l("Business type (B)"), validate_choice=False)
+    cause_code = SelectField(_l("Cause (C)"), validate_choice=False)
+    severity = SelectField(_l("Severity"), choices=lambda: _choices(SEVERITY_LABELS))
+    subject = StringField(
+        _l("Subject"),
+        validators=[DataRequired(_l("Give the ticket a subject.")), _text_length(SUBJECT_MAX)],
+    )
+    product = StringField(_l("Product"), validators=[_text_length(120)])
+    request = TextAreaField(_l("What the customer asks for"), validators=[_text_length(TEXT_MAX)])
+    description = TextAreaField(_l("What happened"), validators=[_text_length(TEXT_MAX)])
+
+
+class TicketForm(_TaxonomyFields, FlaskForm):
+    kind = SelectField(_l("Kind"), choices=lambda: _choices(KIND_LABELS))
+    customer_id = HiddenField()
+    account_id = SelectField(_l("Account"), validate_choice=False)
+    received_at = DateTimeLocalField(
+        _l("Received"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    assignee_id = SelectField(_l("Assignee"), validate_choice=False)
+    team_id = SelectField(_l("Team"), validate_choice=False)
+
+
+class DetailsForm(_TaxonomyFields, FlaskForm):
+    root_cause = TextAreaField(_l("Root cause"), validators=[_text_length(TEXT_MAX)])
+    redress_kind = SelectField(
+        _l("Redress"), choices=lambda: [SelectChoice("", "—"), *_choices(REDRESS_LABELS)]
+    )
+    redress_amount = StringField(_l("Redress amount"), validators=[_text_length(20)])
+    version = HiddenField()
+
+
+class StatusForm(FlaskForm):
+    to = HiddenField()
+    reason = StringField(_l("Reason"), validators=[_text_length(REASON_MAX)])
+    resolution = TextAreaField(_l("Resolution"), validators=[_text_length(TEXT_MAX)])
+    remedies = SelectMultipleField(
+        _l("Remedies the customer was told of"),
+        choices=lambda: _choices(REMEDY_LABELS),
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+        validate_choice=False,
+    )
+    company_response = SelectField(
+        _l("CFPB response category"),
+        choices=lambda: [SelectChoice("", "—")] + [SelectChoice(r, r) for r in US_RESPONSES],
+        validate_choice=False,
+    )
+    version = HiddenField()
+
+
+class ClockForm(FlaskForm):
+    action = HiddenField()
+    reason = StringField(_l("Reason"), validators=[_text_length(REASON_MAX)])
+    notice = TextAreaField(_l("Notice to the customer"), validators=[_text_length(TEXT_MAX)])
+    new_facts_on = DateField(_l("New facts arrived on"), validators=[Optional()])
+    version = HiddenField()
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        _l("Text"),
+        validators=[DataRequired(_l("Write something first.")), _text_length(TEXT_MAX)],
+    )
+    customer_facing = BooleanField(_l("This was said to the customer (a response)"))
+
+
+class AssignForm(FlaskForm):
+    assignee_id = SelectField(_l("Assignee"), validate_choice=False)
+    team_id = SelectField(_l("Team"), validate_choice=False)
+    version = HiddenField()
+
+
+class MergeForm(FlaskForm):
+    duplicate = StringField(
+        _l("Reference of the repeat"),
+        validators=[DataRequired(_l("Enter a reference.")), _text_length(24)],
+    )
+    reason = StringField(_l("Reason"), validators=[_text_length(REASON_MAX)])
+
+
+class ViewForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the view a name."))])
+    query = HiddenField()
+
+
+class TaxonomyForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), _text_length(16)])
+    parent_code = StringField(_l("Parent code"), validators=[_text_length(16)])
+    label_zh = StringField(_l("Chinese label"), validators=[DataRequired(), _text_length(120)])
+    label_en = StringField(_l("English label"), validators=[DataRequired(), _text_length(120)])
+    active = BooleanField(_l("In use"), default=True)

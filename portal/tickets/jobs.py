@@ -1,0 +1,86 @@
+"""The clock watch job and the staff notifications it writes (the bell).
+
+`tickets.clock_watch` warns the assignee of each open, running ticket that has used 80 % of
+its time, and escalates each breached one to its team's lead. A ticket is warned and
+escalated once per deadline: a new deadline (an extension, a restart) re-arms both. Each
+notification has a unique key, so running the job twice — or two processes at once — adds
+nothing the second time.
+"""
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from portal.core.audit import Actor
+from portal.core.extensions import db
+from portal.core.timeutil import as_utc, utc_now
+from portal.tickets.models import Ticket, TicketEvent
+from portal.tickets.notifications import notify
+from portal.tickets.services import lead_of
+
+log = logging.getLogger("portal.tickets.jobs")
+BATCH = 500
+WATCH_ACTOR = Actor.system("job:tickets.clock_watch")
+
+
+def clock_watch(as_of: datetime | None = None) -> dict[str, int]:
+    """Warn at 80 %, escalate on breach; returns how many of each were written."""
+    now = as_of or utc_now()
+    warned = _sweep(
+        now,
+        Ticket.warn_at,
+        Ticket.warned_at,
+        "clock.warning",
+        lambda t: [t.assignee_id] if t.assignee_id else lead_of(t),
+    )
+    escalated = _sweep(now, Ticket.due_at, Ticket.escalated_at, "clock.breached", lead_of)
+    log.info("clock watch", extra={"warned": warned, "escalated": escalated})
+    return {"warned": warned, "escalated": escalated}
+
+
+def _sweep(now: datetime, when: Any, done: Any, action: str, recipients: Any) -> int:
+    total = 0
+    while True:
+        tickets = list(
+            db.session.scalars(
+                select(Ticket)
+                .where(
+                    Ticket.is_open.is_(True),
+                    when <= now,
+                    done.is_(None),
+                    Ticket.paused_since.is_(None),
+                )
+                .order_by(when, Ticket.id)
+                .limit(BATCH)
+            )
+        )
+        if not tickets:
+            return total
+        for ticket in tickets:
+            due = as_utc(ticket.due_at)
+            key = f"{action}:{ticket.id}:{due.isoformat()}"
+            for user_id in recipients(ticket):
+                notify(user_id, f"{key}:{user_id}", action, ticket)
+            db.session.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    occurred_at=now,
+                    actor_id=None,
+                    actor_label=WATCH_ACTOR.label,
+                    action=action,
+                    data={"due_at": due.isoformat()},
+                )
+            )
+            # Guarded by the deadline read: if a handler extended the clock meanwhile, this
+            # marks nothing and the new deadline is watched afresh.
+            db.session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket.id, Ticket.due_at == ticket.due_at)
+                .values({done.key: now})
+                .execution_options(synchronize_session=False)
+            )
+            total += 1
+        db.session.commit()
+        db.session.expire_all()

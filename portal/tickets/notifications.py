@@ -1,0 +1,85 @@
+"""Messages to staff inside the portal: the bell with its unread count.
+
+A notification's key is unique, so whatever writes one (a job run twice, two processes at
+once) writes it once.
+"""
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, insert, select, update
+
+from portal.accounts.models import User
+from portal.core.errors import NotFound
+from portal.core.extensions import db, dialect_name
+from portal.core.timeutil import utc_now
+from portal.tickets.models import Notification, Ticket
+
+UNREAD_CAP = 99
+
+
+def notify(user_id: int, key: str, kind: str, ticket: Ticket) -> None:
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        return
+    with force_locale(user.locale or "en"):
+        if kind == "clock.warning":
+            message = _("%(reference)s has used 80 %% of its time.", reference=ticket.reference)
+        elif kind == "assigned":
+            message = _("%(reference)s was assigned to you.", reference=ticket.reference)
+        else:
+            message = _("%(reference)s is past its deadline.", reference=ticket.reference)
+    values = {
+        "user_id": user_id,
+        "key": key,
+        "kind": kind,
+        "ticket_id": ticket.id,
+        "message": message[:300],
+        "created_at": utc_now(),
+    }
+    if dialect_name() == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        db.session.execute(pg_insert(Notification).values(values).on_conflict_do_nothing())
+    else:
+        db.session.execute(insert(Notification).values(values).prefix_with("OR IGNORE"))
+
+
+def notify_assigned(ticket: Ticket, assignee_id: int) -> None:
+    """Tell a handler a ticket was given to them (written in the caller's transaction)."""
+    key = f"assigned:{ticket.id}:{assignee_id}:{utc_now().isoformat()}"
+    notify(assignee_id, key, "assigned", ticket)
+
+
+def unread_count(user_id: int) -> int:
+    capped = (
+        select(Notification.id)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .limit(UNREAD_CAP + 1)
+    )
+    return db.session.scalar(select(func.count()).select_from(capped.subquery())) or 0
+
+
+def recent(user_id: int, limit: int = 30) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_read(user_id: int, notification_id: int | None = None) -> int:
+    """Mark one notification (or all) read; returns how many changed."""
+    stmt = update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
+    if notification_id is not None:
+        found = db.session.get(Notification, notification_id)
+        if found is None or found.user_id != user_id:
+            raise NotFound(_("No such notification."))
+        stmt = stmt.where(Notification.id == notification_id)
+    result = db.session.execute(stmt.values(read_at=utc_now()))
+    db.session.commit()
+    return result.rowcount or 0

@@ -1,0 +1,650 @@
+"""The queue, intake, the ticket page and its actions, the history export, the bell, and the
+taxonomy and team admin pages. Views are thin: the services check and change."""
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, flash, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.accounts.services import actor_for
+from portal.core.access import Role, roles, signed_in
+from portal.core.errors import NotFound, ServiceError, ValidationFailed
+from portal.core.extensions import db
+from portal.core.htmx import is_htmx, render, see_other
+from portal.core.i18n import viewer_zone
+from portal.core.requests import parse_id
+from portal.core.timeutil import as_utc, utc_now
+from portal.customers import services as customer_services
+from portal.customers.models import CreditAccount, Customer
+from portal.tickets import notifications, queue, services, taxonomy
+from portal.tickets.forms import (
+    AssignForm,
+    ClockForm,
+    DetailsForm,
+    MergeForm,
+    NoteForm,
+    StatusForm,
+    TaxonomyForm,
+    TicketForm,
+    ViewForm,
+)
+from portal.tickets.labels import (
+    ACTION_LABELS,
+    KIND_LABELS,
+    PROFILE_LABELS,
+    REDRESS_LABELS,
+    REMEDY_LABELS,
+    SEVERITY_LABELS,
+    STATUS_LABELS,
+)
+from portal.tickets.models import Status, Team, Ticket
+
+bp = Blueprint("tickets", __name__)
+
+PAGE = 50
+EVENTS_SHOWN = 200
+HANDLING = (Role.ADMIN, Role.HANDLER, Role.LEAD)
+
+
+@bp.app_context_processor
+def ticket_labels() -> dict[str, Any]:
+    return {
+        "kind_labels": KIND_LABELS,
+        "status_labels": STATUS_LABELS,
+        "severity_labels": SEVERITY_LABELS,
+        "redress_labels": REDRESS_LABELS,
+        "remedy_labels": REMEDY_LABELS,
+        "action_labels": ACTION_LABELS,
+        "profile_labels": PROFILE_LABELS,
+        "urgency": queue.urgency,
+        "time_left": time_left,
+    }
+
+
+def time_left(moment: datetime | None) -> str:
+    """ "3 d 4 h left" or "2 h overdue", for the clocks."""
+    if moment is None:
+        return "—"
+    delta = as_utc(moment) - utc_now()
+    seconds = abs(int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    span = (
+        _("%(d)d d %(h)d h", d=days, h=hours)
+        if days
+        else _("%(h)d h %(m)d min", h=hours, m=rest // 60)
+    )
+    return (
+        _("%(span)s left", span=span)
+        if delta.total_seconds() >= 0
+        else _("%(span)s overdue", span=span)
+    )
+
+
+def _actor() -> Any:
+    return actor_for(current_user)
+
+
+def _taxonomy_choices(axis: str) -> list[tuple[str, str]]:
+    locale = str(get_locale() or "en")
+    choices = []
+    for node in taxonomy.nodes(axis, active_only=True):
+        indent = "\u00a0\u00a0" if node.parent_code else ""
+        choices.append((node.code, f"{indent}{node.code} {node.label(locale)}"))
+    return choices
+
+
+def _people_choices(field: Any, blank: str) -> None:
+    field.choices = [("", blank)] + [(str(h.id), h.name) for h in services.handlers()]
+
+
+def _team_choices(field: Any) -> None:
+    field.choices = [("", _("No team"))] + [(str(t.id), t.name) for t in services.teams()]
+
+
+def _fill_taxonomy(form: Any) -> None:
+    form.channel_code.choices = _taxonomy_choices("A")
+    form.business_code.choices = _taxonomy_choices("B")
+    form.cause_code.choices = _taxonomy_choices("C")
+
+
+# ---------------------------------------------------------------- the queue
+
+
+@bp.route("/tickets")
+@signed_in
+def index() -> Any:
+    actor = _actor()
+    filters = queue.QueueFilters.from_args(request.args)
+    zone = viewer_zone()
+    try:
+        page = queue.queue_page(actor, filters, zone, PAGE)
+        filter_error = None
+    except ValidationFailed as error:
+        page, filter_error = queue.Page([], None), error.message
+    handling = services.can_handle(actor)
+    context = {
+        "page": page,
+        "filters": filters,
+        "filter_error": filter_error,
+        "can_assign": handling,
+        "now": utc_now(),
+    }
+    if is_htmx() and request.headers.get("HX-Target") == "queue-results":
+        return render("tickets/_queue_results.html", **context)
+    return render(
+        "tickets/index.html",
+        **context,
+        handlers=services.handlers() if handling else [],
+        teams=services.teams(),
+        channels=_taxonomy_choices("A"),
+        businesses=_taxonomy_choices("B"),
+        causes=_taxonomy_choices("C"),
+        views=queue.saved_views(current_user.id),
+        view_form=ViewForm(query=filters.query()),
+    )
+
+
+@bp.route("/tickets/counts")
+@signed_in
+def counts() -> Any:
+    """The sidebar's numbers and the current filter's total, loaded after the page."""
+    actor = _actor()
+    filters = queue.QueueFilters.from_args(request.args)
+    try:
+        total = queue.count(actor, filters, viewer_zone())
+    except ValidationFailed:
+        total = 0
+    views = queue.saved_views(current_user.id)
+    view_counts = {}
+    for view in views:
+        view_filters = queue.QueueFilters.from_args(dict(parse_qsl(view.query)))
+        try:
+            view_counts[view.id] = queue.count(actor, view_filters, viewer_zone())
+        except ValidationFailed:
+            view_counts[view.id] = 0
+    return render(
+        "tickets/_counts.html",
+        quick=queue.quick_counts(actor),
+        total=total,
+        cap=queue.COUNT_CAP,
+        views=views,
+        view_counts=view_counts,
+    )
+
+
+@bp.route("/tickets/views", methods=["POST"])
+@signed_in
+def save_view() -> Any:
+    form = ViewForm()
+    if not form.validate():
+        raise ValidationFailed(_("Give the view a name."), "name")
+    view = queue.save_view(current_user.id, form.name.data or "", form.query.data or "")
+    flash(_("View “%(name)s” saved.", name=view.name), "success")
+    return see_other(url_for("tickets.index") + ("?" + view.query if view.query else ""))
+
+
+@bp.route("/tickets/views/<int:view_id>/delete", methods=["POST"])
+@signed_in
+def delete_view(view_id: int) -> Any:
+    queue.delete_view(current_user.id, view_id)
+    flash(_("View deleted."), "success")
+    return see_other(url_for("tickets.index"))
+
+
+@bp.route("/tickets/assign", methods=["POST"])
+@roles(*HANDLING)
+def bulk_assign() -> Any:
+    ids = [parse_id(v) for v in request.form.getlist("ticket_ids")]
+    if not ids or None in ids:
+        raise ValidationFailed(_("Select at least one ticket."))
+    form = AssignForm()
+    if not form.validate():
+        raise ValidationFailed(_("Choose an assignee or a team."))
+    assignee, team = parse_id(form.assignee_id.data), parse_id(form.team_id.data)
+    if assignee is None and team is None:
+        raise ValidationFailed(_("Choose an assignee or a team."))
+    changed = services.assign(_actor(), [i for i in ids if i is not None], assignee, team)
+    flash(_("%(n)d tickets assigned.", n=changed), "success")
+    return see_other(request.referrer or url_for("tickets.index"))
+
+
+# ---------------------------------------------------------------- intake
+
+
+def _intake_form(customer: Customer | None) -> TicketForm:
+    form = TicketForm()
+    _fill_taxonomy(form)
+    _people_choices(form.assignee_id, _("Nobody yet"))
+    _team_choices(form.team_id)
+    accounts = (
+        list(
+            db.session.scalars(
+                select(CreditAccount)
+                .where(CreditAccount.customer_id == customer.id)
+                .order_by(CreditAccount.number)
+            )
+        )
+        if customer
+        else []
+    )
+    form.account_id.choices = [("", _("No specific account"))] + [
+        (str(a.id), a.number) for a in accounts
+    ]
+    if not form.is_submitted():
+        form.kind.data = "complaint"
+        form.severity.data = "medium"
+        form.channel_code.data = "A01"
+        form.business_code.data = "B0201"
+        form.cause_code.data = "C99"
+        form.customer_id.data = str(customer.id) if customer else ""
+        if services.can_handle(_actor()):
+            form.assignee_id.data = str(current_user.id)
+    return form
+
+
+@bp.route("/tickets/new", methods=["GET", "POST"])
+@signed_in
+def new() -> Any:
+    actor = _actor()
+    customer_id = parse_id(request.values.get("customer_id"))
+    customer = customer_services.get_customer(actor, customer_id) if customer_id else None
+    form = _intake_form(customer)
+    if request.method == "POST" and form.validate():
+        received = form.received_at.data
+        data = services.TicketInput(
+            kind=form.kind.data,
+            subject=form.subject.data or "",
+            channel_code=form.channel_code.data,
+            business_code=form.business_code.data,
+            cause_code=form.cause_code.data,
+            customer_id=customer.id if customer else None,
+            account_id=parse_id(form.account_id.data),
+            product=form.product.data,
+            severity=form.severity.data,
+            request=form.request.data or "",
+            description=form.description.data or "",
+            assignee_id=parse_id(form.assignee_id.data) if services.can_handle(actor) else None,
+            team_id=parse_id(form.team_id.data) if services.can_handle(actor) else None,
+            received_at=received.replace(tzinfo=viewer_zone()).astimezone(UTC)
+            if received
+            else None,
+        )
+        try:
+            ticket = services.create_ticket(actor, data)
+        except ServiceError as error:
+            if error.status in (403, 404):
+                raise
+            db.session.rollback()
+            return render(
+                "tickets/new.html", status=400, form=form, customer=customer, error=error.message
+            )
+        flash(_("Ticket %(reference)s registered.", reference=ticket.reference), "success")
+        return see_other(url_for("tickets.show", ticket_id=ticket.id))
+    status = 400 if request.method == "POST" else 200
+    return render("tickets/new.html", status=status, form=form, customer=customer)
+
+
+# ---------------------------------------------------------------- the ticket page
+
+
+def _show(ticket_id: int, status: int = 200, **extra: Any) -> Any:
+    actor = _actor()
+    ticket = services.get_ticket(actor, ticket_id)
+    customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    people = {
+        u.id: u.name
+        for u in db.session.execute(
+            select(User.id, User.name).where(
+                User.id.in_(
+                    [i for i in (ticket.assignee_id, ticket.registered_by_id) if i is not None]
+                )
+            )
+        )
+    }
+    assign_form = AssignForm(version=str(ticket.version))
+    _people_choices(assign_form.assignee_id, _("Nobody"))
+    _team_choices(assign_form.team_id)
+    assign_form.assignee_id.data = str(ticket.assignee_id or "")
+    assign_form.team_id.data = str(ticket.team_id or "")
+    events = services.events_of(ticket.id, EVENTS_SHOWN)
+    nodes = {n.code: n for n in taxonomy.nodes()}
+    merged_into = db.session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
+    return render(
+        "tickets/show.html",
+        status=status,
+        ticket=ticket,
+        customer=customer,
+        account=db.session.get(CreditAccount, ticket.account_id) if ticket.account_id else None,
+        people=people,
+        team=db.session.get(Team, ticket.team_id) if ticket.team_id else None,
+        merged_into=merged_into,
+        notes=[e for e in events if e.action == "note"],
+        responses=[e for e in events if e.action in ("response", "resolution")],
+        history=[e for e in events if e.action not in ("note", "response", "resolution")],
+        nodes=nodes,
+        transitions=services.TRANSITIONS[Status(ticket.status)],
+        can_handle=services.can_handle(actor),
+        is_senior=actor.role in services.SENIOR,
+        regulated=services.is_regulated(ticket),
+        profile=services.clocks.PROFILES[ticket.profile],
+        status_form=StatusForm(version=str(ticket.version)),
+        clock_form=ClockForm(version=str(ticket.version)),
+        note_form=NoteForm(),
+        assign_form=assign_form,
+        merge_form=MergeForm(),
+        **extra,
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>")
+@signed_in
+def show(ticket_id: int) -> Any:
+    return _show(ticket_id)
+
+
+def _version(form: Any) -> int:
+    version = parse_id(form.version.data)
+    if version is None:
+        raise ValidationFailed(_("The form is incomplete; reload the page."))
+    return version
+
+
+def _checked(form: Any) -> None:
+    if not form.validate():
+        problems = [str(e) for errors in form.errors.values() for e in errors]
+        raise ValidationFailed(" ".join(problems) or _("Check the form."))
+
+
+@bp.route("/tickets/<int:ticket_id>/status", methods=["POST"])
+@roles(*HANDLING)
+def change_status(ticket_id: int) -> Any:
+    form = StatusForm()
+    _checked(form)
+    ticket = services.change_status(
+        _actor(),
+        ticket_id,
+        _version(form),
+        form.to.data or "",
+        reason=form.reason.data or "",
+        resolution=form.resolution.data,
+        remedies=form.remedies.data or [],
+        company_response=form.company_response.data or None,
+    )
+    flash(
+        _(
+            "%(reference)s is now %(status)s.",
+            reference=ticket.reference,
+            status=STATUS_LABELS[ticket.status],
+        ),
+        "success",
+    )
+    return see_other(url_for("tickets.show", ticket_id=ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/clock", methods=["POST"])
+@roles(*HANDLING)
+def clock(ticket_id: int) -> Any:
+    form = ClockForm()
+    _checked(form)
+    actor, version = _actor(), _version(form)
+    action = form.action.data
+    reason, notice = form.reason.data or "", form.notice.data or ""
+    if action == "extend":
+        services.extend_clock(actor, ticket_id, version, reason, notice)
+        message = _("Clock extended.")
+    elif action == "pause":
+        services.pause_clock(actor, ticket_id, version, reason, notice)
+        message = _("Clock paused.")
+    elif action == "resume":
+        services.resume_clock(actor, ticket_id, version, reason)
+        message = _("Clock resumed.")
+    elif action == "restart":
+        services.restart_clock(actor, ticket_id, version, reason, form.new_facts_on.data)
+        message = _("Clock restarted from the day the new facts arrived.")
+    else:
+        raise ValidationFailed(_("Unknown clock action."))
+    flash(message, "success")
+    return see_other(url_for("tickets.show", ticket_id=ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/assign", methods=["POST"])
+@roles(*HANDLING)
+def assign(ticket_id: int) -> Any:
+    form = AssignForm()
+    _checked(form)
+    services.assign(
+        _actor(),
+        [ticket_id],
+        parse_id(form.assignee_id.data),
+        parse_id(form.team_id.data),
+        versions={ticket_id: _version(form)},
+    )
+    flash(_("Assignment saved."), "success")
+    return see_other(url_for("tickets.show", ticket_id=ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/notes", methods=["POST"])
+@signed_in
+def add_note(ticket_id: int) -> Any:
+    form = NoteForm()
+    _checked(form)
+    services.add_note(
+        _actor(), ticket_id, form.body.data or "", customer_facing=bool(form.customer_facing.data)
+    )
+    flash(_("Response recorded.") if form.customer_facing.data else _("Note added."), "success")
+    return see_other(url_for("tickets.show", ticket_id=ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/merge", methods=["POST"])
+@roles(*HANDLING)
+def merge(ticket_id: int) -> Any:
+    form = MergeForm()
+    _checked(form)
+    services.merge(_actor(), ticket_id, form.duplicate.data or "", form.reason.data or "")
+    flash(_("Repeat merged into this ticket."), "success")
+    return see_other(url_for("tickets.show", ticket_id=ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/edit", methods=["GET", "POST"])
+@roles(*HANDLING)
+def edit(ticket_id: int) -> Any:
+    ticket = services.get_ticket(_actor(), ticket_id)
+    form = DetailsForm(obj=ticket if request.method == "GET" else None)
+    _fill_taxonomy(form)
+    if request.method == "GET":
+        form.version.data = str(ticket.version)
+        form.redress_kind.data = ticket.redress_kind or ""
+        form.redress_amount.data = str(ticket.redress_amount or "")
+    elif form.validate():
+        data = services.DetailsInput(
+            subject=form.subject.data or "",
+            channel_code=form.channel_code.data,
+            business_code=form.business_code.data,
+            cause_code=form.cause_code.data,
+            severity=form.severity.data,
+            product=form.product.data,
+            request=form.request.data or "",
+            description=form.description.data or "",
+            root_cause=form.root_cause.data,
+            redress_kind=form.redress_kind.data or None,
+            redress_amount=form.redress_amount.data or None,
+        )
+        try:
+            services.update_details(_actor(), ticket_id, parse_id(form.version.data) or -1, data)
+        except ServiceError as error:
+            if error.status in (403, 404):
+                raise
+            db.session.rollback()
+            return render(
+                "tickets/edit.html",
+                status=error.status,
+                form=form,
+                ticket=ticket,
+                error=error.message,
+            )
+        flash(_("Ticket saved."), "success")
+        return see_other(url_for("tickets.show", ticket_id=ticket_id))
+    status = 400 if request.method == "POST" else 200
+    return render("tickets/edit.html", status=status, form=form, ticket=ticket)
+
+
+# ---------------------------------------------------------------- evidence for a regulator
+
+SPREADSHEET_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(SPREADSHEET_FORMULA) else text
+
+
+@bp.route("/tickets/<int:ticket_id>/history.csv")
+@roles(*HANDLING)
+def history_csv(ticket_id: int) -> Response:
+    ticket = services.get_ticket(_actor(), ticket_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["ticket", "event", "occurred_at_utc", "actor", "action", "body", "reason", "data"]
+    )
+    for event in reversed(services.events_of(ticket.id)):
+        writer.writerow(
+            [
+                ticket.reference,
+                event.id,
+                as_utc(event.occurred_at).isoformat(),
+                _cell(event.actor_label),
+                event.action,
+                _cell(event.body),
+                _cell(event.reason),
+                _cell(_json(event.data)),
+            ]
+        )
+    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{ticket.reference}-history.csv"'
+    )
+    return response
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True) if data else ""
+
+
+@bp.route("/tickets/<int:ticket_id>/print")
+@roles(*HANDLING)
+def print_view(ticket_id: int) -> Any:
+    ticket = services.get_ticket(_actor(), ticket_id)
+    customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    return render(
+        "tickets/print.html",
+        ticket=ticket,
+        customer=customer,
+        events=list(reversed(services.events_of(ticket.id))),
+        nodes={n.code: n for n in taxonomy.nodes()},
+        generated_at=utc_now(),
+        generated_by=current_user.name,
+    )
+
+
+# ---------------------------------------------------------------- the bell
+
+
+@bp.route("/notifications")
+@signed_in
+def notifications_page() -> Any:
+    return render(
+        "tickets/notifications.html",
+        items=notifications.recent(current_user.id, 100),
+    )
+
+
+@bp.route("/notifications/bell")
+@signed_in
+def bell() -> Any:
+    return render("tickets/_bell.html", unread=notifications.unread_count(current_user.id))
+
+
+@bp.route("/notifications/read", methods=["POST"])
+@signed_in
+def mark_read() -> Any:
+    raw = request.form.get("notification_id")
+    notification_id = parse_id(raw) if raw else None
+    if raw and notification_id is None:
+        raise NotFound(_("No such notification."))
+    notifications.mark_read(current_user.id, notification_id)
+    return see_other(url_for("tickets.notifications_page"))
+
+
+# ---------------------------------------------------------------- admin: taxonomy and teams
+
+
+@bp.route("/admin/taxonomy", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def taxonomy_page() -> Any:
+    form = TaxonomyForm()
+    error = None
+    if request.method == "POST":
+        if form.validate():
+            try:
+                node = taxonomy.save_node(
+                    _actor(),
+                    form.code.data or "",
+                    form.label_zh.data or "",
+                    form.label_en.data or "",
+                    form.parent_code.data or None,
+                    bool(form.active.data),
+                )
+            except ServiceError as error_:
+                db.session.rollback()
+                error = error_.message
+            else:
+                flash(_("Code %(code)s saved.", code=node.code), "success")
+                return see_other(url_for("tickets.taxonomy_page"))
+        else:
+            error = _("Give a code and both labels.")
+    return render(
+        "tickets/taxonomy.html",
+        status=400 if error else 200,
+        form=form,
+        error=error,
+        nodes=taxonomy.nodes(),
+    )
+
+
+@bp.route("/admin/teams", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def teams_page() -> Any:
+    error = None
+    if request.method == "POST":
+        try:
+            services.create_team(
+                _actor(),
+                request.form.get("name", ""),
+                parse_id(request.form.get("lead_id")),
+                [i for i in map(parse_id, request.form.getlist("member_ids")) if i is not None],
+            )
+        except ServiceError as error_:
+            db.session.rollback()
+            error = error_.message
+        else:
+            flash(_("Team created."), "success")
+            return see_other(url_for("tickets.teams_page"))
+    return render(
+        "tickets/teams.html",
+        status=400 if error else 200,
+        error=error,
+        teams=services.team_overview(),
+        people=services.handlers(),
+    )
