@@ -438,3 +438,31 @@ def test_clock_watch_is_registered_as_a_job(runner):
     result = runner.invoke(args=["jobs", "once", "tickets.clock_watch"])
     assert result.exit_code == 0, result.output
     assert _db.session.scalar(select(func.count()).select_from(TicketEvent)) >= 0
+
+
+def test_a_save_racing_another_is_refused_not_lost(handler, lead):
+    """Both handlers read version N and pass the version check; the second UPDATE finds the row
+    at N+1 (SQLAlchemy's version counter), so it is refused and the first change stays."""
+    from sqlalchemy import update
+
+    ticket = intake(handler)
+    real_locked = services._locked
+
+    def read_then_lose_the_race(actor, ticket_id, version):
+        found = real_locked(actor, ticket_id, version)
+        # The other handler's save lands between our read and our write.
+        _db.session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id)
+            .values(version=Ticket.version + 1, subject="The other handler's subject")
+            .execution_options(synchronize_session=False)
+        )
+        return found
+
+    with (
+        patch("portal.tickets.services._locked", read_then_lose_the_race),
+        pytest.raises(Conflict, match="Reload"),
+    ):
+        services.change_status(handler, ticket.id, ticket.version, "acknowledged")
+    _db.session.expire_all()
+    assert _db.session.get(Ticket, ticket.id).status == "new"

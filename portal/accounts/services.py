@@ -1,5 +1,6 @@
 """Use cases for staff accounts. Each function owns its transaction and takes an explicit actor."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -79,6 +80,21 @@ def _check_name(name: str) -> str:
 
 def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def active_ids_by_email(emails: Iterable[str], roles: Iterable[Role]) -> dict[str, int]:
+    """Email (lower case) → id of each active user among `emails` who has one of `roles`."""
+    wanted = {email.strip().lower() for email in emails}
+    if not wanted:
+        return {}
+    found = db.session.execute(
+        select(User.email, User.id).where(
+            User.email.in_(wanted),
+            User.role.in_([role.value for role in roles]),
+            User.active.is_(True),
+        )
+    )
+    return {email.lower(): user_id for email, user_id in found}
 
 
 def get_user(user_id: int) -> User:

@@ -34,18 +34,14 @@ Outcome
     `CustomerImport`, committed also when the import fails, with one `customer.imported` event.
 """
 
-import codecs
-import csv
-import io
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from itertools import islice
 from typing import IO, Any
 
 import psycopg
@@ -66,9 +62,23 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.accounts.models import User
+from portal.accounts.services import active_ids_by_email
+from portal.core import csvfiles
 from portal.core.access import Role
 from portal.core.audit import Actor, record_event
+from portal.core.csvfiles import (
+    INTERNAL_ERROR,
+    TOO_MANY_VALUES,
+    UNKNOWN_COLUMN,
+    CellError,
+    Column,
+    FatalImportError,
+    RowErrors,
+    header_names,
+    map_header,
+    parse,
+    read_text,
+)
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.extensions import db, dialect_name
 from portal.core.timeutil import utc_now
@@ -114,14 +124,6 @@ DATABASE_REFUSALS = (
     psycopg.IntegrityError,
     psycopg.DataError,
 )
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    description: Any  # a lazy string, translated where it is shown
-    required: bool = False
-    aliases: tuple[str, ...] = ()
 
 
 _BOOLEAN = _l("yes/no (also true/false, 1/0, 是/否); empty keeps the current value")
@@ -191,146 +193,10 @@ NULLABLE_CUSTOMER = ("email", "phone", "id_number", "birthday", "owner_id")
 CUSTOMER_DEFAULTS = ("locale", "segment", *CONSENTS, *FLAGS)
 
 
-class FatalImportError(Exception):
-    """The file as a whole cannot be imported; nothing from it is written."""
-
-
-def _header_key(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).strip().lstrip("\ufeff").strip().lower()
-    return re.sub(r"[\s\-]+", "_", text)
-
-
-_HEADER_NAMES = {
-    _header_key(name): column.name for column in COLUMNS for name in (column.name, *column.aliases)
-}
-
-
-# ---------------------------------------------------------------- reading the file
-
-
-def _read_bytes(source: bytes | IO[bytes]) -> bytes:
-    data = source if isinstance(source, bytes) else source.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise FatalImportError(
-            _l(
-                "The file is larger than %(mb)d MB; split it into smaller files.",
-                mb=MAX_BYTES // (1024 * 1024),
-            )
-        )
-    if not data.strip():
-        raise FatalImportError(_l("The file is empty."))
-    return data
-
-
-def _decode(data: bytes) -> tuple[str, str]:
-    """The text and the name of its encoding, or a fatal error saying why there is none."""
-    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise FatalImportError(
-            _l("This is an Excel workbook, not a CSV file; save it as CSV (UTF-8) and retry.")
-        )
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError:
-            pass
-    elif b"\x00" not in data:
-        for encoding, label in (("utf-8-sig", "utf-8"), ("gb18030", "gb18030")):
-            try:
-                text = data.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            if label == "utf-8" and data.startswith(codecs.BOM_UTF8):
-                label = "utf-8-sig"
-            if _looks_like_text(text):
-                return text, label
-            break
-    raise FatalImportError(
-        _l(
-            "The file cannot be read as UTF-8 or GBK text: it is binary data or in another "
-            "encoding. Save it from Excel as CSV UTF-8 and retry."
-        )
-    )
-
-
-def _looks_like_text(text: str) -> bool:
-    sample = text[:65536]
-    control = sum(
-        1 for ch in sample if ch not in "\t\r\n" and unicodedata.category(ch) in ("Cc", "Co", "Cn")
-    )
-    return control <= len(sample) // 100
-
-
-def _delimiter(text: str) -> str:
-    header = text.split("\n", 1)[0]
-    return max((",", ";", "\t"), key=header.count)
-
-
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-
-
-def _records(text: str, delimiter: str) -> Iterator[list[str]]:
-    # Lines are cut from the text as they are read: io.StringIO would hold a second copy of
-    # the whole file, four bytes a character.
-    lines = (match.group() for match in _LINE.finditer(text))
-    return csv.reader(lines, delimiter=delimiter)
-
-
-def _count_records(text: str, delimiter: str) -> int:
-    """Data rows in the file, after checking that the whole of it parses as CSV."""
-    count = -1
-    try:
-        for count, _record in enumerate(_records(text, delimiter)):
-            if count > MAX_ROWS:
-                raise FatalImportError(
-                    _l(
-                        "The file has more than %(n)s rows; split it into smaller files.",
-                        n=f"{MAX_ROWS:,}",
-                    )
-                )
-    except csv.Error as error:
-        raise FatalImportError(
-            _l("Row %(row)d is not valid CSV (%(error)s).", row=count + 2, error=str(error))
-        ) from error
-    return max(count, 0)
-
-
-def _map_header(cells: list[str]) -> tuple[dict[str, int], list[str]]:
-    """Column name → position, and the header cells that name no known column."""
-    positions: dict[str, int] = {}
-    unknown: list[str] = []
-    for index, cell in enumerate(cells):
-        name = _HEADER_NAMES.get(_header_key(cell))
-        if name is None:
-            if cell.strip():
-                unknown.append(cell.strip())
-            continue
-        if name in positions:
-            raise FatalImportError(
-                _l("The column %(name)s appears twice in the header.", name=name)
-            )
-        positions[name] = index
-    missing = [name for name in REQUIRED if name not in positions]
-    if missing:
-        found = ", ".join(c.strip()[:30] for c in cells[:12] if c.strip()) or "—"
-        raise FatalImportError(
-            _l(
-                "Missing required column: %(missing)s. The first row must be the header "
-                "(found: %(found)s).",
-                missing=", ".join(missing),
-                found=found,
-            )
-        )
-    return positions, unknown
+_HEADER_NAMES = header_names(COLUMNS)
 
 
 # ---------------------------------------------------------------- cleaning one row
-
-
-class CellError(Exception):
-    def __init__(self, column: str, message: Any) -> None:
-        super().__init__(column)
-        self.column = column
-        self.message = message
 
 
 _BOOLEANS = {
@@ -559,11 +425,7 @@ class RowCleaner:
 
     def clean(self, row: int, cells: list[str]) -> tuple[CleanRow | None, list[CellError]]:
         if any(cell.strip() for cell in cells[self.width :]):
-            message = _l(
-                "the row has more values than the header has columns "
-                "(a value containing a comma must be in quotes)."
-            )
-            return None, [CellError("", message)]
+            return None, [CellError("", TOO_MANY_VALUES)]
         errors: list[CellError] = []
         values: dict[str, Any] = {}
         account_details = False
@@ -675,15 +537,11 @@ class Importer:
         # the values as tuples (a dict per row would double the memory a large file takes).
         self.seen_customers: dict[str, tuple[int, tuple[Any, ...]]] = {}
         self.seen_accounts: dict[str, tuple[int, str, tuple[Any, ...]]] = {}
-        self.errors: list[dict[str, Any]] = []
-        self.errors_left_out = 0
+        self.errors = RowErrors(MAX_ERRORS)
         self.counts = dict.fromkeys(COUNTS, 0)
 
     def note(self, row: int, column: str, message: Any) -> None:
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"row": row, "column": column, "error": str(message)})
-        else:
-            self.errors_left_out += 1
+        self.errors.add(row, column, message)
 
     def run_batch(self, rows: list[tuple[int, list[str]]]) -> None:
         try:
@@ -752,14 +610,7 @@ class Importer:
 
     @staticmethod
     def load_owners(emails: set[str]) -> dict[str, int]:
-        if not emails:
-            return {}
-        found = db.session.execute(
-            select(User.email, User.id).where(
-                User.email.in_(emails), User.role == Role.RM.value, User.active.is_(True)
-            )
-        )
-        return {email.lower(): user_id for email, user_id in found}
+        return active_ids_by_email(emails, [Role.RM])
 
     def plan_row(
         self,
@@ -1049,40 +900,23 @@ def import_customers(
     importer: Importer | None = None
     fatal_error: str | None = None
     try:
-        text, encoding = _decode(_read_bytes(stream_or_bytes))
-        delimiter = _delimiter(text)
-        total = _count_records(text, delimiter)
-        records = _records(text, delimiter)
-        header = next(records)
-        positions, unknown = _map_header(header)
+        text, encoding = read_text(stream_or_bytes, MAX_BYTES)
+        source = parse(text, max_rows=MAX_ROWS)
+        positions, unknown = map_header(source.header, _HEADER_NAMES, REQUIRED)
         importer = Importer(
-            RowCleaner(positions, len(header), default_timezone, utc_now().date()), actor
+            RowCleaner(positions, len(source.header), default_timezone, utc_now().date()), actor
         )
         for name in unknown:
-            importer.note(1, name[:60], _l("not a known column; ignored."))
-        filled = (
-            (row, cells)
-            for row, cells in enumerate(records, start=2)
-            if any(cell.strip() for cell in cells)
-        )
-        while batch := list(islice(filled, BATCH_ROWS)):
+            importer.note(1, name[:60], UNKNOWN_COLUMN)
+        for batch in source.batches(BATCH_ROWS, progress):
             importer.run_batch(batch)
             importer.counts["rows_total"] += len(batch)
-            if progress is not None:
-                progress(batch[-1][0] - 1, total)
-        if progress is not None:
-            progress(total, total)
     except FatalImportError as error:
         fatal_error = str(error.args[0])
     except Exception:
         # Whatever went wrong, the rows committed so far are reported, never left unexplained.
         log.exception("customer import %s stopped", record_id)
-        fatal_error = str(
-            _l(
-                "The import stopped after an internal error; the rows counted in this report "
-                "were imported, the others were not. Try again, or tell an admin."
-            )
-        )
+        fatal_error = str(INTERNAL_ERROR)
     db.session.rollback()
     record = db.session.get(CustomerImport, record_id)  # type: ignore[assignment]
     record.encoding = encoding
@@ -1107,38 +941,12 @@ SUMMARY_FIELDS = ("filename", "encoding", *COUNTS, "fatal_error")
 def _record_outcome(record: CustomerImport, importer: Importer) -> None:
     for name, value in importer.counts.items():
         setattr(record, name, value)
-    errors = list(importer.errors)
-    if importer.errors_left_out:
-        note = _l(
-            "Errors not listed: %(n)s more. Fix the errors above and import the file again.",
-            n=f"{importer.errors_left_out:,}",
-        )
-        errors.append({"row": None, "column": "", "error": str(note)})
-    record.errors = errors
+    record.errors = importer.errors.listed()
 
 
 def errors_csv(import_row: CustomerImport) -> str:
     """The refused rows as CSV (row, column, error), with a BOM so that Excel reads UTF-8."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["row", "column", "error"])
-    if import_row.fatal_error:
-        writer.writerow(["", "", _csv_safe(import_row.fatal_error)])
-    for error in import_row.errors or []:
-        row = error.get("row")
-        writer.writerow(
-            [
-                "" if row is None else row,
-                _csv_safe(error.get("column") or ""),
-                _csv_safe(str(error.get("error", ""))),
-            ]
-        )
-    return "\ufeff" + out.getvalue()
-
-
-def _csv_safe(text: str) -> str:
-    """Keep spreadsheet programs from running a cell as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return csvfiles.errors_csv(import_row.fatal_error, import_row.errors or [])
 
 
 def recent_imports(limit: int = 20) -> list[CustomerImport]:
