@@ -27,6 +27,8 @@ def test_every_string_in_the_code_has_a_chinese_translation(tmp_path) -> None:
             "_l",
             "-k",
             "lazy_gettext",
+            "-k",
+            "lazy_pgettext:1c,2",
             "--no-location",
             "-o",
             str(pot),

@@ -133,7 +133,7 @@ def count_records(text: str, delimiter: str, max_rows: int, *, strict: bool = Fa
                 raise FatalImportError(
                     _l(
                         "The file has more than %(n)s rows; split it into smaller files.",
-                        n=f"{max_rows:,}",
+                        n=format(max_rows, ","),
                     )
                 )
             line = reader.line_num + 1  # type: ignore[attr-defined]
@@ -264,7 +264,7 @@ class RowErrors:
             return list(self.items)
         note = _l(
             "Errors not listed: %(n)s more. Fix the errors above and import the file again.",
-            n=f"{self.left_out:,}",
+            n=format(self.left_out, ","),
         )
         return [*self.items, {"row": None, "column": "", "error": str(note)}]
 

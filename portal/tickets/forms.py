@@ -2,6 +2,7 @@
 their labels and the CSRF token."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -41,7 +42,7 @@ class _TaxonomyFields:
     cause_code = SelectField(_l("Cause (C)"), validate_choice=False)
     severity = SelectField(_l("Severity"), choices=lambda: _choices(SEVERITY_LABELS))
     subject = StringField(
-        _l("Subject"),
+        lazy_pgettext("ticket", "Subject"),
         validators=[DataRequired(_l("Give the ticket a subject.")), _text_length(SUBJECT_MAX)],
     )
     product = StringField(_l("Product"), validators=[_text_length(120)])
@@ -119,7 +120,7 @@ class MergeForm(FlaskForm):
 
 
 class ViewForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the view a name."))])
+    name = StringField(_l("View name"), validators=[DataRequired(_l("Give the view a name."))])
     query = HiddenField()
 
 

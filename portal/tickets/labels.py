@@ -1,6 +1,7 @@
 """Translated labels for the tickets room's codes, shared by forms, templates and exports."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 KIND_LABELS = {
     "complaint": _l("Complaint"),
@@ -14,7 +15,7 @@ STATUS_LABELS = {
     "in_progress": _l("In progress"),
     "waiting_on_customer": _l("Waiting on customer"),
     "resolved": _l("Resolved"),
-    "closed": _l("Closed"),
+    "closed": lazy_pgettext("ticket status", "Closed"),
     "withdrawn": _l("Withdrawn"),
 }
 SEVERITY_LABELS = {
@@ -55,7 +56,7 @@ ACTION_LABELS = {
     "clock.paused": _l("Clock paused"),
     "clock.resumed": _l("Clock resumed"),
     "clock.restarted": _l("Clock restarted on new facts"),
-    "clock.warning": _l("80 % of the time used"),
+    "clock.warning": _l("80 percent of the time used"),
     "clock.breached": _l("Deadline breached"),
     "merged.into": _l("Merged into another ticket"),
     "merged.from": _l("Repeat merged in"),

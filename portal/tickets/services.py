@@ -420,7 +420,7 @@ def create_ticket(
             actor,
             ticket,
             "assigned",
-            data={"assignee_id": ticket.assignee_id, "team_id": ticket.team_id},
+            data=_assignment(ticket.assignee_id, ticket.team_id),
             at=now,
         )
         if ticket.assignee_id is not None and ticket.assignee_id != actor.user_id:
@@ -687,7 +687,7 @@ def assign(
             actor,
             ticket,
             "assigned",
-            data={"before": before, "assignee_id": assignee_id, "team_id": new_team},
+            data={"before": _assignment(*before.values()), **_assignment(assignee_id, new_team)},
         )
         if assignee_id is not None and assignee_id != actor.user_id:
             notify_assigned(ticket, assignee_id)
@@ -700,6 +700,18 @@ def assign(
             _l("Some of these tickets changed in the meantime. Reload and try again.")
         ) from error
     return changed
+
+
+def _assignment(assignee_id: int | None, team_id: int | None) -> dict[str, Any]:
+    """Who and which team, by id and by name: the history must read without a lookup."""
+    assignee = db.session.get(User, assignee_id) if assignee_id else None
+    team = db.session.get(Team, team_id) if team_id else None
+    return {
+        "assignee_id": assignee_id,
+        "assignee": assignee.name if assignee else None,
+        "team_id": team_id,
+        "team": team.name if team else None,
+    }
 
 
 # ---------------------------------------------------------------- clocks
