@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
+    _check_contact_policy(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -73,6 +74,7 @@ MODEL_MODULES = (
     "portal.accounts.models",
     "portal.jobs.models",
     "portal.customers.models",
+    "portal.messaging.models",
     "portal.tickets.models",
 )
 
@@ -143,13 +145,24 @@ def _unauthorized() -> Any:
     return see_other(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
 
+def _check_contact_policy(app: Flask) -> None:
+    """A mistyped cap or quiet-hours setting stops the app at start, not a job at 3 a.m."""
+    from portal.core.config import ConfigError
+    from portal.messaging.policy import PolicySettings
+
+    try:
+        PolicySettings.from_config(app.config)
+    except ValueError as error:
+        raise ConfigError(f"CONTACT_CAPS / QUIET_HOURS / SUPPRESS_*_WHEN: {error}") from error
+
+
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.routes import bp as accounts_bp
     from portal.core.routes import bp as core_bp
     from portal.customers.routes import bp as customers_bp
     from portal.customers.services import register_timeline_providers
     from portal.tickets.routes import bp as tickets_bp
-    from portal.tickets.services import register_ticket_timeline
+    from portal.tickets.services import register_contact_rules, register_ticket_timeline
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
@@ -157,6 +170,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(tickets_bp)
     register_timeline_providers()
     register_ticket_timeline()
+    register_contact_rules()
 
 
 def _register_cli(app: Flask) -> None:

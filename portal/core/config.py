@@ -66,6 +66,22 @@ class Settings:
     job_registry: str = "portal.jobs.registry:JOBS"
     job_history_days: int = 90
     log_level: str = "INFO"
+    # Messaging (portal/messaging): transport, sender, and the contact policy.
+    mail_transport: str = "file"
+    mail_dir: str = field(default_factory=lambda: str(INSTANCE_DIR / "mail"))
+    mail_from: str = "Credit Care <care@portal.invalid>"
+    mail_domain: str = "portal.invalid"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: float = 10.0
+    firm_name: str = "Credit Care"
+    unsubscribe_mailto: str | None = None
+    contact_caps: str = "survey:1/30,care+survey:3/7,care+survey+service!:6/7"
+    quiet_hours: str = "22:00-08:00"
+    suppress_when: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -91,6 +107,25 @@ class Settings:
             job_registry=env.get("JOB_REGISTRY") or defaults.job_registry,
             job_history_days=_number(env, "JOB_HISTORY_DAYS", defaults.job_history_days),
             log_level=env.get("LOG_LEVEL") or defaults.log_level,
+            mail_transport=(env.get("MAIL_TRANSPORT") or defaults.mail_transport).lower(),
+            mail_dir=env.get("MAIL_DIR") or defaults.mail_dir,
+            mail_from=env.get("MAIL_FROM") or defaults.mail_from,
+            mail_domain=env.get("MAIL_DOMAIN") or defaults.mail_domain,
+            smtp_host=env.get("SMTP_HOST") or defaults.smtp_host,
+            smtp_port=_number(env, "SMTP_PORT", defaults.smtp_port),
+            smtp_starttls=_flag(env, "SMTP_STARTTLS"),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_timeout=_number(env, "SMTP_TIMEOUT", defaults.smtp_timeout, float),
+            firm_name=env.get("FIRM_NAME") or defaults.firm_name,
+            unsubscribe_mailto=env.get("UNSUBSCRIBE_MAILTO") or None,
+            contact_caps=env.get("CONTACT_CAPS", defaults.contact_caps),
+            quiet_hours=env.get("QUIET_HOURS", defaults.quiet_hours),
+            suppress_when={
+                purpose: env[f"SUPPRESS_{purpose.upper()}_WHEN"]
+                for purpose in ("care", "survey", "service")
+                if f"SUPPRESS_{purpose.upper()}_WHEN" in env
+            },
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -104,6 +139,8 @@ class Settings:
                 raise ConfigError(f"{name} {zone!r} is not an IANA time zone")
         if self.complaint_profile not in COMPLAINT_PROFILES:
             raise ConfigError(f"COMPLAINT_PROFILE must be one of {', '.join(COMPLAINT_PROFILES)}")
+        if self.mail_transport not in ("file", "smtp"):
+            raise ConfigError("MAIL_TRANSPORT must be file or smtp")
         production = self.env == "production"
         secret = self.secret_key
         if secret is None:
@@ -144,6 +181,24 @@ class Settings:
             "JOB_REGISTRY": self.job_registry,
             "JOB_HISTORY_DAYS": self.job_history_days,
             "LOG_LEVEL": self.log_level,
+            "MAIL_TRANSPORT": self.mail_transport,
+            "MAIL_DIR": self.mail_dir,
+            "MAIL_FROM": self.mail_from,
+            "MAIL_DOMAIN": self.mail_domain,
+            "SMTP_HOST": self.smtp_host,
+            "SMTP_PORT": self.smtp_port,
+            "SMTP_STARTTLS": self.smtp_starttls,
+            "SMTP_USERNAME": self.smtp_username,
+            "SMTP_PASSWORD": self.smtp_password,
+            "SMTP_TIMEOUT": self.smtp_timeout,
+            "FIRM_NAME": self.firm_name,
+            "UNSUBSCRIBE_MAILTO": self.unsubscribe_mailto,
+            "CONTACT_CAPS": self.contact_caps,
+            "QUIET_HOURS": self.quiet_hours,
+            **{
+                f"SUPPRESS_{purpose.upper()}_WHEN": value
+                for purpose, value in self.suppress_when.items()
+            },
         }
 
 

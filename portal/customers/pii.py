@@ -1,5 +1,7 @@
 """Masking of personal identifiers for display, exports and logs."""
 
+from portal.core.search import is_cjk
+
 
 def mask_phone(phone: str | None) -> str:
     """`13812345678` → `138****5678`; shorter numbers keep only their last two digits."""
@@ -21,3 +23,14 @@ def mask_id_number(id_number: str | None) -> str:
     if len(id_number) <= 4:
         return "*" * len(id_number)
     return f"{id_number[:2]}{'*' * (len(id_number) - 4)}{id_number[-2:]}"
+
+
+def first_name(name: str | None) -> str:
+    """The only part of a name a message may carry: the given name of a Chinese name (the
+    characters after a one-character surname), the first word of any other."""
+    text = (name or "").strip()
+    if not text:
+        return ""
+    if len(text) >= 2 and all(is_cjk(ch) for ch in text):
+        return text[1:]
+    return text.split()[0]

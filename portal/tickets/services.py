@@ -21,6 +21,7 @@ from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers.models import CreditAccount, Customer
 from portal.customers.timeline import Cursor, TimelineEntry, older_than, register_provider
+from portal.messaging.policy import register_state_rule
 from portal.tickets import clocks
 from portal.tickets.labels import US_RESPONSES
 from portal.tickets.models import (
@@ -1051,3 +1052,25 @@ def recent_complaints_of(owner_id: int, since: datetime, limit: int = 20) -> lis
             .limit(limit)
         )
     )
+
+
+def _with_open_complaints(customer_ids: list[int]) -> set[int]:
+    """The contact policy's "has an open complaint" state, for a batch of customers."""
+    found: set[int] = set()
+    for start in range(0, len(customer_ids), 5000):
+        found.update(
+            db.session.scalars(
+                select(Ticket.customer_id)
+                .where(
+                    Ticket.customer_id.in_(customer_ids[start : start + 5000]),
+                    Ticket.is_open.is_(True),
+                    Ticket.kind == Kind.COMPLAINT.value,
+                )
+                .distinct()
+            )
+        )
+    return found
+
+
+def register_contact_rules() -> None:
+    register_state_rule("open_complaint", _with_open_complaints)
