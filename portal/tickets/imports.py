@@ -603,20 +603,20 @@ def _apply_company_response(actor: Actor, ticket: Ticket, item: ImportRow) -> No
         return
     if lowered == CFPB_IN_PROGRESS:
         due_before = ticket.due_at
-        services._apply_clock(
+        services.apply_clock(
             ticket, clocks.extend(services.clock_state(ticket), approved_by_senior=True)
         )
         ticket.status = Status.IN_PROGRESS.value
         ticket.acknowledged_at = now
         _imported_status(actor, ticket, response, now)
-        services._event(
+        services.add_event(
             actor,
             ticket,
             "clock.extended",
             reason="imported",
             data={
-                "due_before": services._plain(due_before),
-                "due_after": services._plain(ticket.due_at),
+                "due_before": services.plain(due_before),
+                "due_after": services.plain(ticket.due_at),
                 "extensions": ticket.extensions,
                 "paused_days": ticket.paused_days,
             },
@@ -629,11 +629,11 @@ def _apply_company_response(actor: Actor, ticket: Ticket, item: ImportRow) -> No
     ticket.resolution = item.public_response or response
     ticket.acknowledged_at = ticket.resolved_at = ticket.closed_at = closed_at
     _imported_status(actor, ticket, response, now)
-    services._event(actor, ticket, "resolution", body=ticket.resolution, at=now)
+    services.add_event(actor, ticket, "resolution", body=ticket.resolution, at=now)
 
 
 def _imported_status(actor: Actor, ticket: Ticket, response: str, now: datetime) -> None:
-    services._event(
+    services.add_event(
         actor,
         ticket,
         "status",

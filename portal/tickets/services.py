@@ -111,7 +111,7 @@ def is_regulated(ticket: Ticket) -> bool:
     return ticket.kind == Kind.COMPLAINT
 
 
-def _apply_clock(ticket: Ticket, state: clocks.ClockState) -> None:
+def apply_clock(ticket: Ticket, state: clocks.ClockState) -> None:
     """Store a clock state and the deadlines it gives; a new deadline re-arms the watch."""
     zone = clock_settings().zone
     ticket.counting_from = state.counting_from
@@ -147,7 +147,7 @@ def _apply_sla(ticket: Ticket) -> None:
 # ---------------------------------------------------------------- events
 
 
-def _event(
+def add_event(
     actor: Actor,
     ticket: Ticket,
     action: str,
@@ -171,7 +171,7 @@ def _event(
     return event
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return as_utc(value).isoformat()
     if isinstance(value, date):
@@ -398,10 +398,10 @@ def create_ticket(
         original=original,
     )
     _apply_sla(ticket)
-    _apply_clock(ticket, clock_state(ticket))
+    apply_clock(ticket, clock_state(ticket))
     db.session.add(ticket)
     db.session.flush()
-    _event(
+    add_event(
         actor,
         ticket,
         "created",
@@ -409,15 +409,15 @@ def create_ticket(
             "reference": ticket.reference,
             "kind": ticket.kind,
             "profile": ticket.profile,
-            "received_at": _plain(ticket.received_at),
-            "due_at": _plain(ticket.due_at),
-            "sla_due_at": _plain(ticket.sla_due_at),
+            "received_at": plain(ticket.received_at),
+            "due_at": plain(ticket.due_at),
+            "sla_due_at": plain(ticket.sla_due_at),
             "source": source,
         },
         at=now,
     )
     if ticket.assignee_id or ticket.team_id:
-        _event(
+        add_event(
             actor,
             ticket,
             "assigned",
@@ -528,11 +528,11 @@ def change_status(
     ticket.is_open = target in OPEN_STATUSES
     if ticket.is_open and before in (Status.RESOLVED, Status.CLOSED):
         ticket.resolved_at = ticket.closed_at = None  # reopened: the clocks run on
-    _event(
+    add_event(
         actor, ticket, "status", reason=note or None, data={"from": before, "to": target}, at=now
     )
     if target == Status.RESOLVED:
-        _event(actor, ticket, "resolution", body=ticket.resolution, at=now)
+        add_event(actor, ticket, "resolution", body=ticket.resolution, at=now)
     return _commit(ticket)
 
 
@@ -549,7 +549,7 @@ def _move_sla(ticket: Ticket, before: str, target: str, now: datetime) -> None:
         ticket.sla_paused_since = None
         _apply_sla(ticket)
         if not is_regulated(ticket):
-            _apply_clock(ticket, clock_state(ticket))
+            apply_clock(ticket, clock_state(ticket))
 
 
 # ---------------------------------------------------------------- details
@@ -607,18 +607,18 @@ def update_details(actor: Actor, ticket_id: int, version: int | None, data: Deta
         raise ValidationFailed(
             _l("Choose the kind of redress for the amount."), field="redress_kind"
         )
-    before = {f: _plain(getattr(ticket, f)) for f in DETAIL_FIELDS}
+    before = {f: plain(getattr(ticket, f)) for f in DETAIL_FIELDS}
     for name, value in values.items():
         setattr(ticket, name, value)
-    after = {f: _plain(getattr(ticket, f)) for f in DETAIL_FIELDS}
+    after = {f: plain(getattr(ticket, f)) for f in DETAIL_FIELDS}
     changed = {f for f in DETAIL_FIELDS if before[f] != after[f]}
     if not changed:
         return ticket
     if "severity" in changed:
         _apply_sla(ticket)
         if not is_regulated(ticket):
-            _apply_clock(ticket, clock_state(ticket))
-    _event(
+            apply_clock(ticket, clock_state(ticket))
+    add_event(
         actor,
         ticket,
         "edited",
@@ -684,7 +684,7 @@ def assign(
         before = {"assignee_id": ticket.assignee_id, "team_id": ticket.team_id}
         ticket.assignee_id = assignee_id
         ticket.team_id = new_team
-        _event(
+        add_event(
             actor,
             ticket,
             "assigned",
@@ -735,21 +735,21 @@ def _clock_change(
         raise ValidationFailed(_l("The clock of a closed ticket cannot change."))
     why = _reason(reason)
     told = _text(notice, "notice") if notice is not None else None
-    before_due = _plain(ticket.due_at)
+    before_due = plain(ticket.due_at)
     try:
         state = change(clock_state(ticket))
     except clocks.ClockError as error:
         raise ValidationFailed(clock_message(error), field="clock") from error
-    _apply_clock(ticket, state)
+    apply_clock(ticket, state)
     now = utc_now()
-    _event(
+    add_event(
         actor,
         ticket,
         action,
         reason=why,
         data={
             "due_before": before_due,
-            "due_after": _plain(ticket.due_at),
+            "due_after": plain(ticket.due_at),
             "extensions": ticket.extensions,
             "paused_days": ticket.paused_days,
             "approver": actor.label
@@ -759,7 +759,7 @@ def _clock_change(
         at=now,
     )
     if told:
-        _event(actor, ticket, "response", body=told, data={"notice": action}, at=now)
+        add_event(actor, ticket, "response", body=told, data={"notice": action}, at=now)
     return _commit(ticket)
 
 
@@ -876,7 +876,7 @@ def add_note(
     if customer_facing:
         _require_handler(actor)
     text = _text(body, "body", required=True)
-    event = _event(actor, ticket, "response" if customer_facing else "note", body=text)
+    event = add_event(actor, ticket, "response" if customer_facing else "note", body=text)
     db.session.commit()
     return event
 
@@ -911,7 +911,7 @@ def merge(actor: Actor, ticket_id: int, duplicate_reference: str, reason: str) -
     duplicate.closed_at = now
     duplicate.merged_into_id = ticket.id
     duplicate.resolution = f"Merged into {ticket.reference}"
-    _event(
+    add_event(
         actor,
         duplicate,
         "merged.into",
@@ -919,7 +919,7 @@ def merge(actor: Actor, ticket_id: int, duplicate_reference: str, reason: str) -
         data={"into": ticket.reference, "from_status": before},
         at=now,
     )
-    _event(
+    add_event(
         actor, ticket, "merged.from", reason=why, data={"duplicate": duplicate.reference}, at=now
     )
     ticket.updated_at = now  # bumps the version: whoever edits this ticket sees the merge
