@@ -141,7 +141,18 @@ class Ticket(TimestampMixin, db.Model):
         UniqueConstraint("source", "external_id", name="source_external_id"),
         # The queue: open tickets by due date, alone and under each single filter, so that a
         # page is one index range read however many tickets there are.
-        Index("ix_tickets_open_due", "is_open", "due_at", "id"),
+        # Also covers the sidebar's counts over open tickets (read from the index alone).
+        Index(
+            "ix_tickets_open_due",
+            "is_open",
+            "due_at",
+            "id",
+            "assignee_id",
+            "status",
+            "paused_since",
+        ),
+        Index("ix_tickets_due", "due_at", "id"),  # any status, by due date
+        Index("ix_tickets_open_received", "is_open", "received_at", "id"),
         Index("ix_tickets_status_due", "status", "due_at", "id"),
         Index("ix_tickets_assignee_due", "assignee_id", "is_open", "due_at", "id"),
         Index("ix_tickets_team_due", "team_id", "is_open", "due_at", "id"),

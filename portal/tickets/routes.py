@@ -222,7 +222,22 @@ def bulk_assign() -> Any:
 
 
 def _intake_form(customer: Customer | None) -> TicketForm:
+    """The intake form; its dropdowns are filled only when it is shown (`_intake_choices`), so
+    a valid submission costs no lookups of taxonomy, staff and teams."""
     form = TicketForm()
+    if not form.is_submitted():
+        form.kind.data = "complaint"
+        form.severity.data = "medium"
+        form.channel_code.data = "A01"
+        form.business_code.data = "B0201"
+        form.cause_code.data = "C99"
+        form.customer_id.data = str(customer.id) if customer else ""
+        if services.can_handle(_actor()):
+            form.assignee_id.data = str(current_user.id)
+    return form
+
+
+def _intake_choices(form: TicketForm, customer: Customer | None) -> TicketForm:
     _fill_taxonomy(form)
     _people_choices(form.assignee_id, _("Nobody yet"))
     _team_choices(form.team_id)
@@ -240,15 +255,6 @@ def _intake_form(customer: Customer | None) -> TicketForm:
     form.account_id.choices = [("", _("No specific account"))] + [
         (str(a.id), a.number) for a in accounts
     ]
-    if not form.is_submitted():
-        form.kind.data = "complaint"
-        form.severity.data = "medium"
-        form.channel_code.data = "A01"
-        form.business_code.data = "B0201"
-        form.cause_code.data = "C99"
-        form.customer_id.data = str(customer.id) if customer else ""
-        if services.can_handle(_actor()):
-            form.assignee_id.data = str(current_user.id)
     return form
 
 
@@ -286,12 +292,18 @@ def new() -> Any:
                 raise
             db.session.rollback()
             return render(
-                "tickets/new.html", status=400, form=form, customer=customer, error=error.message
+                "tickets/new.html",
+                status=400,
+                form=_intake_choices(form, customer),
+                customer=customer,
+                error=error.message,
             )
         flash(_("Ticket %(reference)s registered.", reference=ticket.reference), "success")
         return see_other(url_for("tickets.show", ticket_id=ticket.id))
     status = 400 if request.method == "POST" else 200
-    return render("tickets/new.html", status=status, form=form, customer=customer)
+    return render(
+        "tickets/new.html", status=status, form=_intake_choices(form, customer), customer=customer
+    )
 
 
 # ---------------------------------------------------------------- the ticket page
