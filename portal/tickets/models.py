@@ -162,6 +162,8 @@ class Ticket(TimestampMixin, db.Model):
         Index("ix_tickets_cause_due", "cause_code", "is_open", "due_at", "id"),
         Index("ix_tickets_received", "received_at", "id"),
         Index("ix_tickets_customer_received", "customer_id", "received_at", "id"),
+        # An RM's queue: their customers' open tickets, without reading the closed history.
+        Index("ix_tickets_customer_open_due", "customer_id", "is_open", "due_at", "id"),
         Index("ix_tickets_open_warn", "is_open", "warn_at"),
     )
 

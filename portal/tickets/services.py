@@ -40,7 +40,7 @@ from portal.tickets.models import (
     TicketEvent,
 )
 from portal.tickets.notifications import notify_assigned
-from portal.tickets.taxonomy import check_code
+from portal.tickets.taxonomy import check_code, preload
 
 SUBJECT_MAX = 200
 TEXT_MAX = 20_000
@@ -88,7 +88,7 @@ def clock_settings() -> ClockSettings:
     )
 
 
-def _profile(ticket: Ticket) -> clocks.RegulatoryProfile:
+def profile_for(ticket: Ticket) -> clocks.RegulatoryProfile:
     profile = clocks.PROFILES[ticket.profile]
     if profile.code == "CN" and current_app.config.get("COMPLAINT_ROLL_WEEKENDS"):
         profile = replace(profile, roll_weekends=True)
@@ -121,7 +121,7 @@ def apply_clock(ticket: Ticket, state: clocks.ClockState) -> None:
     if is_regulated(ticket):
         # While paused, keep the deadline as it stood when the pause began.
         running = replace(state, paused_since=None)
-        found = clocks.deadlines(running, zone, profile=_profile(ticket))
+        found = clocks.deadlines(running, zone, profile=profile_for(ticket))
         due = found.respond_by
         ticket.summary_due_at = found.summary_by
     else:
@@ -135,7 +135,7 @@ def apply_clock(ticket: Ticket, state: clocks.ClockState) -> None:
     ticket.warn_at = start + (due - start) * WARN_SHARE
 
 
-def _apply_sla(ticket: Ticket) -> None:
+def apply_sla(ticket: Ticket) -> None:
     settings = clock_settings()
     hours = SLA_HOURS[Severity(ticket.severity)] + (ticket.sla_paused_hours or 0.0)
     calendar = clocks.PROFILES[ticket.profile].calendar
@@ -324,6 +324,7 @@ def allocate_reference(kind: str, year: int) -> str:
 
 
 def _check_input(actor: Actor, data: TicketInput, now: datetime) -> dict[str, Any]:
+    preload(data.channel_code, data.business_code, data.cause_code)
     received = as_utc(data.received_at) if data.received_at else now
     if received > now + timedelta(minutes=5):
         raise ValidationFailed(
@@ -397,7 +398,7 @@ def create_ticket(
         external_id=external_id,
         original=original,
     )
-    _apply_sla(ticket)
+    apply_sla(ticket)
     apply_clock(ticket, clock_state(ticket))
     db.session.add(ticket)
     db.session.flush()
@@ -547,7 +548,7 @@ def _move_sla(ticket: Ticket, before: str, target: str, now: datetime) -> None:
         )
         ticket.sla_paused_hours = (ticket.sla_paused_hours or 0.0) + paused
         ticket.sla_paused_since = None
-        _apply_sla(ticket)
+        apply_sla(ticket)
         if not is_regulated(ticket):
             apply_clock(ticket, clock_state(ticket))
 
@@ -588,6 +589,7 @@ DETAIL_FIELDS = (
 def update_details(actor: Actor, ticket_id: int, version: int | None, data: DetailsInput) -> Ticket:
     _require_handler(actor)
     ticket = _locked(actor, ticket_id, version)
+    preload(data.channel_code, data.business_code, data.cause_code)
     values = {
         "subject": _text(data.subject, "subject", SUBJECT_MAX, required=True),
         "channel_code": check_code(data.channel_code, Axis.CHANNEL, "channel_code"),
@@ -615,7 +617,7 @@ def update_details(actor: Actor, ticket_id: int, version: int | None, data: Deta
     if not changed:
         return ticket
     if "severity" in changed:
-        _apply_sla(ticket)
+        apply_sla(ticket)
         if not is_regulated(ticket):
             apply_clock(ticket, clock_state(ticket))
     add_event(

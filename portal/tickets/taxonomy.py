@@ -94,6 +94,13 @@ def nodes(axis: str | None = None, *, active_only: bool = False) -> list[Taxonom
     return list(db.session.scalars(stmt))
 
 
+def preload(*codes: str | None) -> None:
+    """Load several codes in one query, so the `check_code` calls that follow hit the session."""
+    wanted = [c.strip().upper() for c in codes if c and c.strip()]
+    if wanted:
+        list(db.session.scalars(select(TaxonomyNode).where(TaxonomyNode.code.in_(wanted))))
+
+
 def check_code(code: str | None, axis: Axis, field: str) -> str:
     """A known, active code on `axis`, or a clear refusal."""
     value = (code or "").strip().upper()
