@@ -712,7 +712,12 @@ def table_of(name: str, sql: str) -> str:
     return aliases.get(name.lower(), name.lower())
 
 
-def explain_sqlite(statement: Statement, connection: Any, counts: dict[str, int]) -> None:
+def explain_sqlite(
+    statement: Statement,
+    connection: Any,
+    counts: dict[str, int],
+    big_tables: tuple[str, ...] = BIG_TABLES,
+) -> None:
     rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement.sql, statement.params).all()
     depth: dict[int, int] = {}
     for node_id, parent, _unused, detail in rows:
@@ -729,7 +734,7 @@ def explain_sqlite(statement: Statement, connection: Any, counts: dict[str, int]
             continue
         verb, name, rest = found.groups()
         table = table_of(name, statement.sql)
-        if table not in BIG_TABLES:
+        if table not in big_tables:
             continue
         rows_seen = steps / SQLITE_STEPS_PER_ROW
         whole = rows_seen >= WHOLE_TABLE_SHARE * max(counts.get(table, 0), 1)
@@ -775,7 +780,11 @@ _LIMIT_BLOCKERS = {"Sort", "Hash", "Aggregate", "Materialize", "Hash Join", "Mer
 
 
 def explain_postgresql(
-    statement: Statement, connection: Any, counts: dict[str, int], analyze: bool
+    statement: Statement,
+    connection: Any,
+    counts: dict[str, int],
+    analyze: bool,
+    big_tables: tuple[str, ...] = BIG_TABLES,
 ) -> None:
     options = "ANALYZE, BUFFERS, " if analyze else ""
     text_rows = connection.exec_driver_sql(
@@ -796,7 +805,7 @@ def explain_postgresql(
         elif kind in _LIMIT_BLOCKERS:
             under_limit = False
         table = node.get("Relation Name")
-        if table in BIG_TABLES:
+        if table in big_tables:
             size = max(counts.get(table, 0), 1)
             visited = None
             if analyze:

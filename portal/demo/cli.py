@@ -13,6 +13,7 @@ from portal.demo.seed import (
     SEEDERS,
     STAFF_PASSWORD,
     database_is_empty,
+    room_is_empty,
     seed,
 )
 
@@ -38,13 +39,20 @@ def _print_accounts() -> None:
     help="Seed only these rooms (repeatable); later rooms need the earlier ones.",
 )
 def seed_command(scale: str, if_empty: bool, quiet: bool, only: tuple[str, ...]) -> None:
-    """Fill an empty database with demo data."""
-    if not database_is_empty():
+    """Fill an empty database with demo data, or add an empty room (`--only tickets`) to a
+    seeded one."""
+    adding = bool(only) and "users" not in only
+    if adding and database_is_empty():
+        click.echo("Error: seed the users (and customers) first.", err=True)
+        sys.exit(1)
+    full = [name for name in only if not room_is_empty(name)] if adding else []
+    if full or (not adding and not database_is_empty()):
         if if_empty:
             click.echo("The database already holds data; not seeding.")
             _print_accounts()
             return
-        click.echo("Error: the database already holds data; seed an empty database.", err=True)
+        what = ", ".join(full) if full else "the database"
+        click.echo(f"Error: {what} already holds data; seed an empty one.", err=True)
         sys.exit(1)
     started = time.perf_counter()
     counts = seed(scale, show_progress=not quiet, only=only)

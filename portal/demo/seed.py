@@ -12,7 +12,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Insert, insert, select
 from tqdm import tqdm
 from werkzeug.security import generate_password_hash
 
@@ -21,7 +21,10 @@ from portal.core.access import Role
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.customers.models import Customer
 from portal.demo.customers import ENGLISH_FIRST, ENGLISH_LAST, GIVEN, SURNAMES, seed_customers
+from portal.demo.tickets import seed_tickets
+from portal.tickets.models import Team, Ticket
 
 SCALES = ("small", "large")
 BATCH = 5_000
@@ -76,11 +79,13 @@ def batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
 def bulk_insert(
     ctx: SeedContext, model: Any, rows: Iterable[dict[str, Any]], total: int, desc: str
 ) -> int:
-    """Insert rows in batches, committing each batch, with a progress bar."""
+    """Insert rows in batches, committing each batch, with a progress bar. `model` is a
+    mapped class, a table, or an insert statement of one (to bind some columns specially)."""
+    statement = model if isinstance(model, Insert) else insert(model)
     inserted = 0
     with tqdm(total=total, desc=desc, unit="rows", disable=not ctx.show_progress) as bar:
         for chunk in batched(rows, BATCH):
-            db.session.execute(insert(model), chunk)
+            db.session.execute(statement, chunk)
             db.session.commit()
             inserted += len(chunk)
             bar.update(len(chunk))
@@ -121,11 +126,27 @@ def seed_users(ctx: SeedContext) -> None:
     bulk_insert(ctx, User, rows(), sum(plan.values()), "users")
 
 
-SEEDERS: list[tuple[str, Seeder]] = [("users", seed_users), ("customers", seed_customers)]
+SEEDERS: list[tuple[str, Seeder]] = [
+    ("users", seed_users),
+    ("customers", seed_customers),
+    ("tickets", seed_tickets),
+]
+# A room is empty when none of these tables holds a row.
+ROOM_TABLES: dict[str, tuple[Any, ...]] = {
+    "users": (User,),
+    "customers": (Customer,),
+    "tickets": (Ticket, Team),
+}
+
+
+def room_is_empty(name: str) -> bool:
+    return all(
+        db.session.scalar(select(select(model).exists())) is False for model in ROOM_TABLES[name]
+    )
 
 
 def database_is_empty() -> bool:
-    return (db.session.scalar(select(func.count()).select_from(User)) or 0) == 0
+    return room_is_empty("users")
 
 
 def seed(
@@ -135,7 +156,9 @@ def seed(
     show_progress: bool = True,
     only: tuple[str, ...] = (),
 ) -> dict[str, int]:
-    """Run the seeders in order (or just those named in `only`, which must include users)."""
+    """Run the seeders in order, or just those named in `only`: a room seeded on its own
+    (e.g. tickets added to a database seeded before tickets existed) needs the earlier rooms'
+    rows, which it reads."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}")
     ctx = SeedContext(

@@ -1,0 +1,177 @@
+"""The demo seed's teams and tickets, seeded small on each backend, hold the services' rules."""
+
+import re
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.accounts.models import User
+from portal.core.audit import Actor
+from portal.core.extensions import db
+from portal.core.search import is_cjk
+from portal.core.timeutil import as_utc, utc_now
+from portal.demo.tickets import DEMO_HANDLER_EMAIL, TEAMS, VOLUMES
+from portal.tickets import services
+from portal.tickets.models import (
+    OPEN_STATUSES,
+    Kind,
+    ReferenceCounter,
+    Severity,
+    Status,
+    Team,
+    TeamMember,
+    Ticket,
+    TicketEvent,
+)
+
+REFERENCE = re.compile(r"^(CMP|FBK|INQ|CPL)-(\d{4})-(\d{6})$")
+
+
+@pytest.fixture
+def seeded(runner) -> None:
+    result = runner.invoke(args=["demo", "seed", "--quiet"])
+    assert result.exit_code == 0, result.output
+
+
+def tickets() -> list[Ticket]:
+    return list(db.session.scalars(select(Ticket).order_by(Ticket.id)))
+
+
+def test_small_seed_shows_every_status_kind_and_severity(seeded) -> None:
+    rows = tickets()
+    assert VOLUMES["small"].tickets <= len(rows) <= VOLUMES["small"].tickets + 20
+    assert {t.status for t in rows} == {s.value for s in Status}
+    assert {t.kind for t in rows} == {k.value for k in Kind}
+    assert {t.severity for t in rows} == {s.value for s in Severity}
+    kinds = Counter(t.kind for t in rows)
+    assert kinds.most_common(1)[0][0] == Kind.COMPLAINT.value
+    causes = Counter(t.cause_code for t in rows if t.kind == Kind.COMPLAINT.value)
+    assert {code for code, _n in causes.most_common(3)} & {"C07", "C08"}
+    assert sum(t.customer_id is not None for t in rows) > len(rows) // 2
+    assert any(t.account_id is not None for t in rows)
+
+
+def test_is_open_follows_the_status(seeded) -> None:
+    open_values = {s.value for s in OPEN_STATUSES}
+    for ticket in tickets():
+        assert ticket.is_open == (ticket.status in open_values), ticket.reference
+        if ticket.status in (Status.RESOLVED, Status.CLOSED) and ticket.merged_into_id is None:
+            assert ticket.resolved_at is not None and ticket.resolution
+        if ticket.status == Status.CLOSED:
+            assert ticket.closed_at is not None
+
+
+def test_deadlines_are_those_the_services_store(seeded) -> None:
+    """Every stored clock, recomputed by the services' own functions from the ticket's state."""
+    for ticket in tickets():
+        fresh = Ticket(
+            profile=ticket.profile,
+            kind=ticket.kind,
+            severity=ticket.severity,
+            received_at=ticket.received_at,
+            sla_paused_hours=ticket.sla_paused_hours,
+        )
+        services.apply_sla(fresh)
+        services.apply_clock(fresh, services.clock_state(ticket))
+        assert fresh.sla_due_at == as_utc(ticket.sla_due_at), ticket.reference
+        assert fresh.due_at == as_utc(ticket.due_at), ticket.reference
+        assert fresh.warn_at == as_utc(ticket.warn_at), ticket.reference
+        summary = ticket.summary_due_at and as_utc(ticket.summary_due_at)
+        assert fresh.summary_due_at == summary, ticket.reference
+
+
+def test_the_queue_has_breached_due_soon_paused_and_extended_tickets(seeded) -> None:
+    now = utc_now()
+    handler = db.session.scalar(select(User).where(User.email == DEMO_HANDLER_EMAIL))
+    mine = [t for t in tickets() if t.is_open and t.assignee_id == handler.id]
+    running = [t for t in mine if t.paused_since is None]
+    assert any(as_utc(t.due_at) < now for t in running)
+    assert any(now < as_utc(t.due_at) < now + timedelta(days=2) for t in running)
+    assert any(t.paused_since is not None for t in mine)
+    assert {1, 2} <= {t.extensions for t in mine}
+    assert any(t.counting_from is not None for t in mine)
+    assert any(t.status == Status.WAITING and t.sla_paused_since is not None for t in mine)
+    everyone = tickets()
+    assert any(t.merged_into_id is not None for t in everyone)
+    assert any(t.is_open and t.assignee_id is None for t in everyone)
+
+
+def test_teams_have_leads_and_members(seeded) -> None:
+    teams = list(db.session.scalars(select(Team)))
+    assert len(teams) == TEAMS["small"]
+    for team in teams:
+        assert db.session.get(User, team.lead_id).role == "lead"
+        members = db.session.scalars(
+            select(TeamMember.user_id).where(TeamMember.team_id == team.id)
+        )
+        roles = {db.session.get(User, m).role for m in members}
+        assert "handler" in roles
+    team_ids = {t.id for t in teams}
+    assert all(t.team_id in team_ids for t in tickets() if t.team_id is not None)
+
+
+def test_every_ticket_has_its_history(seeded) -> None:
+    first = dict(
+        db.session.execute(
+            select(TicketEvent.ticket_id, func.min(TicketEvent.id)).group_by(TicketEvent.ticket_id)
+        ).all()
+    )
+    assert len(first) == len(tickets())
+    created = {
+        e.ticket_id: e
+        for e in db.session.scalars(select(TicketEvent).where(TicketEvent.action == "created"))
+    }
+    for ticket in tickets():
+        assert created[ticket.id].id == first[ticket.id]
+        assert created[ticket.id].data["reference"] == ticket.reference
+    actions = set(db.session.scalars(select(TicketEvent.action).distinct()))
+    assert {"assigned", "status", "resolution", "note", "response", "clock.extended"} <= actions
+    bodies = list(
+        db.session.scalars(
+            select(TicketEvent.body).where(TicketEvent.action.in_(("note", "response")))
+        )
+    )
+    assert any(any(is_cjk(c) for c in b) for b in bodies)
+    assert any(b.isascii() for b in bodies)
+
+
+def test_a_new_intake_continues_the_reference_sequence(seeded) -> None:
+    references = [t.reference for t in tickets()]
+    assert len(set(references)) == len(references)
+    highest: dict[tuple[str, int], int] = {}
+    for reference in references:
+        prefix, year, number = REFERENCE.match(reference).groups()
+        key = (prefix, int(year))
+        highest[key] = max(highest.get(key, 0), int(number))
+    counters = {(c.prefix, c.year): c.last for c in db.session.scalars(select(ReferenceCounter))}
+    assert counters == highest
+
+    handler = db.session.scalar(select(User).where(User.email == DEMO_HANDLER_EMAIL))
+    ticket = services.create_ticket(
+        Actor(handler.id, handler.email, handler.role),
+        services.TicketInput(
+            kind="complaint",
+            subject="Annual fee charged twice",
+            channel_code="A0302",
+            business_code="B0302",
+            cause_code="C07",
+        ),
+    )
+    year = as_utc(ticket.received_at).astimezone(services.clock_settings().zone).year
+    assert ticket.reference == f"CMP-{year}-{highest.get(('CMP', year), 0) + 1:06d}"
+    assert ticket.reference not in references
+
+
+def test_tickets_can_be_added_to_a_seeded_database(runner) -> None:
+    first = runner.invoke(
+        args=["demo", "seed", "--quiet", "--only", "users", "--only", "customers"]
+    )
+    assert first.exit_code == 0, first.output
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+    added = runner.invoke(args=["demo", "seed", "--quiet", "--only", "tickets"])
+    assert added.exit_code == 0, added.output
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) > 0
+    again = runner.invoke(args=["demo", "seed", "--quiet", "--only", "tickets"])
+    assert again.exit_code == 1 and "tickets already holds data" in again.output
