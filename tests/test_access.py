@@ -67,6 +67,23 @@ EXPECTED: dict[str, object] = {
     "tickets.mark_read": SIGNED_IN,
     "tickets.taxonomy_page": ADMIN,
     "tickets.teams_page": ADMIN,
+    "care.rules": ADMIN,
+    "care.save_rule": ADMIN,
+    "care.campaigns": ADMIN,
+    "care.campaign": ADMIN,
+    "care.campaign_preview": ADMIN,
+    "care.campaign_send": ADMIN,
+    "messaging.outbox": ADMIN,
+    "messaging.message": ADMIN,
+    "messaging.message_html": ADMIN,
+    "messaging.retry": ADMIN,
+    "messaging.suppressions": ADMIN,
+    "messaging.remove_suppression": ADMIN,
+    "messaging.templates": ADMIN,
+    "messaging.template_edit": ADMIN,
+    "messaging.template_preview": ADMIN,
+    "messaging.template_reset": ADMIN,
+    "messaging.unsubscribe": ANYONE,
 }
 
 PRINCIPALS = [None, *sorted(ALL_ROLES)]

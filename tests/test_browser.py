@@ -237,7 +237,7 @@ def test_a_handler_registers_and_works_a_ticket_with_markup_shown_as_text(
         expect(page.locator(".flash-success")).to_contain_text("Clock extended.")
         expect(page.locator(".history")).to_contain_text("Reason <script>")
 
-        for url in (ticket_url, "/tickets", ticket_url + "/print"):
+        for url in (ticket_url, "/tickets?assignee=me&status=new", ticket_url + "/print"):
             page.goto(url)
             expect(page.locator("body")).to_contain_text("<script>window.__pwned=1")
             assert page.evaluate("window.__pwned") is None, url

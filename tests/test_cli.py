@@ -9,6 +9,7 @@ from portal.core.audit import AuditEvent
 from portal.core.extensions import db
 from portal.demo.seed import DEMO_ACCOUNTS, STAFF
 from portal.jobs.models import JobLease, JobRun
+from portal.jobs.registry import JOBS
 from tests.factories import make_user
 
 
@@ -155,7 +156,8 @@ def test_jobs_once_runs_as_of_the_given_instant(runner) -> None:
 def test_jobs_once_refuses_unknown_job_and_bad_instant(runner) -> None:
     unknown = runner.invoke(args=["jobs", "once", "nope"])
     assert unknown.exit_code == 1
-    assert "unknown job 'nope' (registered: jobs.prune_runs, tickets.clock_watch)" in unknown.output
+    registered = ", ".join(sorted(job.id for job in JOBS))
+    assert f"unknown job 'nope' (registered: {registered})" in unknown.output
     bad = runner.invoke(args=["jobs", "once", "jobs.prune_runs", "--at", "yesterday"])
     assert bad.exit_code == 2
     assert "not an ISO-8601 instant" in bad.output

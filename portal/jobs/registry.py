@@ -35,4 +35,19 @@ JOBS: list[JobDefinition] = [
         description="Warn assignees of tickets at 80 % of their time; escalate breaches to leads.",
         lease_seconds=5 * 60,
     ),
+    JobDefinition(
+        id="messaging.deliver",
+        func="portal.messaging.jobs:deliver",
+        trigger={"type": "interval", "seconds": 30},
+        description="Send due outbox messages (SMTP or .eml files); retry, fail, suppress.",
+        lease_seconds=10 * 60,
+    ),
+    JobDefinition(
+        id="care.plan",
+        func="portal.care.jobs:plan",
+        trigger={"type": "interval", "minutes": 10},
+        description="Queue today's birthday, festival and repayment-reminder messages per zone.",
+        lease_seconds=15 * 60,
+        options={"run_at_start": True},
+    ),
 ]

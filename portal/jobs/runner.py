@@ -241,6 +241,8 @@ def build_scheduler(app: Flask) -> Any:
                 db.session.remove()
 
     for job in load_registry(app).values():
+        # A job marked run_at_start also fires as the scheduler starts, not one interval later.
+        first = {"next_run_time": utc_now()} if job.options.get("run_at_start") else {}
         scheduler.add_job(
             fire,
             trigger=build_trigger(job, timezone),
@@ -251,5 +253,6 @@ def build_scheduler(app: Flask) -> Any:
             coalesce=True,
             misfire_grace_time=job.options.get("misfire_grace_time", 300),
             replace_existing=True,
+            **first,
         )
     return scheduler

@@ -1,6 +1,6 @@
 """The outbox and what decides and shapes every email the portal sends."""
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -8,7 +8,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -110,39 +109,3 @@ class MessageTemplate(TimestampMixin, db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it once)
-
-
-class CareRule(TimestampMixin, db.Model):
-    """A scheduled care message: birthday, festival or repayment-reminder greetings.
-
-    A rule only sends for days on or after `enabled_on`, so switching it on (or back on) never
-    floods messages for days already past.
-    """
-
-    __tablename__ = "care_rules"
-
-    key: Mapped[str] = mapped_column(String(24), primary_key=True)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    enabled_on: Mapped[date | None] = mapped_column(Date)
-    template_key: Mapped[str] = mapped_column(String(40))
-    send_hour: Mapped[int] = mapped_column(Integer, default=9)  # in the customer's local time
-    days_before: Mapped[str] = mapped_column(String(40), default="")  # reminders: "7,1"
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it once)
-
-
-class Campaign(TimestampMixin, db.Model):
-    """A one-off message to an audience (a service notice, a financial-education note)."""
-
-    __tablename__ = "campaigns"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
-    purpose: Mapped[str] = mapped_column(String(12))
-    template_key: Mapped[str] = mapped_column(String(40))
-    audience: Mapped[dict[str, Any]] = mapped_column(JSON)  # e.g. {"segment": "affluent"}
-    status: Mapped[str] = mapped_column(String(12), default="draft")  # draft → queued
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    queued_at: Mapped[datetime | None]
-    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # counts by status and reason

@@ -25,7 +25,7 @@ BODY_MAX = 50_000
 # CN commercial email carries the 「广告」 prefix; English defaults are not sent as ads.
 DEFAULT_DIR = PROJECT_ROOT / "templates" / "mail"
 AD_PREFIX_DEFAULT = {"zh_Hans": True}
-TRANSACTIONAL_KINDS = {"reminder"}  # never advertising, whatever the language
+TRANSACTIONAL_KINDS = {"reminder", "notice"}  # never advertising, whatever the language
 SAMPLE_CONTEXT: dict[str, Any] = {
     "first_name": "Mei",
     "firm": "Example Consumer Finance",

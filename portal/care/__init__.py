@@ -1,0 +1,1 @@
+"""Care: birthday, festival and repayment-reminder messages, and one-off campaigns."""

@@ -1,0 +1,183 @@
+"""Admin pages of the care room: the care rules, and campaigns with their preview and send."""
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.accounts.services import actor_for
+from portal.care import services
+from portal.care.forms import CampaignForm, RuleForm
+from portal.care.labels import (
+    CAMPAIGN_PURPOSE_LABELS,
+    CAMPAIGN_STATUS_LABELS,
+    FLAG_LABELS,
+    RULE_HELP,
+    RULE_LABELS,
+    SEGMENT_LABELS,
+)
+from portal.care.models import CampaignStatus
+from portal.core.access import Role, roles
+from portal.core.audit import Actor
+from portal.core.errors import NotFound, ServiceError
+from portal.core.extensions import db
+from portal.core.htmx import render, see_other
+from portal.core.requests import parse_id
+
+bp = Blueprint("care", __name__)
+
+
+@bp.app_context_processor
+def care_labels() -> dict[str, Any]:
+    return {
+        "rule_labels": RULE_LABELS,
+        "rule_help": RULE_HELP,
+        "campaign_purpose_labels": CAMPAIGN_PURPOSE_LABELS,
+        "campaign_status_labels": CAMPAIGN_STATUS_LABELS,
+        "care_segment_labels": SEGMENT_LABELS,
+        "care_flag_labels": FLAG_LABELS,
+    }
+
+
+def _actor() -> Actor:
+    return actor_for(current_user)
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _rule_form(rule: Any, formdata: Any = None) -> RuleForm:
+    form = RuleForm(formdata=formdata, prefix=rule.key, obj=None if formdata else rule)
+    form.template_key.choices = [
+        (key, key) for key in services.template_keys(services.RULE_VALUES[rule.key])
+    ]
+    if formdata is None:
+        form.version.data = str(rule.version)
+    return form
+
+
+def _rules_page(failed: str | None = None, form: RuleForm | None = None, error: Any = None) -> Any:
+    rules = services.rules()
+    forms = {rule.key: form if rule.key == failed and form else _rule_form(rule) for rule in rules}
+    return render(
+        "care/rules.html",
+        status=400 if error else 200,
+        rules=rules,
+        forms=forms,
+        failed=failed,
+        error=error,
+        firm_zone=current_app.config["DEFAULT_TIMEZONE"],
+    )
+
+
+@bp.route("/admin/care")
+@roles(Role.ADMIN)
+def rules() -> Any:
+    return _rules_page()
+
+
+@bp.route("/admin/care/<key>", methods=["POST"])
+@roles(Role.ADMIN)
+def save_rule(key: str) -> Any:
+    rule = next((r for r in services.rules() if r.key == key), None)
+    if rule is None:
+        raise NotFound(_("No such care rule."))
+    form = _rule_form(rule, request.form)
+    form.validate()
+    try:
+        services.save_rule(
+            _actor(),
+            key,
+            enabled=bool(form.enabled.data),
+            template_key=form.template_key.data or "",
+            send_hour=form.send_hour.data,
+            days_before=form.days_before.data or "",
+            version=parse_id(form.version.data) or 0,
+        )
+    except ServiceError as error:
+        db.session.rollback()
+        return _rules_page(failed=key, form=form, error=error.message)
+    flash(_("%(rule)s saved.", rule=RULE_LABELS[key]), "success")
+    return see_other(url_for("care.rules"))
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+def _campaign_form(formdata: Any = None) -> CampaignForm:
+    form = CampaignForm(formdata=formdata)
+    form.template_key.choices = [
+        (key, key) for key in services.template_keys(services.CAMPAIGN_VALUES)
+    ]
+    return form
+
+
+@bp.route("/admin/campaigns", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def campaigns() -> Any:
+    form = _campaign_form(request.form if request.method == "POST" else None)
+    error = None
+    if request.method == "POST":
+        form.validate()
+        try:
+            audience = services.check_audience(form.segment.data or "", form.flags.data or [])
+            campaign = services.create_campaign(
+                _actor(),
+                form.name.data or "",
+                form.purpose.data or "",
+                form.template_key.data or "",
+                audience,
+            )
+        except ServiceError as error_:
+            db.session.rollback()
+            error = error_.message
+        else:
+            flash(_("Campaign saved as a draft. Preview it, then send it."), "success")
+            return see_other(url_for("care.campaign", campaign_id=campaign.id))
+    return render(
+        "care/campaigns.html",
+        status=400 if error else 200,
+        form=form,
+        error=error,
+        campaigns=services.campaigns(_actor()),
+    )
+
+
+@bp.route("/admin/campaigns/<int:campaign_id>")
+@roles(Role.ADMIN)
+def campaign(campaign_id: int) -> Any:
+    found = services.get_campaign(_actor(), campaign_id)
+    outcome = services.Outcome.from_json(found.outcome) if found.outcome else None
+    return render("care/campaign.html", campaign=found, outcome=outcome, preview=None)
+
+
+@bp.route("/admin/campaigns/<int:campaign_id>/preview")
+@roles(Role.ADMIN)
+def campaign_preview(campaign_id: int) -> Any:
+    actor = _actor()
+    found = services.get_campaign(actor, campaign_id)
+    preview = services.preview(actor, found) if found.status == CampaignStatus.DRAFT else None
+    outcome = services.Outcome.from_json(found.outcome) if found.outcome else None
+    return render(
+        "care/campaign.html",
+        "care/_preview.html",
+        campaign=found,
+        outcome=outcome,
+        preview=preview,
+    )
+
+
+@bp.route("/admin/campaigns/<int:campaign_id>/send", methods=["POST"])
+@roles(Role.ADMIN)
+def campaign_send(campaign_id: int) -> Any:
+    outcome = services.send_campaign(_actor(), campaign_id)
+    flash(
+        _(
+            "Campaign sent to the outbox: %(receiving)d messages, %(held)d held back.",
+            receiving=outcome.receiving,
+            held=outcome.counts["suppressed"],
+        ),
+        "success",
+    )
+    return see_other(url_for("care.campaign", campaign_id=campaign_id))

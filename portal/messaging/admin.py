@@ -1,0 +1,355 @@
+"""What admins do with the messaging room: read the outbox, lift a suppression, and edit the
+email templates per language. (Retrying a message and unsubscribing live in services.py.)"""
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask_babel import lazy_gettext as _l
+from jinja2 import TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.core.access import Role
+from portal.core.audit import Actor, record_event
+from portal.core.config import LANGUAGES
+from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from portal.core.extensions import db
+from portal.core.pagination import Page
+from portal.core.requests import parse_id
+from portal.customers.models import Customer
+from portal.customers.services import clean_number
+from portal.messaging.models import Message, MessageStatus, MessageTemplate, Purpose, Suppression
+from portal.messaging.templates import (
+    SAMPLE_CONTEXT,
+    Rendered,
+    check_template,
+    default_keys,
+    default_template,
+    render,
+    template_for,
+)
+
+KIND_MAX = 32
+# Every message is rendered with these (services.queue); the rest depends on the kind.
+COMMON_NAMES = frozenset({"first_name", "firm", "unsubscribe_url"})
+TEMPLATE_PARTS = ("subject", "body_text", "body_html")
+
+
+def require_admin(actor: Actor) -> None:
+    if not (actor.is_system or actor.role == Role.ADMIN):
+        raise PermissionDenied(_l("Only admins manage messages and their templates."))
+
+
+# ---------------------------------------------------------------- the outbox
+
+
+@dataclass
+class OutboxFilters:
+    status: str = ""
+    purpose: str = ""
+    kind: str = ""
+    customer: str = ""  # a customer number
+    after: str = ""  # the id of the last message shown
+
+    @classmethod
+    def from_args(cls, args: Any) -> "OutboxFilters":
+        """Filters from a query string; unknown statuses and purposes are dropped."""
+        values = {f.name: (args.get(f.name) or "").strip()[:40] for f in fields(cls)}
+        filters = cls(**values)
+        if filters.status not in {s.value for s in MessageStatus}:
+            filters.status = ""
+        if filters.purpose not in {p.value for p in Purpose}:
+            filters.purpose = ""
+        filters.kind = filters.kind[:KIND_MAX]
+        return filters
+
+    def query(self, **changes: str) -> str:
+        """These filters as a query string, the page key dropped unless given."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["after"] = ""
+        values.update(changes)
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    message: Message
+    customer_number: str | None
+
+
+def outbox_page(actor: Actor, filters: OutboxFilters, limit: int = 50) -> Page[OutboxRow]:
+    """Newest first (ids grow as rows are written), a keyset page at a time.
+
+    A customer filter reads that customer's rows through ix_messages_customer_created, a
+    status filter the rows of that status through ix_messages_due; with neither, the primary
+    key is read backwards and stops after one page.
+    """
+    require_admin(actor)
+    conditions: list[Any] = []
+    if filters.status:
+        conditions.append(Message.status == filters.status)
+    if filters.purpose:
+        conditions.append(Message.purpose == filters.purpose)
+    if filters.kind:
+        conditions.append(Message.kind == filters.kind)
+    if filters.customer:
+        number = clean_number(filters.customer)
+        customer_id = db.session.scalar(select(Customer.id).where(Customer.number == number))
+        if customer_id is None:
+            raise ValidationFailed(
+                _l("No customer has the number %(number)s.", number=number), field="customer"
+            )
+        conditions.append(Message.customer_id == customer_id)
+    after = parse_id(filters.after)
+    if after is not None:
+        conditions.append(Message.id < after)
+    rows = db.session.execute(
+        select(Message, Customer.number)
+        .outerjoin(Customer, Customer.id == Message.customer_id)
+        .where(*conditions)
+        .order_by(Message.id.desc())
+        .limit(limit + 1)
+    ).all()
+    page = [OutboxRow(message, number) for message, number in rows[:limit]]
+    return Page(page, str(page[-1].message.id) if len(rows) > limit else None)
+
+
+def get_message(actor: Actor, message_id: int) -> Message:
+    require_admin(actor)
+    message = db.session.get(Message, message_id)
+    if message is None:
+        raise NotFound(_l("No such message."))
+    return message
+
+
+def customer_of(message: Message) -> Customer | None:
+    return db.session.get(Customer, message.customer_id) if message.customer_id else None
+
+
+# ---------------------------------------------------------------- the suppression list
+
+
+def suppressions_page(actor: Actor, after: str = "", limit: int = 50) -> Page[Suppression]:
+    """Addresses in alphabetical order, a keyset page at a time."""
+    require_admin(actor)
+    stmt = select(Suppression).order_by(Suppression.address).limit(limit + 1)
+    if after:
+        stmt = stmt.where(Suppression.address > after[:254])
+    rows = list(db.session.scalars(stmt))
+    return Page(rows[:limit], rows[limit - 1].address if len(rows) > limit else None)
+
+
+def remove_suppression(actor: Actor, address: str) -> Suppression:
+    """Let an address be mailed again (it was fixed, or the bounce was a mistake)."""
+    require_admin(actor)
+    found = db.session.get(Suppression, address.strip().lower()[:254])
+    if found is None:
+        raise NotFound(_l("That address is not on the suppression list."))
+    record_event(
+        actor,
+        "mail.suppression_removed",
+        "mail_suppression",
+        found.address,
+        before={"address": found.address, "reason": found.reason},
+    )
+    db.session.delete(found)
+    db.session.commit()
+    return found
+
+
+# ---------------------------------------------------------------- templates
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    subject: str
+    body_text: str
+    body_html: str
+    ad_prefix: bool
+
+    def as_tuple(self) -> tuple[str, str, str, bool]:
+        return self.subject, self.body_text, self.body_html, self.ad_prefix
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "body_text": self.body_text,
+            "body_html": self.body_html,
+            "ad_prefix": self.ad_prefix,
+        }
+
+    @classmethod
+    def typed(
+        cls, subject: str, body_text: str, body_html: str, ad_prefix: bool
+    ) -> "TemplateSource":
+        """What an admin typed, with a browser's CRLF line ends made plain."""
+
+        def plain(text: str) -> str:
+            return (text or "").replace("\r\n", "\n").replace("\r", "\n")
+
+        return cls(plain(subject).strip(), plain(body_text), plain(body_html), bool(ad_prefix))
+
+
+@dataclass(frozen=True)
+class TemplateState:
+    key: str
+    locale: str
+    source: TemplateSource
+    edited: bool
+    version: int  # 0 while the shipped template is in use
+    updated_at: datetime | None
+
+
+def check_key(key: str, locale: str) -> None:
+    if locale not in LANGUAGES or key not in default_keys():
+        raise NotFound(_l("No such template."))
+
+
+def template_state(actor: Actor, key: str, locale: str) -> TemplateState:
+    require_admin(actor)
+    check_key(key, locale)
+    stored = db.session.get(MessageTemplate, (key, locale))
+    if stored is not None:
+        source = TemplateSource(
+            stored.subject, stored.body_text, stored.body_html, stored.ad_prefix
+        )
+        return TemplateState(key, locale, source, True, stored.version, stored.updated_at)
+    shipped = default_template(key, locale)
+    if shipped is None:  # a kind shipped in English only: start from the English text
+        shipped = template_for(key, locale)
+    return TemplateState(key, locale, TemplateSource(*shipped), False, 0, None)
+
+
+def template_overview(actor: Actor) -> list[TemplateState]:
+    """Every kind in every language, shipped or edited."""
+    require_admin(actor)
+    return [template_state(actor, key, locale) for key in default_keys() for locale in LANGUAGES]
+
+
+# Parses admins' templates to list the values they use (the sandbox is the one they run in).
+_names_env = SandboxedEnvironment()
+
+
+def _shipped(key: str, locale: str) -> TemplateSource:
+    """The template a language falls back to once an admin's edit is reset."""
+    shipped = default_template(key, locale) or default_template(key, "en")
+    if shipped is None:
+        raise NotFound(_l("No such template."))
+    return TemplateSource(*shipped)
+
+
+def available_names(key: str) -> list[str]:
+    """The values a template of `key` may use: those every message gets, and those its shipped
+    templates use, which the room queueing that kind is known to pass. Anything else would be
+    missing when a message is rendered, so it is refused when the template is saved."""
+    names = set(COMMON_NAMES)
+    for locale in LANGUAGES:
+        shipped = default_template(key, locale)
+        for source in (shipped or ())[:3]:
+            names |= meta.find_undeclared_variables(_names_env.parse(source))
+    return sorted(names - set(_names_env.globals))
+
+
+def _line_of(source: str, name: str) -> int:
+    for line, kind, value in _names_env.lex(source):
+        if kind == "name" and value == name:
+            return line
+    return 1
+
+
+def check_source(key: str, source: TemplateSource) -> None:
+    """Refuse a template that does not parse, render, or uses a value its kind does not get;
+    the error names the part and the line."""
+    check_template(source.subject, source.body_text, source.body_html)
+    allowed = set(available_names(key))
+    for part in TEMPLATE_PARTS:
+        text = getattr(source, part)
+        try:
+            used = meta.find_undeclared_variables(_names_env.parse(text))
+        except TemplateSyntaxError:  # check_template has refused it already
+            continue
+        unknown = sorted(used - allowed - set(_names_env.globals))
+        if unknown:
+            raise ValidationFailed(
+                _l(
+                    "Line %(line)d: %(name)s is not available in this kind of message. "
+                    "Available values: %(names)s.",
+                    line=_line_of(text, unknown[0]),
+                    name=unknown[0],
+                    names=", ".join(sorted(allowed)),
+                ),
+                field=part,
+            )
+
+
+def preview_template(actor: Actor, key: str, locale: str, source: TemplateSource) -> Rendered:
+    """The message `source` would make, with sample values; nothing is stored."""
+    require_admin(actor)
+    check_key(key, locale)
+    check_source(key, source)
+    return render(key, locale, dict(SAMPLE_CONTEXT), {(key, locale): source.as_tuple()})
+
+
+def _stale() -> Conflict:
+    return Conflict(_l("Someone else changed this template in the meantime. Reload and try again."))
+
+
+def save_template(
+    actor: Actor, key: str, locale: str, source: TemplateSource, version: int
+) -> TemplateState:
+    """Store an admin's template for one kind and language, made from `version` (0: from the
+    shipped one). A template that would fail when a message is rendered is refused here."""
+    current = template_state(actor, key, locale)
+    if version != current.version:
+        raise _stale()
+    check_source(key, source)
+    stored = db.session.get(MessageTemplate, (key, locale))
+    if stored is None:
+        stored = MessageTemplate(key=key, locale=locale, **source.snapshot())
+        db.session.add(stored)
+    else:
+        for name, value in source.snapshot().items():
+            setattr(stored, name, value)
+    record_event(
+        actor,
+        "message_template.saved",
+        "message_template",
+        f"{key}/{locale}",
+        before=current.source.snapshot(),
+        after=source.snapshot(),
+    )
+    try:
+        db.session.commit()
+    except (StaleDataError, IntegrityError) as error:  # saved by someone else a moment ago
+        db.session.rollback()
+        raise _stale() from error
+    return template_state(actor, key, locale)
+
+
+def reset_template(actor: Actor, key: str, locale: str, version: int) -> bool:
+    """Drop the admin's template so the shipped one is used again; False if there was none."""
+    current = template_state(actor, key, locale)
+    if not current.edited:
+        return False
+    if version != current.version:
+        raise _stale()
+    stored = db.session.get(MessageTemplate, (key, locale))
+    db.session.delete(stored)
+    record_event(
+        actor,
+        "message_template.reset",
+        "message_template",
+        f"{key}/{locale}",
+        before=current.source.snapshot(),
+        after=_shipped(key, locale).snapshot(),
+    )
+    try:
+        db.session.commit()
+    except StaleDataError as error:
+        db.session.rollback()
+        raise _stale() from error
+    return True

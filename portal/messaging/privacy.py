@@ -1,0 +1,60 @@
+"""The customer's messages in a data-subject export, and what erasure removes from them."""
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from portal.core.extensions import db
+from portal.customers.privacy import ERASED_TEXT, register_erasure_step, register_export_section
+from portal.messaging.models import DELIVERABLE, Message, MessageStatus
+
+
+def _export(customer_id: int) -> list[dict[str, Any]]:
+    rows = db.session.scalars(
+        select(Message).where(Message.customer_id == customer_id).order_by(Message.id)
+    )
+    return [
+        {
+            "created_at": m.created_at.isoformat(),
+            "purpose": m.purpose,
+            "kind": m.kind,
+            "status": m.status,
+            "held_reason": m.held_reason,
+            "to_address": m.to_address,
+            "subject": m.subject,
+            "body_text": m.body_text,
+            "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+        }
+        for m in rows
+    ]
+
+
+def _erase(customer_id: int) -> None:
+    """Keep purpose, kind, status and dates (the contact history's shape); drop the address and
+    every rendered word; nothing still waiting is sent."""
+    db.session.execute(
+        update(Message)
+        .where(
+            Message.customer_id == customer_id,
+            Message.status.in_([s.value for s in DELIVERABLE]),
+        )
+        .values(status=MessageStatus.SUPPRESSED.value, held_reason="customer erased")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Message)
+        .where(Message.customer_id == customer_id)
+        .values(
+            to_address=None,
+            subject=ERASED_TEXT,
+            body_text=ERASED_TEXT,
+            body_html=ERASED_TEXT,
+            headers=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def register_message_privacy() -> None:
+    register_export_section("messages", _export)
+    register_erasure_step("messages", _erase)

@@ -1,0 +1,45 @@
+"""Messages on the customer 360 timeline: every one written for the customer — sent,
+deferred, failed or held back — with the reason when it did not simply go."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import load_only
+
+from portal.core.extensions import db
+from portal.customers.timeline import Cursor, TimelineEntry, older_than, register_provider
+from portal.messaging.models import Message
+
+# The bodies stay in the outbox: a timeline page reads only what its entries show.
+SHOWN = (
+    Message.id,
+    Message.created_at,
+    Message.status,
+    Message.purpose,
+    Message.kind,
+    Message.subject,
+    Message.held_reason,
+    Message.next_attempt_at,
+    Message.sent_at,
+)
+
+
+def _message_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
+    rows = db.session.scalars(
+        select(Message)
+        .options(load_only(*SHOWN))
+        .where(
+            Message.customer_id == customer_id,
+            older_than(Message.created_at, Message.id, "message", before),
+        )
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        TimelineEntry(
+            m.created_at, "message", m.id, "messaging/_entry_message.html", {"message": m}
+        )
+        for m in rows
+    ]
+
+
+def register_message_timeline() -> None:
+    register_provider("message", _message_entries)
