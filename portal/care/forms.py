@@ -16,10 +16,7 @@ from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.care.labels import CAMPAIGN_PURPOSE_LABELS, FLAG_LABELS, SEGMENT_LABELS
-
-
-def _choices(labels: dict) -> list[SelectChoice]:
-    return [SelectChoice(str(key), str(label)) for key, label in labels.items()]
+from portal.core.forms import choices
 
 
 class RuleForm(FlaskForm):
@@ -32,15 +29,15 @@ class RuleForm(FlaskForm):
 
 class CampaignForm(FlaskForm):
     name = StringField(_l("Name"))
-    purpose = SelectField(_l("Purpose"), choices=lambda: _choices(CAMPAIGN_PURPOSE_LABELS))
+    purpose = SelectField(_l("Purpose"), choices=lambda: choices(CAMPAIGN_PURPOSE_LABELS))
     template_key = SelectField(_l("Template"), validate_choice=False)
     segment = SelectField(
         _l("Segment"),
-        choices=lambda: [SelectChoice("", str(_l("Every segment"))), *_choices(SEGMENT_LABELS)],
+        choices=lambda: [SelectChoice("", str(_l("Every segment"))), *choices(SEGMENT_LABELS)],
     )
     flags = SelectMultipleField(
         _l("Only customers flagged"),
-        choices=lambda: _choices(FLAG_LABELS),
+        choices=lambda: choices(FLAG_LABELS),
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
         validate_choice=False,

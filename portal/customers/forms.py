@@ -18,6 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal.core.config import LANGUAGES
+from portal.core.forms import choices
 from portal.core.requests import MAX_ID
 from portal.customers.models import Channel, Direction, Outcome, Segment
 
@@ -69,19 +70,15 @@ PRODUCT_LABELS = {
 }
 
 
-def _choices(labels: dict) -> list[SelectChoice]:
-    return [SelectChoice(str(key), str(label)) for key, label in labels.items()]
-
-
 class ContactForm(FlaskForm):
-    channel = SelectField(_l("Channel"), choices=lambda: _choices(CHANNEL_LABELS))
-    direction = SelectField(_l("Direction"), choices=lambda: _choices(DIRECTION_LABELS))
+    channel = SelectField(_l("Channel"), choices=lambda: choices(CHANNEL_LABELS))
+    direction = SelectField(_l("Direction"), choices=lambda: choices(DIRECTION_LABELS))
     occurred_at = DateTimeLocalField(
         _l("When"),
         format="%Y-%m-%dT%H:%M",
         validators=[InputRequired(_l("Enter when it happened."))],
     )
-    outcome = SelectField(_l("Outcome"), choices=lambda: _choices(OUTCOME_LABELS))
+    outcome = SelectField(_l("Outcome"), choices=lambda: choices(OUTCOME_LABELS))
     summary = TextAreaField(
         _l("Summary"),
         validators=[
@@ -119,7 +116,7 @@ class CustomerForm(FlaskForm):
         choices=lambda: [SelectChoice(k, v) for k, v in LANGUAGES.items()],
     )
     timezone = StringField(_l("Time zone"), validators=[Length(max=64)])
-    segment = SelectField(_l("Segment"), choices=lambda: _choices(SEGMENT_LABELS))
+    segment = SelectField(_l("Segment"), choices=lambda: choices(SEGMENT_LABELS))
     owner_id = SelectField(_l("Relationship manager"), coerce=str, validate_choice=False)
     consent_care = BooleanField(CONSENT_LABELS["care"])
     consent_survey = BooleanField(CONSENT_LABELS["survey"])

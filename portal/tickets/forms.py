@@ -18,6 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.core.forms import choices
 from portal.tickets.labels import (
     KIND_LABELS,
     REDRESS_LABELS,
@@ -28,10 +29,6 @@ from portal.tickets.labels import (
 from portal.tickets.services import REASON_MAX, SUBJECT_MAX, TEXT_MAX
 
 
-def _choices(labels: dict) -> list[SelectChoice]:
-    return [SelectChoice(str(key), str(label)) for key, label in labels.items()]
-
-
 def _text_length(limit: int) -> Length:
     return Length(max=limit, message=_l("At most %(max)d characters.", max=limit))
 
@@ -40,7 +37,7 @@ class _TaxonomyFields:
     channel_code = SelectField(_l("Channel (JR/T 0169 A)"), validate_choice=False)
     business_code = SelectField(_l("Business type (B)"), validate_choice=False)
     cause_code = SelectField(_l("Cause (C)"), validate_choice=False)
-    severity = SelectField(_l("Severity"), choices=lambda: _choices(SEVERITY_LABELS))
+    severity = SelectField(_l("Severity"), choices=lambda: choices(SEVERITY_LABELS))
     subject = StringField(
         lazy_pgettext("ticket", "Subject"),
         validators=[DataRequired(_l("Give the ticket a subject.")), _text_length(SUBJECT_MAX)],
@@ -51,7 +48,7 @@ class _TaxonomyFields:
 
 
 class TicketForm(_TaxonomyFields, FlaskForm):
-    kind = SelectField(_l("Kind"), choices=lambda: _choices(KIND_LABELS))
+    kind = SelectField(_l("Kind"), choices=lambda: choices(KIND_LABELS))
     customer_id = HiddenField()
     account_id = SelectField(_l("Account"), validate_choice=False)
     received_at = DateTimeLocalField(
@@ -64,7 +61,7 @@ class TicketForm(_TaxonomyFields, FlaskForm):
 class DetailsForm(_TaxonomyFields, FlaskForm):
     root_cause = TextAreaField(_l("Root cause"), validators=[_text_length(TEXT_MAX)])
     redress_kind = SelectField(
-        _l("Redress"), choices=lambda: [SelectChoice("", "—"), *_choices(REDRESS_LABELS)]
+        _l("Redress"), choices=lambda: [SelectChoice("", "—"), *choices(REDRESS_LABELS)]
     )
     redress_amount = StringField(_l("Redress amount"), validators=[_text_length(20)])
     version = HiddenField()
@@ -76,7 +73,7 @@ class StatusForm(FlaskForm):
     resolution = TextAreaField(_l("Resolution"), validators=[_text_length(TEXT_MAX)])
     remedies = SelectMultipleField(
         _l("Remedies the customer was told of"),
-        choices=lambda: _choices(REMEDY_LABELS),
+        choices=lambda: choices(REMEDY_LABELS),
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
         validate_choice=False,
