@@ -45,8 +45,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench.common import PROJECT_ROOT, RESULTS, psycopg_url, write_text
+from portal.customers.imports import ACCOUNT_FIELDS
+
 DATABASES = {
     "sqlite": "sqlite:////tmp/care1m.sqlite3",
     "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/portal_care1m",
@@ -162,21 +163,7 @@ CUSTOMER_COLUMNS = [
     "created_at",
     "updated_at",
 ]
-ACCOUNT_COLUMNS = [
-    "id",
-    "customer_id",
-    "number",
-    "product",
-    "currency",
-    "principal",
-    "balance",
-    "next_due_on",
-    "next_due_amount",
-    "status",
-    "opened_on",
-    "created_at",
-    "updated_at",
-]
+ACCOUNT_COLUMNS = ["id", "customer_id", "number", *ACCOUNT_FIELDS, "created_at", "updated_at"]
 
 
 def build(url: str, count: int) -> None:
@@ -480,8 +467,7 @@ def report(measured: dict[str, Any], customers: int, out: Path) -> str:
     for statement, plan in measured["plans"]:
         lines += ["", "```sql", _short(statement), "```", "```", _short_plan(plan), "```"]
     text = "\n".join(lines) + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_text(out, text)
     return text
 
 
@@ -511,9 +497,7 @@ def main() -> None:
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    url = args.database_url or DATABASES[args.database]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    url = psycopg_url(args.database_url or DATABASES[args.database])
     if args.customers != CUSTOMERS and not args.database_url:
         url = url.replace("care1m", f"care{args.customers}")
     if args.build_only:

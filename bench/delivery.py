@@ -36,7 +36,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid, parseaddr
 from pathlib import Path
@@ -45,8 +45,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench.common import PROJECT_ROOT, RESULTS, git, psycopg_url, write_text
+
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_RATE = 300.0  # messages per second, one worker
 TARGET_RATIO = 2.0  # floor rate / portal rate
@@ -133,7 +133,7 @@ def scratch_database(backend: str, postgres: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="bench-delivery-") as directory:
             yield f"sqlite:///{directory}/outbox.sqlite3"
         return
-    base = make_url(postgres.replace("postgresql://", "postgresql+psycopg://", 1))
+    base = make_url(psycopg_url(postgres))
     name = f"portal_bench_delivery_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -148,7 +148,7 @@ def scratch_database(backend: str, postgres: str) -> Iterator[str]:
 
 def postgres_reachable(url: str) -> str | None:
     try:
-        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        engine = sa.create_engine(psycopg_url(url))
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
         engine.dispose()
@@ -334,18 +334,8 @@ def floor_runs(app: Any, sink: Sink) -> tuple[float, float]:
 
     with app.app_context():
         sender = app.config["MAIL_FROM"]
-        rows = db.session.execute(
-            sa.select(
-                Message.id,
-                Message.to_address,
-                Message.subject,
-                Message.body_text,
-                Message.body_html,
-                Message.headers,
-                Message.message_id,
-                Message.attempts,
-            ).order_by(Message.id)
-        ).all()
+        columns = [getattr(Message, f.name) for f in fields(Outgoing)]
+        rows = db.session.execute(sa.select(*columns).order_by(Message.id)).all()
         db.session.rollback()
     outgoing = [Outgoing(*row) for row in rows]
     envelope_from = parseaddr(sender)[1]
@@ -451,7 +441,7 @@ def make_app(url: str, sink: Sink) -> Any:
 
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
+            "SQLALCHEMY_DATABASE_URI": psycopg_url(url),
             "SECRET_KEY": "bench",
             "MAIL_TRANSPORT": "smtp",
             "SMTP_HOST": "127.0.0.1",
@@ -521,16 +511,8 @@ def format_workers(result: WorkersResult) -> str:
 
 
 def machine() -> str:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = "?"
+    commit = git("rev-parse", "--short", "HEAD")
+    commit = "?" if commit is None else commit.strip()
     return (
         f"{datetime.now(UTC):%Y-%m-%d}, commit {commit} (plus working tree), "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}"
@@ -571,8 +553,7 @@ def write_report(
                 f"{rate:.0f} | {w.per_worker} | {w.outcome.duplicates} | {w.outcome.lost} | "
                 f"{w.outcome.not_sent} |"
             )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -2,12 +2,12 @@
 
     python -m bench.tickets --database-url sqlite:////tmp/large.sqlite3 [--repeat 50]
 
-Modelled on bench/customers.py, whose capture, floor and EXPLAIN helpers it uses. For every
-case it reports the median and p90 wall time of the request on Flask's test client in-process,
-the same for a bare Flask app rendering the same page templates from rows held in memory (the
-floor), their ratio, and the EXPLAIN output of every SELECT the portal ran for one request,
-flagging plans that scan a whole big table. Flask-Admin's list view of the same Ticket model,
-mounted on the portal app (same sign-in and hooks), is measured in the same run for
+Modelled on bench/customers.py, with the capture, floor and EXPLAIN helpers of bench/common.py.
+For every case it reports the median and p90 wall time of the request on Flask's test client
+in-process, the same for a bare Flask app rendering the same page templates from rows held in
+memory (the floor), their ratio, and the EXPLAIN output of every SELECT the portal ran for one
+request, flagging plans that scan a whole big table. Flask-Admin's list view of the same Ticket
+model, mounted on the portal app (same sign-in and hooks), is measured in the same run for
 comparison. The intake cases write tickets; they are deleted at the end and the reference
 counter is put back. See bench/README.md for what each number means.
 """
@@ -17,17 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
-import html
 import math
-import os
-import platform
 import re
 import secrets
 import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -37,30 +33,42 @@ from flask.testing import FlaskClient
 from flask_wtf import FlaskForm
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from werkzeug.datastructures import MultiDict
 
-from bench.customers import (
+from bench.common import (
+    ADMIN_EMAIL,
+    RESULTS,
+    RM_EMAIL,
     TARGET_MEDIAN_MS,
     TARGET_RATIO,
     Case,
     FormSpec,
     Rendered,
-    Statement,
+    add_analyze_argument,
+    add_run_arguments,
     build_floor,
     captured_render,
     captured_sql,
+    check_run_arguments,
     code_version,
-    explain_postgresql,
-    explain_sqlite,
+    count_rows,
+    demo_user,
+    explain_all,
     fmt,
+    follow,
     has_role_for,
+    interleave,
+    portal_app,
+    renders_same_rows,
+    report_head,
+    run_cases,
+    selects,
     signed_in_client,
     software_versions,
-    time_statement,
+    statement_lines,
+    write_text,
 )
-from portal import create_app
-from portal.accounts.models import User
 from portal.core.access import Role, Rule
 from portal.core.extensions import db
 from portal.customers.models import CreditAccount, Customer
@@ -73,15 +81,12 @@ from portal.tickets.models import (
     TicketEvent,
 )
 
-ADMIN_EMAIL = "admin@demo.example.com"
 HANDLER_EMAIL = "handler@demo.example.com"
-RM_EMAIL = "rm@demo.example.com"
 MIN_TICKETS = 300_000
 BIG_TABLES = ("tickets", "ticket_events", "customers", "credit_accounts", "notifications")
 PAGE_SIZE = 50
 ADMIN_URL = "/bench-admin"
 ADMIN_ENDPOINT = "bench_admin"
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 # ---------------------------------------------------------------- cases
@@ -125,32 +130,15 @@ class Fixtures:
     year_ago: str
 
 
-def count_rows(engine: Engine) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    with engine.connect() as connection:
-        for table in BIG_TABLES:
-            try:
-                counts[table] = int(
-                    connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() or 0
-                )
-            except Exception:  # a room not migrated yet has no rows
-                connection.rollback()
-                counts[table] = 0
-        connection.rollback()
-    return counts
-
-
 def _session_id(email: str) -> tuple[str, int]:
-    user = db.session.scalar(select(User).where(User.email == email))
-    if user is None:
-        raise SystemExit(f"bench: no user {email}; seed the demo data (flask demo seed) first.")
+    user = demo_user(email)
     return user.get_id(), user.id
 
 
 def pick_fixtures(app: Flask, allow_small: bool) -> Fixtures:
     """Real values for the filters, and the tickets and customer the cases use."""
     with app.app_context():
-        counts = count_rows(db.engine)
+        counts = count_rows(db.engine, BIG_TABLES)
         if counts["tickets"] < MIN_TICKETS and not allow_small:
             raise SystemExit(
                 f"bench: the database holds {counts['tickets']:,} tickets, fewer than "
@@ -239,11 +227,7 @@ _NEXT_LINK = re.compile(r'<a id="next-page" rel="next" href="([^"]*)"')
 
 
 def next_link(client: FlaskClient, url: str) -> str | None:
-    response = client.get(url)
-    if response.status_code != 200:
-        return None
-    found = _NEXT_LINK.search(response.get_data(as_text=True))
-    return html.unescape(found.group(1)) if found else None
+    return follow(client, url, _NEXT_LINK)
 
 
 def build_cases(
@@ -620,11 +604,7 @@ def measure(
         rendered = recorded[-1]
         case.template = rendered.template
     case.all_statements = len(seen)
-    case.statements = [
-        Statement(sql, params)
-        for sql, params in seen
-        if sql.lstrip().upper().startswith(("SELECT", "WITH"))
-    ]
+    case.statements = selects(seen)
     if case.is_admin:
         measure_admin(case, client, floor_client, layout_client, pages, repeat, warmup)
         return
@@ -633,29 +613,32 @@ def measure(
         floor_token, layout_token = csrf_token(floor_client), csrf_token(layout_client)
         for _ in range(warmup):
             timed(floor_client, case, floor_url, floor_token)
-        gc.collect()
-        for _ in range(repeat):
-            case.portal_ms.append(timed(client, case, case.url, token))
-            case.floor_ms.append(timed(floor_client, case, floor_url, floor_token))
-            case.layout_ms.append(timed(layout_client, case, floor_url, layout_token))
+        interleave(
+            case,
+            repeat,
+            lambda: timed(client, case, case.url, token),
+            lambda: timed(floor_client, case, floor_url, floor_token),
+            lambda: timed(layout_client, case, floor_url, layout_token),
+        )
         return
     rendered.context["has_role"] = has_role_for(rendered.role)
     keep_choices(rendered, watch.forms[-1])
     pages[case.name] = rendered
     floor_url = f"/__floor__/{case.name}"
     expected = fragments(page)
-    case.same_rows = all(
-        fragments(other.get(floor_url).get_data(as_text=True)) == expected
-        for other in (floor_client, layout_client)
+    case.same_rows = renders_same_rows(
+        expected, floor_url, (floor_client, layout_client), fragments
     )
     for _ in range(warmup):
         timed(floor_client, case, floor_url)
         timed(layout_client, case, floor_url)
-    gc.collect()
-    for _ in range(repeat):  # interleaved, so that drift hits all three alike
-        case.portal_ms.append(timed(client, case, case.url))
-        case.floor_ms.append(timed(floor_client, case, floor_url))
-        case.layout_ms.append(timed(layout_client, case, floor_url))
+    interleave(
+        case,
+        repeat,
+        lambda: timed(client, case, case.url),
+        lambda: timed(floor_client, case, floor_url),
+        lambda: timed(layout_client, case, floor_url),
+    )
 
 
 def measure_admin(
@@ -712,28 +695,6 @@ def reference_counters(portal: Flask) -> dict[tuple[str, int], int]:
         }
         db.session.rollback()
     return counters
-
-
-# ---------------------------------------------------------------- EXPLAIN
-
-
-def explain_all(
-    cases: list[TicketCase], engine: Engine, counts: dict[str, int], analyze: bool
-) -> None:
-    dialect = engine.dialect.name
-    with engine.connect() as connection:
-        for case in cases:
-            for statement in case.statements:
-                try:
-                    time_statement(statement, connection)
-                    if dialect == "sqlite":
-                        explain_sqlite(statement, connection, counts, BIG_TABLES)
-                    elif dialect == "postgresql":
-                        explain_postgresql(statement, connection, counts, analyze, BIG_TABLES)
-                except Exception as error:  # reported; the run goes on
-                    connection.rollback()
-                    statement.error = f"{type(error).__name__}: {error}"
-            connection.rollback()
 
 
 # ---------------------------------------------------------------- reporting
@@ -794,12 +755,7 @@ def markdown_report(
     code: str,
     removed: int,
 ) -> str:
-    out: list[str] = []
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out.append(f"# Tickets benchmark — {dialect}\n")
-    out.append(f"- run: {now}, `{make_url(url).render_as_string(hide_password=True)}`")
-    out.append(f"- {versions}; {platform.platform()}; {os.cpu_count()} CPUs")
-    out.append(f"- portal code: {code}")
+    out = report_head(f"Tickets benchmark — {dialect}", url, versions, code)
     out.append(
         f"- {args.repeat} timed requests per case after {args.warmup} warm-up requests; "
         "portal and floor requests interleaved; as the demo handler (queue_rm: the demo RM)"
@@ -854,30 +810,7 @@ def markdown_report(
             f"{fmt(case.floor)} ms; ratio {fmt(case.ratio, 2)}; layout floor "
             f"{fmt(case.layout_floor)} ms"
         )
-        out.append(
-            f"- {case.all_statements} statements sent, {len(case.statements)} SELECTs explained\n"
-        )
-        for number, statement in enumerate(case.statements, 1):
-            out.append(
-                f"{number}. best of 3: {fmt(statement.ms or math.nan, 2)} ms"
-                + (f"; {statement.work}" if statement.work else "")
-            )
-            params = repr(statement.params)
-            out.append("")
-            out.append("   ```sql")
-            out.append("   " + " ".join(statement.sql.split()))
-            out.append(f"   -- params: {params[:400]}{'…' if len(params) > 400 else ''}")
-            out.append("   ```")
-            out.append("")
-            out.append("   ```text")
-            if statement.error:
-                out.append(f"   EXPLAIN failed: {statement.error}")
-            out.extend("   " + line for line in statement.plan)
-            out.append("   ```")
-            for finding in statement.findings:
-                mark = "**FULL SCAN**" if finding.full else "note"
-                out.append(f"   - {mark}: `{finding.detail}` — {finding.note}")
-            out.append("")
+        out.extend(statement_lines(case))
     return "\n".join(out) + "\n"
 
 
@@ -890,14 +823,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Benchmark the tickets queue, ticket page and intake against a bare-Flask "
         "floor and Flask-Admin's list view.",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="an already seeded database (default: $DATABASE_URL)",
+    add_run_arguments(
+        parser,
+        "an already seeded database (default: $DATABASE_URL)",
+        "report (default bench/results/tickets-<db>.md)",
     )
-    parser.add_argument("--repeat", type=int, default=50, help="timed requests per case")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed requests per case first")
-    parser.add_argument("--out", type=Path, help="report (default bench/results/tickets-<db>.md)")
     parser.add_argument(
         "--allow-small", action="store_true", help=f"run on fewer than {MIN_TICKETS:,} tickets"
     )
@@ -907,30 +837,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", help="run only the cases whose name contains this text")
     parser.add_argument("--no-create", action="store_true", help="skip the intake (POST) cases")
     parser.add_argument("--no-admin", action="store_true", help="skip the Flask-Admin cases")
-    parser.add_argument(
-        "--no-analyze",
-        action="store_true",
-        help="PostgreSQL: plain EXPLAIN instead of EXPLAIN (ANALYZE, BUFFERS)",
-    )
+    add_analyze_argument(parser)
     args = parser.parse_args(argv)
-    if not args.database_url:
-        parser.error("give --database-url (or set DATABASE_URL)")
-    if args.repeat < 1 or args.warmup < 0 or args.list_page < 2:
-        parser.error("--repeat ≥ 1, --warmup ≥ 0 and --list-page ≥ 2, please")
+    check_run_arguments(parser, args)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     code = code_version()
-    portal = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": args.database_url,
-            "SECRET_KEY": "bench",
-            "RATELIMIT_ENABLED": False,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
+    portal = portal_app(args.database_url)
     admin_filters = {} if args.no_admin else mount_flask_admin(portal)
     with portal.app_context():
         engine = db.engine
@@ -962,36 +878,30 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.repeat} runs per case"
     )
     try:
-        for case in cases:
-            if case.error:
-                print(f"  {case.name}: skipped ({case.error})", flush=True)
-                continue
-            try:
-                measure(
-                    case,
-                    portal,
-                    clients[case.who],
-                    floor_client,
-                    layout_client,
-                    pages,
-                    specs,
-                    engine,
-                    args.repeat,
-                    args.warmup,
-                )
-                print(f"  {case.name}: {case.median:.1f} ms", flush=True)
-            except Exception as error:  # one broken case must not hide the rest
-                case.error = f"{type(error).__name__}: {error}"
-                print(f"  {case.name}: error {case.error}", flush=True)
+        run_cases(
+            cases,
+            lambda case: measure(
+                case,
+                portal,
+                clients[case.who],
+                floor_client,
+                layout_client,
+                pages,
+                specs,
+                engine,
+                args.repeat,
+                args.warmup,
+            ),
+            lambda case: f"{case.median:.1f} ms",
+        )
     finally:
         removed = remove_created(portal, cases, counters)
-    explain_all(cases, engine, fx.counts, analyze=not args.no_analyze)
+    explain_all(cases, engine, fx.counts, not args.no_analyze, BIG_TABLES)
     report = markdown_report(
         cases, fx, args.database_url, dialect, args, software_versions(engine), code, removed
     )
     out = args.out or RESULTS / f"tickets-{dialect}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report, encoding="utf-8")
+    write_text(out, report)
     print()
     print("\n".join(summary_lines(cases)))
     for line in admin_lines(cases):
