@@ -17,11 +17,13 @@ from tqdm import tqdm
 from werkzeug.security import generate_password_hash
 
 from portal.accounts.models import User, new_session_token
+from portal.care.models import CareRule
 from portal.core.access import Role
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
 from portal.customers.models import Customer
+from portal.demo.care import seed_care
 from portal.demo.customers import ENGLISH_FIRST, ENGLISH_LAST, GIVEN, SURNAMES, seed_customers
 from portal.demo.tickets import seed_tickets
 from portal.tickets.models import Team, Ticket
@@ -130,12 +132,14 @@ SEEDERS: list[tuple[str, Seeder]] = [
     ("users", seed_users),
     ("customers", seed_customers),
     ("tickets", seed_tickets),
+    ("care", seed_care),
 ]
 # A room is empty when none of these tables holds a row.
 ROOM_TABLES: dict[str, tuple[Any, ...]] = {
     "users": (User,),
     "customers": (Customer,),
     "tickets": (Ticket, Team),
+    "care": (CareRule,),
 }
 
 
