@@ -10,7 +10,7 @@ from portal.accounts.services import actor_for
 from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.core.extensions import db as _db
 from portal.tickets import services
-from portal.tickets.models import Notification, Team, TeamMember, Ticket, TicketEvent
+from portal.tickets.models import Notification, Team, TeamMember, Ticket
 from tests.factories import make_customer, make_user
 
 SHANGHAI_10AM_0920 = datetime(2026, 9, 20, 2, 0, tzinfo=UTC)
@@ -434,10 +434,18 @@ def test_the_clock_watch_skips_paused_and_closed_tickets(handler):
     assert clock_watch(far) == {"warned": 0, "escalated": 0}
 
 
-def test_clock_watch_is_registered_as_a_job(runner):
-    result = runner.invoke(args=["jobs", "once", "tickets.clock_watch"])
+def test_clock_watch_is_registered_as_a_job(runner, handler):
+    """`flask jobs once tickets.clock_watch --at …` replays the watch as of that instant."""
+    from portal.jobs.models import JobRun
+
+    ticket = intake(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+    at_breach = (ticket.due_at + timedelta(hours=1)).isoformat()
+    result = runner.invoke(args=["jobs", "once", "tickets.clock_watch", "--at", at_breach])
     assert result.exit_code == 0, result.output
-    assert _db.session.scalar(select(func.count()).select_from(TicketEvent)) >= 0
+    run = _db.session.scalars(select(JobRun).where(JobRun.job_id == "tickets.clock_watch")).one()
+    assert run.outcome == "succeeded"
+    _db.session.expire_all()
+    assert "clock.breached" in actions(_db.session.get(Ticket, ticket.id))
 
 
 def test_a_save_racing_another_is_refused_not_lost(handler, lead):
