@@ -25,6 +25,7 @@ from portal.core.extensions import limiter
 from portal.tickets.taxonomy import ensure_default_taxonomy
 from tests.factories import make_user
 from tests.support.databases import ON_CI, backends, check_postgres_reachable, fresh_database
+from tests.support.processes import spawn  # noqa: F401  (a fixture, for the process tests)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,13 @@ import sqlalchemy as sa
 from portal.messaging.delivery import RECORD_EVERY
 from portal.messaging.models import Message
 from tests.support.databases import fresh_database
+from tests.support.processes import (
+    STARTUP_TIMEOUT,
+    FlaskProcess,
+    report,
+    wait_for,
+)
 from tests.support.smtp_sink import SmtpSink
-from tests.test_job_processes import STARTUP_TIMEOUT, FlaskProcess, report, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,20 +74,6 @@ def sink() -> Iterator[SmtpSink]:
     server = SmtpSink().start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Any]:
-    started: list[FlaskProcess] = []
-
-    def start(name: str, args: list[str], env: dict[str, str]) -> FlaskProcess:
-        child = FlaskProcess(tmp_path, name, args, env)
-        started.append(child)
-        return child
-
-    yield start
-    for child in started:
-        child.kill()
 
 
 def fill_outbox(engine: sa.Engine, count: int) -> set[str]:
