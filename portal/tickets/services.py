@@ -23,7 +23,7 @@ from portal.customers.models import CreditAccount, Customer
 from portal.customers.timeline import Cursor, TimelineEntry, older_than, register_provider
 from portal.messaging.policy import register_state_rule
 from portal.tickets import clocks
-from portal.tickets.labels import US_RESPONSES
+from portal.tickets.labels import STATUS_LABELS, US_RESPONSES
 from portal.tickets.models import (
     OPEN_STATUSES,
     REFERENCE_PREFIX,
@@ -90,7 +90,7 @@ def clock_settings() -> ClockSettings:
 
 def profile_for(ticket: Ticket) -> clocks.RegulatoryProfile:
     profile = clocks.PROFILES[ticket.profile]
-    if profile.code == "CN" and current_app.config.get("COMPLAINT_ROLL_WEEKENDS"):
+    if profile.code == "CN" and clock_settings().roll_weekends:
         profile = replace(profile, roll_weekends=True)
     return profile
 
@@ -1011,8 +1011,6 @@ def create_team(actor: Actor, name: str, lead_id: int | None, member_ids: list[i
 
 
 def status_label(status: str) -> str:
-    from portal.tickets.labels import STATUS_LABELS
-
     return str(STATUS_LABELS.get(status, status))
 
 
