@@ -25,6 +25,10 @@ from portal.core.extensions import limiter
 from portal.tickets.taxonomy import ensure_default_taxonomy
 from tests.factories import make_user
 from tests.support.databases import ON_CI, backends, check_postgres_reachable, fresh_database
+from tests.support.dovecot import (  # noqa: F401  (a fixture and the hook that shows its log)
+    dovecot,
+    pytest_runtest_makereport,
+)
 from tests.support.processes import spawn  # noqa: F401  (a fixture, for the process tests)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -147,3 +151,15 @@ def login_as(client: PortalClient) -> Callable[..., User]:
         return user
 
     return sign_in
+
+
+@pytest.fixture
+def profile(app: Flask) -> Iterator[Callable[[str], None]]:
+    """Switch the deployment's regulatory profile (CN, US, UK) for one test."""
+    original = app.config["COMPLAINT_PROFILE"]
+
+    def use(code: str) -> None:
+        app.config["COMPLAINT_PROFILE"] = code
+
+    yield use
+    app.config["COMPLAINT_PROFILE"] = original

@@ -13,6 +13,7 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 LANGUAGES = {"en": "English", "zh_Hans": "简体中文"}
 COMPLAINT_PROFILES = ("CN", "US", "UK")  # portal.tickets.clocks.PROFILES
+IMAP_SECURITY_MODES = ("ssl", "starttls")  # no plaintext IMAP: the password would travel in clear
 
 
 class ConfigError(RuntimeError):
@@ -61,6 +62,7 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     login_limit_per_account: str = "5 per 15 minutes"
     login_limit_per_ip: str = "30 per 15 minutes"
+    public_form_limit: str = "10 per hour"
     trusted_proxies: int = 0
     scheduler_timezone: str = "UTC"
     job_registry: str = "portal.jobs.registry:JOBS"
@@ -77,6 +79,17 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout: float = 10.0
+    # Inbound email for tickets (portal/tickets/mailbox.py): the IMAP mailbox polled for it.
+    imap_host: str = ""
+    imap_port: int | None = None  # 993 for ssl, 143 for starttls
+    imap_security: str = "ssl"
+    imap_user: str | None = None
+    imap_password: str | None = None
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "Processed"
+    imap_batch: int = 50
+    imap_timeout: float = 30.0
+    imap_ca_file: str | None = None
     firm_name: str = "Credit Care"
     unsubscribe_mailto: str | None = None
     contact_caps: str = "survey:1/30,care+survey:3/7,care+survey+service!:6/7"
@@ -102,6 +115,7 @@ class Settings:
             login_limit_per_account=env.get("LOGIN_LIMIT_PER_ACCOUNT")
             or defaults.login_limit_per_account,
             login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP") or defaults.login_limit_per_ip,
+            public_form_limit=env.get("PUBLIC_FORM_LIMIT") or defaults.public_form_limit,
             trusted_proxies=_number(env, "TRUSTED_PROXIES", 0),
             scheduler_timezone=env.get("SCHEDULER_TIMEZONE") or defaults.scheduler_timezone,
             job_registry=env.get("JOB_REGISTRY") or defaults.job_registry,
@@ -117,6 +131,17 @@ class Settings:
             smtp_username=env.get("SMTP_USERNAME") or None,
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_timeout=_number(env, "SMTP_TIMEOUT", defaults.smtp_timeout, float),
+            imap_host=(env.get("IMAP_HOST") or "").strip(),
+            imap_port=_number(env, "IMAP_PORT", defaults.imap_port),
+            imap_security=(env.get("IMAP_SECURITY") or defaults.imap_security).strip().lower(),
+            imap_user=env.get("IMAP_USER") or None,
+            imap_password=env.get("IMAP_PASSWORD") or None,
+            imap_folder=env.get("IMAP_FOLDER") or defaults.imap_folder,
+            imap_processed_folder=env.get("IMAP_PROCESSED_FOLDER")
+            or defaults.imap_processed_folder,
+            imap_batch=_number(env, "IMAP_BATCH", defaults.imap_batch),
+            imap_timeout=_number(env, "IMAP_TIMEOUT", defaults.imap_timeout, float),
+            imap_ca_file=env.get("IMAP_CA_FILE") or None,
             firm_name=env.get("FIRM_NAME") or defaults.firm_name,
             unsubscribe_mailto=env.get("UNSUBSCRIBE_MAILTO") or None,
             contact_caps=env.get("CONTACT_CAPS", defaults.contact_caps),
@@ -141,6 +166,8 @@ class Settings:
             raise ConfigError(f"COMPLAINT_PROFILE must be one of {', '.join(COMPLAINT_PROFILES)}")
         if self.mail_transport not in ("file", "smtp"):
             raise ConfigError("MAIL_TRANSPORT must be file or smtp")
+        if self.imap_security not in IMAP_SECURITY_MODES:
+            raise ConfigError(f"IMAP_SECURITY must be one of {', '.join(IMAP_SECURITY_MODES)}")
         production = self.env == "production"
         secret = self.secret_key
         if secret is None:
@@ -176,6 +203,7 @@ class Settings:
             "RATELIMIT_HEADERS_ENABLED": False,
             "LOGIN_LIMIT_PER_ACCOUNT": self.login_limit_per_account,
             "LOGIN_LIMIT_PER_IP": self.login_limit_per_ip,
+            "PUBLIC_FORM_LIMIT": self.public_form_limit,
             "TRUSTED_PROXIES": self.trusted_proxies,
             "SCHEDULER_TIMEZONE": self.scheduler_timezone,
             "JOB_REGISTRY": self.job_registry,
@@ -191,6 +219,16 @@ class Settings:
             "SMTP_USERNAME": self.smtp_username,
             "SMTP_PASSWORD": self.smtp_password,
             "SMTP_TIMEOUT": self.smtp_timeout,
+            "IMAP_HOST": self.imap_host,
+            "IMAP_PORT": self.imap_port,
+            "IMAP_SECURITY": self.imap_security,
+            "IMAP_USER": self.imap_user,
+            "IMAP_PASSWORD": self.imap_password,
+            "IMAP_FOLDER": self.imap_folder,
+            "IMAP_PROCESSED_FOLDER": self.imap_processed_folder,
+            "IMAP_BATCH": self.imap_batch,
+            "IMAP_TIMEOUT": self.imap_timeout,
+            "IMAP_CA_FILE": self.imap_ca_file,
             "FIRM_NAME": self.firm_name,
             "UNSUBSCRIBE_MAILTO": self.unsubscribe_mailto,
             "CONTACT_CAPS": self.contact_caps,
