@@ -4,14 +4,15 @@
     python -m bench.delivery --database postgresql --sizes 2000,10000 --repeat 5
 
 Each backend gets a scratch database (a file under a temporary directory, or a database created
-on the PostgreSQL server and dropped afterwards) filled with N queued, rendered birthday
-greetings. The sink is aiosmtpd in a process of its own that counts what it accepts by
-Message-ID. For every size it alternates, `--repeat` times:
+on the PostgreSQL server and dropped afterwards) filled with N queued birthday greetings to as
+many customers, as the outbox holds them: template and values, which the worker renders. The
+sink is aiosmtpd in a process of its own that counts what it accepts by Message-ID. For every
+size it alternates, `--repeat` times:
 
 - **portal**: one in-process worker (`deliver_due`, batches of 100, one SMTP connection)
-  delivering all N: claim, build, send, record each outcome in its own commit;
-- **floor**: plain `smtplib` sending the same `EmailMessage`s, built beforehand, over one
-  connection; and, for reference, the same with the building timed too.
+  delivering all N: claim, render, build, send, record the outcomes;
+- **floor**: plain `smtplib` sending the same `EmailMessage`s, rendered and built beforehand,
+  over one connection; and, for reference, the same with the rendering and building timed too.
 
 It reports messages per second (median) and the floor-to-portal ratio. Then, on PostgreSQL,
 three `flask messaging deliver --until-empty` processes deliver the largest size together, and
@@ -36,7 +37,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid, parseaddr
 from pathlib import Path
@@ -158,32 +159,54 @@ def postgres_reachable(url: str) -> str | None:
 
 
 def fill_outbox(app: Any, count: int) -> None:
-    """`count` rendered, queued, due greetings with their unsubscribe headers."""
+    """`count` queued, due birthday greetings to as many Chinese-writing customers, as
+    `services.queue` writes them: template key, language and values, rendered by the worker."""
     from portal.core.extensions import db
+    from portal.customers.models import Customer
     from portal.messaging.models import Message
-    from portal.messaging.templates import SAMPLE_CONTEXT, render
 
     with app.app_context():
         db.session.execute(sa.delete(Message))
-        content = render("birthday", "zh_Hans", dict(SAMPLE_CONTEXT), {})
+        db.session.execute(sa.delete(Customer))
         now = datetime.now(UTC)
-        link = "WzEsImNhcmUiXQ.awxIYQ.9Ixsh7fwvDAzrnLoAXII_j8zB0w"  # a signed-token look-alike
+        customers = [
+            {
+                "id": number + 1,
+                "number": f"B{number:08d}",
+                "name": f"王小明{number}",
+                "email": f"customer{number}@mail.example.com",
+                "locale": "zh_Hans",
+                "timezone": "Asia/Shanghai",
+                "segment": "mass",
+                "consent_care": True,
+                "consent_survey": True,
+                "consent_service": True,
+                "in_arrears": False,
+                "hardship": False,
+                "vulnerable": False,
+                "deceased": False,
+                "do_not_contact": False,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for number in range(count)
+        ]
         rows = [
             {
                 "dedupe_key": f"bench:{number}",
                 "purpose": "care",
                 "kind": "birthday",
                 "transactional": False,
+                "customer_id": number + 1,
                 "to_address": f"customer{number}@mail.example.com",
                 "locale": "zh_Hans",
-                "subject": content.subject,
-                "body_text": content.body_text,
-                "body_html": content.body_html,
-                "headers": {
-                    "List-Unsubscribe": f"<https://portal.example.com/u/{link}>, "
-                    f"<mailto:unsubscribe@portal.example.com?subject={link}>",
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                },
+                "template_key": "birthday",
+                "context": {},
+                "subject": "",
+                "body_text": "",
+                "body_html": "",
+                "headers": {},
                 "message_id": make_msgid(domain="portal.example.com"),
                 "status": "queued",
                 "attempts": 0,
@@ -193,6 +216,7 @@ def fill_outbox(app: Any, count: int) -> None:
             for number in range(count)
         ]
         for start in range(0, count, 1000):
+            db.session.execute(sa.insert(Customer), customers[start : start + 1000])
             db.session.execute(sa.insert(Message), rows[start : start + 1000])
         db.session.commit()
     vacuum(app)
@@ -212,6 +236,10 @@ def requeue(app: Any) -> None:
                 claimed_until=None,
                 last_error=None,
                 next_attempt_at=datetime.now(UTC) - timedelta(minutes=1),
+                subject="",  # as queued: the text is rendered and stored when sent
+                body_text="",
+                body_html="",
+                headers={},
             )
         )
         db.session.commit()
@@ -327,34 +355,55 @@ def portal_run(app: Any, sink: Sink) -> tuple[float, int, Check]:
 
 
 def floor_runs(app: Any, sink: Sink) -> tuple[float, float]:
-    """(send only, build and send): plain smtplib, one connection, the same messages."""
+    """(send only, render, build and send): plain smtplib, one connection, the same messages,
+    rendered by the portal's composer as the worker renders them."""
     from portal.core.extensions import db
-    from portal.messaging.delivery import Outgoing, build_email
+    from portal.messaging.compose import Composer, names_of
+    from portal.messaging.delivery import _COLUMNS, Outgoing, build_email
     from portal.messaging.models import Message
 
     with app.app_context():
         sender = app.config["MAIL_FROM"]
-        columns = [getattr(Message, f.name) for f in fields(Outgoing)]
-        rows = db.session.execute(sa.select(*columns).order_by(Message.id)).all()
+        rows = db.session.execute(sa.select(*_COLUMNS).order_by(Message.id)).all()
+        names = names_of(row.customer_id for row in rows)
+        composer = Composer()
+        composer.load({(row.template_key, row.locale) for row in rows if row.template_key})
         db.session.rollback()
-    outgoing = [Outgoing(*row) for row in rows]
-    envelope_from = parseaddr(sender)[1]
 
-    def send_all(build_too: bool, prebuilt: list[Any]) -> float:
-        sink.reset()
-        smtp = smtplib.SMTP("127.0.0.1", sink.port, timeout=30)
-        started = time.perf_counter()
-        for index, item in enumerate(outgoing):
-            message = build_email(item, sender, datetime.now(UTC)) if build_too else prebuilt[index]
-            smtp.send_message(message, from_addr=envelope_from, to_addrs=[item.to_address])
-        elapsed = time.perf_counter() - started
-        smtp.quit()
-        return len(outgoing) / elapsed
+        def outgoing_of(row: Any) -> Outgoing:
+            content = composer.compose(row, names.get(row.customer_id))
+            return Outgoing(
+                row.id,
+                row.to_address,
+                content.subject,
+                content.body_text,
+                content.body_html,
+                content.headers,
+                row.message_id,
+                row.attempts,
+            )
 
-    now = datetime.now(UTC)
-    prebuilt = [build_email(item, sender, now) for item in outgoing]
-    send_only = send_all(False, prebuilt)
-    with_build = send_all(True, prebuilt)
+        envelope_from = parseaddr(sender)[1]
+
+        def send_all(build_too: bool, prebuilt: list[Any]) -> float:
+            sink.reset()
+            smtp = smtplib.SMTP("127.0.0.1", sink.port, timeout=30)
+            started = time.perf_counter()
+            for index, row in enumerate(rows):
+                message = (
+                    build_email(outgoing_of(row), sender, datetime.now(UTC))
+                    if build_too
+                    else prebuilt[index]
+                )
+                smtp.send_message(message, from_addr=envelope_from, to_addrs=[row.to_address])
+            elapsed = time.perf_counter() - started
+            smtp.quit()
+            return len(rows) / elapsed
+
+        now = datetime.now(UTC)
+        prebuilt = [build_email(outgoing_of(row), sender, now) for row in rows]
+        send_only = send_all(False, prebuilt)
+        with_build = send_all(True, prebuilt)
     return send_only, with_build
 
 

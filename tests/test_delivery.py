@@ -102,7 +102,8 @@ def test_a_greeting_is_written_as_a_multipart_eml_with_its_headers(app, db, tmp_
     assert parsed.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert "小明" in parsed.get_body(("plain",)).get_content()
-    assert parsed["Subject"] == message.subject
+    assert parsed["Subject"] == "「广告」小明，生日快乐！"  # rendered as it was sent
+    assert message.template_key == "birthday" and reload(message).subject == parsed["Subject"]
     assert parsed["To"] == customer.email
     assert parsed["From"] == app.config["MAIL_FROM"]
     assert parsed["Message-ID"] == message.message_id
@@ -441,6 +442,114 @@ def test_a_header_that_cannot_be_built_fails_only_its_message(db, sink):
     assert (report.sent, report.failed) == (1, 1)
     assert reload(broken).last_error.startswith("cannot build the email")
     assert [r.message_id for r in sink.handler.received] == [fine.message_id]
+
+
+def test_a_notice_to_someone_not_a_customer_arrives_threaded_with_its_headers(db, sink):
+    thread = {
+        "In-Reply-To": "<question-1@mail.example.com>",
+        "References": "<first@mail.example.com> <question-1@mail.example.com>",
+        "Auto-Submitted": "auto-replied",
+    }
+    services.queue(
+        [
+            services.Draft(
+                dedupe_key="ticket:1:ack",
+                customer_id=None,
+                to_address="complainant@mail.example.com",
+                recipient_name="Sam",
+                locale="en",
+                purpose="service",
+                kind="notice",
+                template_key="notice",
+                send_at=AS_OF,
+                transactional=True,
+                headers=thread,
+                message_id="<ticket-1-ack@portal.test>",
+            )
+        ],
+        now=AS_OF,
+    )
+    _db.session.commit()
+
+    assert deliver_due(AS_OF, transport=smtp_to(sink)).sent == 1
+
+    (received,) = sink.handler.received
+    assert received.rcpt_tos == ("complainant@mail.example.com",)
+    assert received.message_id == "<ticket-1-ack@portal.test>"
+    parsed = email.message_from_bytes(received.content, policy=policy.default)
+    for name, value in thread.items():
+        assert " ".join(parsed[name].split()) == value
+    assert "List-Unsubscribe" not in parsed
+    assert parsed.get_body(("plain",)).get_content().startswith("Dear Sam,")
+    sent = _db.session.scalars(select(Message).where(Message.dedupe_key == "ticket:1:ack")).one()
+    assert (sent.status, sent.headers) == ("sent", thread)
+
+
+def test_an_invalid_address_of_someone_not_a_customer_is_held_back_at_delivery(db, sink):
+    services.queue(
+        [
+            services.Draft(
+                dedupe_key="ticket:2:ack",
+                customer_id=None,
+                to_address="not an address",
+                purpose="service",
+                kind="notice",
+                template_key="notice",
+                send_at=AS_OF,
+                transactional=True,
+            )
+        ],
+        now=AS_OF,
+    )
+    _db.session.commit()
+    assert deliver_due(AS_OF, transport=smtp_to(sink)).suppressed == 1
+    held = _db.session.scalars(select(Message).where(Message.dedupe_key == "ticket:2:ack")).one()
+    assert held.status == "suppressed" and held.held_reason.startswith("invalid address: ")
+    assert sink.handler.received == []
+
+
+def test_a_template_that_fails_at_delivery_fails_only_its_message(db, sink):
+    """An admin's template changed since queueing so that it no longer renders (stored here
+    behind the editor's back): that message fails with the reason, the batch goes on."""
+    from portal.messaging.models import MessageTemplate
+
+    english = make_customer(locale="en", consent_care=True)
+    chinese = make_customer(locale="zh_Hans", consent_care=True)
+    services.queue(
+        [
+            services.Draft(
+                dedupe_key=f"birthday:{customer.id}",
+                customer_id=customer.id,
+                purpose="care",
+                kind="birthday",
+                template_key="birthday",
+                send_at=AS_OF,
+            )
+            for customer in (english, chinese)
+        ],
+        now=AS_OF,
+    )
+    _db.session.add(
+        MessageTemplate(
+            key="birthday",
+            locale="en",
+            subject="Hello {{ nickname }}",
+            body_text="Hi",
+            body_html="<p>Hi</p>",
+        )
+    )
+    _db.session.commit()
+
+    report = deliver_due(AS_OF, transport=smtp_to(sink))
+
+    assert (report.sent, report.failed) == (1, 1)
+    failed = _db.session.scalars(select(Message).where(Message.customer_id == english.id)).one()
+    assert (failed.status, failed.attempts) == ("failed", 1)
+    assert failed.last_error == ("cannot render the template birthday/en: 'nickname' is undefined")
+    assert failed.subject == ""  # nothing was sent, so nothing is on record as sent
+    assert _db.session.scalar(select(func.count()).select_from(Suppression)) == 0
+    (received,) = sink.handler.received
+    assert received.rcpt_tos == (chinese.email,)
 
 
 def test_worker_names_fit_the_column():

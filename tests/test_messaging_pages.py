@@ -15,6 +15,7 @@ from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.customers.models import Customer
 from portal.messaging import routes, services
+from portal.messaging.delivery import FileTransport, deliver_due
 from portal.messaging.models import Message, MessageTemplate, Suppression
 from tests.factories import make_customer, make_user
 
@@ -304,7 +305,7 @@ def test_a_template_using_a_value_its_kind_never_gets_is_refused(client, login_a
     assert "Line 1: due_on is not available" in error and "first_name" in error
 
 
-def test_saving_a_template_stores_it_with_an_event_and_new_messages_use_it(client, login_as):
+def test_saving_a_template_stores_it_with_an_event_and_unsent_messages_use_it(client, login_as):
     admin = login_as("admin")
     url = "/admin/templates/birthday/en"
     form = template_form(client, url, subject="Many happy returns, {{ first_name }}!")
@@ -337,11 +338,92 @@ def test_saving_a_template_stores_it_with_an_event_and_new_messages_use_it(clien
     )
     _db.session.commit()
     queued = _db.session.scalars(select(Message).where(Message.customer_id == customer.id)).one()
-    assert queued.subject == "Many happy returns, Mei!"
+    page = client.get(f"/admin/outbox/{queued.id}").text
+    assert "<h1>Many happy returns, Mei!</h1>" in page
+    assert "Not sent yet: shown as its template renders it now." in page
 
     stale = client.submit(url, {**form, "version": "0", "subject": "Someone else's"})
     assert stale.status_code == 409 and "Someone else changed this template" in stale.text
     assert fresh(MessageTemplate, ("birthday", "en")).subject.startswith("Many happy returns")
+
+
+def test_a_sent_message_keeps_the_text_it_was_sent_with_when_the_template_changes(
+    app, client, login_as, tmp_path, no_quiet_hours
+):
+    login_as("admin")
+    customer = make_customer(name="Mei Chen", locale="en", consent_care=True)
+    now = utc_now()
+    waiting = [
+        services.Draft(
+            dedupe_key=f"birthday:{customer.id}:{n}",
+            customer_id=customer.id,
+            purpose="care",
+            kind="birthday",
+            template_key="birthday",
+            send_at=now + timedelta(days=n),
+        )
+        for n in (0, 1)
+    ]
+    services.queue(waiting, now=now)
+    _db.session.commit()
+    sent, later = _db.session.scalars(
+        select(Message).where(Message.customer_id == customer.id).order_by(Message.id)
+    ).all()
+    assert deliver_due(now, transport=FileTransport(tmp_path)).sent == 1
+
+    url = "/admin/templates/birthday/en"
+    assert (
+        client.submit(
+            url, template_form(client, url, subject="New words, {{ first_name }}")
+        ).status_code
+        == 303
+    )
+
+    sent_page = client.get(f"/admin/outbox/{sent.id}").text
+    assert "<h1>Happy birthday, Mei!</h1>" in sent_page and "Not sent yet" not in sent_page
+    assert "List-Unsubscribe-Post" in sent_page  # the headers it was sent with
+    assert "<h1>New words, Mei</h1>" in client.get(f"/admin/outbox/{later.id}").text
+    listed = client.get(f"/admin/outbox?customer={customer.number}").text
+    assert "Happy birthday, Mei!" in listed and "New words, Mei" in listed
+    timeline = client.get(f"/customers/{customer.id}").text
+    assert "Happy birthday, Mei!" in timeline and "New words, Mei" in timeline
+    stored = fresh(Message, sent.id)
+    assert stored.subject == "Happy birthday, Mei!" and "Dear Mei" in stored.body_text
+    assert stored.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Dear Mei" in client.get(f"/admin/outbox/{sent.id}/html").text
+
+
+def test_a_message_its_template_cannot_render_says_why(client, login_as):
+    login_as("admin")
+    customer = make_customer(name="Mei Chen", locale="en", consent_care=True)
+    # Stored behind the editor's back (the editor refuses it): a value no message has.
+    _db.session.add(
+        MessageTemplate(
+            key="birthday",
+            locale="en",
+            subject="Hello {{ nickname }}",
+            body_text="Hi",
+            body_html="<p>Hi</p>",
+        )
+    )
+    services.queue(
+        [
+            services.Draft(
+                dedupe_key=f"birthday:{customer.id}:broken",
+                customer_id=customer.id,
+                purpose="care",
+                kind="birthday",
+                template_key="birthday",
+                send_at=utc_now(),
+            )
+        ]
+    )
+    _db.session.commit()
+    message = _db.session.scalars(select(Message).where(Message.customer_id == customer.id)).one()
+    page = client.get(f"/admin/outbox/{message.id}").text
+    assert "This message cannot be rendered with its template as it is now" in page
+    assert "cannot render the template birthday/en: &#39;nickname&#39; is undefined" in page
+    assert client.get(f"/admin/outbox?customer={customer.number}").status_code == 200
 
 
 def test_resetting_a_template_brings_the_shipped_one_back(client, login_as):

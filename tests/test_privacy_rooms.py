@@ -55,6 +55,9 @@ def test_export_and_erasure_reach_tickets_and_messages(db):
     assert exported["tickets"][0]["texts"][0]["body"] == "Called 13800000000"
     assert exported["messages"][0]["to_address"] == customer.email
     assert exported["messages"][0]["status"] == "queued"
+    # Not sent yet: as its template renders it now.
+    assert "1234" in exported["messages"][0]["body_text"]
+    assert "2026-12-15" in exported["messages"][0]["subject"]
 
     privacy.erase_customer(admin, customer.id, "Customer's request", customer.number)
     _db.session.expire_all()
@@ -74,3 +77,6 @@ def test_export_and_erasure_reach_tickets_and_messages(db):
     message = _db.session.scalars(select(Message).where(Message.customer_id == customer.id)).one()
     assert message.to_address is None and "小明" not in message.body_text
     assert (message.status, message.held_reason) == ("suppressed", "customer erased")
+    assert (message.template_key, message.context) == (None, None)  # nothing to render from
+    (erased_message,) = privacy.export_customer(admin, customer.id)["messages"]
+    assert erased_message["subject"] == erased_message["body_text"] == "[erased]"

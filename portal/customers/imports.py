@@ -37,7 +37,7 @@ Outcome
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -48,11 +48,8 @@ import psycopg
 from flask_babel import lazy_gettext as _l
 from psycopg import sql
 from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
     Row,
     Table,
-    any_,
     bindparam,
     delete,
     insert,
@@ -80,7 +77,7 @@ from portal.core.csvfiles import (
     read_text,
 )
 from portal.core.errors import NotFound, ValidationFailed
-from portal.core.extensions import db, dialect_name
+from portal.core.extensions import among, db
 from portal.core.timeutil import utc_now
 from portal.customers.models import (
     FLAGS,
@@ -592,7 +589,7 @@ class Importer:
         found = db.session.execute(
             select(
                 Customer.id, Customer.number, Customer.version, Customer.erased_at, *columns
-            ).where(_among(Customer.number, numbers))
+            ).where(among(Customer.number, numbers))
         )
         return {row.number: row for row in found}
 
@@ -604,7 +601,7 @@ class Importer:
         found = db.session.execute(
             select(CreditAccount.id, CreditAccount.number, Customer.number.label("owner"), *columns)
             .join(Customer, Customer.id == CreditAccount.customer_id)
-            .where(_among(CreditAccount.number, numbers))
+            .where(among(CreditAccount.number, numbers))
         )
         return {row.number: row for row in found}
 
@@ -733,7 +730,7 @@ class Importer:
             )
             # Reading the new ids back costs less than INSERT … RETURNING on PostgreSQL.
             found = select(Customer.number, Customer.id).where(
-                _among(Customer.number, plan.new_customers)
+                among(Customer.number, plan.new_customers)
             )
             ids.update(db.session.execute(found).all())
         _update_rows(Customer.__table__, plan.customer_changes, plan.customer_versions)
@@ -759,7 +756,7 @@ class Importer:
         }
         if renamed:
             db.session.execute(
-                delete(CustomerSearchTerm).where(_among(CustomerSearchTerm.customer_id, renamed))
+                delete(CustomerSearchTerm).where(among(CustomerSearchTerm.customer_id, renamed))
             )
         names = [(ids[n], row["name"]) for n, row in plan.new_customers.items()]
         terms = [
@@ -786,17 +783,6 @@ class Importer:
         for row, column, message in sorted(plan.refused, key=lambda r: r[0]):
             self.note(row, column, message)
         self.counts["rows_failed"] += len({row for row, _, _ in plan.refused})
-
-
-def _among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column IN (values)`, written as `= ANY(array)` on PostgreSQL.
-
-    psycopg takes longer to prepare an IN list of a thousand parameters than the server takes
-    to run the query; one array parameter costs next to nothing.
-    """
-    if dialect_name() == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(list(values))
 
 
 def _insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:

@@ -22,6 +22,7 @@ from portal.core.pagination import Page
 from portal.core.requests import parse_id
 from portal.customers.models import Customer
 from portal.customers.services import clean_number
+from portal.messaging.compose import Composed, RenderFailed, as_sent, content_of, subjects_of
 from portal.messaging.models import Message, MessageStatus, MessageTemplate, Purpose, Suppression
 from portal.messaging.templates import (
     SAMPLE_CONTEXT,
@@ -34,7 +35,7 @@ from portal.messaging.templates import (
 )
 
 KIND_MAX = 32
-# Every message is rendered with these (services.queue); the rest depends on the kind.
+# Every message is rendered with these (compose.py); the rest depends on the kind.
 COMMON_NAMES = frozenset({"first_name", "firm", "unsubscribe_url"})
 TEMPLATE_PARTS = ("subject", "body_text", "body_html")
 
@@ -79,6 +80,7 @@ class OutboxFilters:
 class OutboxRow:
     message: Message
     customer_number: str | None
+    subject: str  # as sent, or rendered now for a message not sent yet
 
 
 def outbox_page(actor: Actor, filters: OutboxFilters, limit: int = 50) -> Page[OutboxRow]:
@@ -114,7 +116,12 @@ def outbox_page(actor: Actor, filters: OutboxFilters, limit: int = 50) -> Page[O
         .order_by(Message.id.desc())
         .limit(limit + 1)
     ).all()
-    page = [OutboxRow(message, number) for message, number in rows[:limit]]
+    shown = rows[:limit]
+    subjects = subjects_of([message for message, _number in shown])
+    page = [
+        OutboxRow(message, number, subject)
+        for (message, number), subject in zip(shown, subjects, strict=True)
+    ]
     return Page(page, str(page[-1].message.id) if len(rows) > limit else None)
 
 
@@ -124,6 +131,23 @@ def get_message(actor: Actor, message_id: int) -> Message:
     if message is None:
         raise NotFound(_l("No such message."))
     return message
+
+
+@dataclass(frozen=True)
+class MessageText:
+    """What a message says: as sent (or written ready-made), else rendered now with the
+    template as it is — `problem` says why when it cannot be."""
+
+    content: Composed
+    as_sent: bool
+    problem: str | None = None
+
+
+def message_text(message: Message) -> MessageText:
+    try:
+        return MessageText(content_of(message), as_sent(message))
+    except RenderFailed as failure:
+        return MessageText(Composed("", "", "", dict(message.headers or {})), False, failure.reason)
 
 
 def customer_of(message: Message) -> Customer | None:

@@ -1,4 +1,5 @@
-"""Delivery: claim due outbox rows, build each email, hand it to a transport, record the outcome.
+"""Delivery: claim due outbox rows, render and build each email, hand it to a transport, record
+the outcome.
 
 A worker claims a batch in one short transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so
 concurrent workers take disjoint rows; SQLite: the `BEGIN IMMEDIATE` write lock serialises the
@@ -6,6 +7,10 @@ claim), sends the batch over one connection, and records the outcomes as they ha
 failure at once, sent messages in groups of at most RECORD_EVERY within RECORD_SECONDS, so a
 worker killed mid-batch can have sent at most those few without recording them. A claim
 expires; rows of a worker that died are claimed again after it.
+
+Each message is rendered as its email is built (compose.py), with the batch's templates and its
+customers' names read inside the claim, so sending reads nothing; the text and headers sent are
+stored with the sent message. A message its template cannot render fails alone, with the reason.
 
 Transports: `smtp` (one reused connection, STARTTLS and login when configured) and `file`
 (`<MAIL_DIR>/<YYYY-MM-DD>/<id>.eml`, the embedded default). Temporary failures — 4xx replies,
@@ -43,6 +48,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 
 from portal.core.extensions import db, dialect_name
 from portal.customers.models import Customer
+from portal.messaging.compose import Composed, Composer, RenderFailed
 from portal.messaging.models import Message, MessageStatus, Suppression
 from portal.messaging.policy import suppressed_addresses
 
@@ -77,7 +83,7 @@ def worker_name() -> str:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A claimed outbox row: what sending it needs."""
+    """An email to build: where it goes and what it says."""
 
     id: int
     to_address: str
@@ -426,29 +432,46 @@ def _loggable(reason: str) -> str:
 _COLUMNS = (
     Message.id,
     Message.to_address,
-    Message.subject,
-    Message.body_text,
-    Message.body_html,
-    Message.headers,
     Message.message_id,
     Message.attempts,
     Message.customer_id,
     Message.purpose,
+    Message.transactional,
+    Message.locale,
+    Message.template_key,
+    Message.context,
+    Message.headers,
+    Message.subject,  # the text of a ready-made row (empty on the others)
+    Message.body_text,
+    Message.body_html,
 )
 _NO_SYNC = {"synchronize_session": False}
 
 
-def _no_longer_reachable(rows: list[Any]) -> dict[int, str]:
-    """Messages whose customer, since the message was queued, opted out of its purpose, was
-    flagged deceased or do-not-contact, or was erased: held back with the reason, not sent."""
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed outbox row: where it goes, and what its email is made from."""
+
+    id: int
+    to_address: str
+    message_id: str
+    attempts: int
+    row: Any  # the selected columns (compose.Source)
+    name: str | None  # the customer's name, for `first_name`
+
+
+def _customers_of(rows: list[Any]) -> dict[int, Any]:
+    """What delivery reads about the batch's customers: their name and whether they can
+    still be mailed."""
     ids = {row.customer_id for row in rows if row.customer_id is not None}
     if not ids:
         return {}
-    people = {
+    return {
         c.id: c
         for c in db.session.execute(
             select(
                 Customer.id,
+                Customer.name,
                 Customer.consent_care,
                 Customer.consent_survey,
                 Customer.consent_service,
@@ -458,6 +481,11 @@ def _no_longer_reachable(rows: list[Any]) -> dict[int, str]:
             ).where(Customer.id.in_(sorted(ids)))
         )
     }
+
+
+def _no_longer_reachable(rows: list[Any], people: dict[int, Any]) -> dict[int, str]:
+    """Messages whose customer, since the message was queued, opted out of its purpose, was
+    flagged deceased or do-not-contact, or was erased: held back with the reason, not sent."""
     held: dict[int, str] = {}
     for row in rows:
         person = people.get(row.customer_id)
@@ -487,6 +515,11 @@ _RECORD_SENT = (
         sent_at=bindparam("at"),
         attempts=bindparam("tries"),
         message_id=bindparam("mid"),
+        # What was sent, on record whatever happens to the template later.
+        subject=bindparam("subject"),
+        body_text=bindparam("text"),
+        body_html=bindparam("html"),
+        headers=bindparam("sent_headers", type_=_messages.c.headers.type),
         last_error=None,
         claimed_by=None,
         claimed_until=None,
@@ -516,15 +549,17 @@ class Worker:
         self.domain = config.get("MAIL_DOMAIN") or "portal.invalid"
         self.stop = stop or threading.Event()
         self.report = DeliveryReport()
+        self.composer = Composer()  # the claimed batch's templates
         self._unrecorded: list[dict[str, Any]] = []  # sent, not yet written
         self._unrecorded_since = 0.0
 
     # -- claiming
 
-    def claim(self, now: datetime) -> tuple[list[Outgoing], int]:
+    def claim(self, now: datetime) -> tuple[list[Claimed], int]:
         """Claim up to a batch of due rows: (those to send, how many rows were handled).
 
-        Rows whose address is invalid or suppressed are settled here, in the same transaction.
+        Rows whose address is invalid or suppressed are settled here, in the same transaction,
+        in which the batch's templates (`self.composer`) and customers' names are read too.
         """
         due = (
             # A dead worker's claim first: those rows have waited longest.
@@ -550,8 +585,9 @@ class Worker:
             db.session.rollback()
             return [], 0
         bounced = suppressed_addresses((row.to_address or "").strip() for row in rows)
-        unreachable = _no_longer_reachable(rows)
-        sendable: list[Outgoing] = []
+        people = _customers_of(rows)
+        unreachable = _no_longer_reachable(rows, people)
+        sendable: list[Claimed] = []
         for row in rows:
             address, problem = check_address(row.to_address)
             if row.id in unreachable:
@@ -566,18 +602,21 @@ class Worker:
                     row.id, MessageStatus.SUPPRESSED.value, held=f"address suppressed: {reason}"
                 )
             else:
+                person = people.get(row.customer_id) if row.customer_id is not None else None
                 sendable.append(
-                    Outgoing(
+                    Claimed(
                         id=row.id,
                         to_address=address or "",
-                        subject=row.subject or "",
-                        body_text=row.body_text or "",
-                        body_html=row.body_html or "",
-                        headers=row.headers,
                         message_id=row.message_id or make_msgid(domain=self.domain),
                         attempts=row.attempts or 0,
+                        row=row,
+                        name=person.name if person else None,
                     )
                 )
+        self.composer = Composer()
+        self.composer.load(
+            {(c.row.template_key, c.row.locale) for c in sendable if c.row.template_key}
+        )
         if sendable:
             db.session.execute(
                 update(Message)
@@ -633,7 +672,7 @@ class Worker:
             Message.claimed_by == self.name,
         )
 
-    def _record(self, outgoing: Outgoing, values: dict[str, Any]) -> None:
+    def _record(self, outgoing: Claimed, values: dict[str, Any]) -> None:
         result = db.session.execute(
             update(Message)
             .where(self._mine(outgoing.id))
@@ -644,7 +683,7 @@ class Worker:
             # Our claim ran out and another worker took the row: it may have been sent twice.
             _emit("mail.claim_lost", worker=self.name, message=outgoing.id)
 
-    def _sent(self, outgoing: Outgoing, now: datetime) -> None:
+    def _sent(self, outgoing: Claimed, content: Composed, now: datetime) -> None:
         if not self._unrecorded:
             self._unrecorded_since = time.monotonic()
         self._unrecorded.append(
@@ -654,13 +693,17 @@ class Worker:
                 "at": now,
                 "tries": outgoing.attempts + 1,
                 "mid": outgoing.message_id,
+                "subject": content.subject,
+                "text": content.body_text,
+                "html": content.body_html,
+                "sent_headers": content.headers,
             }
         )
         self.report.sent += 1
         if self._record_due():
             self._commit()
 
-    def _retry_later(self, batch: list[Outgoing], reason: str, now: datetime) -> None:
+    def _retry_later(self, batch: list[Claimed], reason: str, now: datetime) -> None:
         for outgoing in batch:
             attempts = outgoing.attempts + 1
             if attempts >= MAX_ATTEMPTS:
@@ -687,7 +730,7 @@ class Worker:
         self._commit()
         _emit("mail.retry", worker=self.name, messages=len(batch), reason=_loggable(reason))
 
-    def _failed(self, outgoing: Outgoing, failure: SendFailure, now: datetime) -> None:
+    def _failed(self, outgoing: Claimed, failure: SendFailure, now: datetime) -> None:
         self._record(
             outgoing,
             {
@@ -707,7 +750,7 @@ class Worker:
             reason=_loggable(failure.reason),
         )
 
-    def _suppressed_now(self, outgoing: Outgoing, reason: str) -> None:
+    def _suppressed_now(self, outgoing: Claimed, reason: str) -> None:
         self._record(
             outgoing,
             {
@@ -718,7 +761,7 @@ class Worker:
         self._commit()
         self.report.suppressed += 1
 
-    def release(self, batch: list[Outgoing]) -> None:
+    def release(self, batch: list[Claimed]) -> None:
         """Hand claimed rows back unsent, as they were (no attempt counted)."""
         if not batch:
             return
@@ -737,7 +780,7 @@ class Worker:
 
     # -- sending
 
-    def send_batch(self, batch: list[Outgoing], clock: _Clock) -> bool:
+    def send_batch(self, batch: list[Claimed], clock: _Clock) -> bool:
         """Send a claimed batch; False when the transport could not connect at all."""
         deadline = time.monotonic() + self.claim_seconds / 2
         bounced: dict[str, str] = {}
@@ -754,7 +797,13 @@ class Worker:
                     done += 1
                     continue
                 try:
-                    mail = build_email(outgoing, self.sender, now)
+                    content = self.composer.compose(outgoing.row, outgoing.name)
+                except RenderFailed as failure:
+                    self._failed(outgoing, SendFailure(failure.reason, permanent=True), now)
+                    done += 1
+                    continue
+                try:
+                    mail = build_email(_email_of(outgoing, content), self.sender, now)
                 except (ValueError, TypeError) as error:  # e.g. a line break in a header
                     self._failed(outgoing, SendFailure(f"cannot build the email: {error}"), now)
                     done += 1
@@ -775,7 +824,7 @@ class Worker:
                         self._retry_later([outgoing], failure.reason, now)
                     done += 1
                     continue
-                self._sent(outgoing, now)
+                self._sent(outgoing, content, now)
                 done += 1
         finally:
             try:
@@ -806,6 +855,19 @@ class Worker:
         finally:
             self.transport.close()
         return self.report
+
+
+def _email_of(claimed: Claimed, content: Composed) -> Outgoing:
+    return Outgoing(
+        id=claimed.id,
+        to_address=claimed.to_address,
+        subject=content.subject,
+        body_text=content.body_text,
+        body_html=content.body_html,
+        headers=content.headers,
+        message_id=claimed.message_id,
+        attempts=claimed.attempts,
+    )
 
 
 def _suppress(address: str, reason: str, now: datetime) -> None:

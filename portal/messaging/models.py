@@ -67,9 +67,17 @@ class Message(db.Model):
     )
     to_address: Mapped[str | None] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(16), default="en")
+    # What the message is rendered from when it is sent (or shown before that): the template
+    # and the values the room that queued it gave. A row without a template key carries its
+    # text ready-made.
+    template_key: Mapped[str | None] = mapped_column(String(40))
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The text as sent, stored with the sent message (empty until then, unless ready-made).
     subject: Mapped[str] = mapped_column(String(300), default="")
     body_text: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
+    # Headers the queueing room asked for; once sent, every header the email carried beyond
+    # From, To, Subject, Date and Message-ID (List-Unsubscribe, …).
     headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     message_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(12), default=MessageStatus.QUEUED.value)

@@ -6,32 +6,43 @@ from sqlalchemy import select, update
 
 from portal.core.extensions import db
 from portal.customers.privacy import ERASED_TEXT, register_erasure_step, register_export_section
+from portal.messaging.compose import Composed, Composer, RenderFailed, as_sent, names_of, stored
 from portal.messaging.models import DELIVERABLE, Message, MessageStatus
 
 
 def _export(customer_id: int) -> list[dict[str, Any]]:
+    """Each message as sent, or — not sent yet — as its template renders it now."""
+    name = names_of([customer_id]).get(customer_id)
     rows = db.session.scalars(
         select(Message).where(Message.customer_id == customer_id).order_by(Message.id)
-    )
-    return [
-        {
-            "created_at": m.created_at.isoformat(),
-            "purpose": m.purpose,
-            "kind": m.kind,
-            "status": m.status,
-            "held_reason": m.held_reason,
-            "to_address": m.to_address,
-            "subject": m.subject,
-            "body_text": m.body_text,
-            "sent_at": m.sent_at.isoformat() if m.sent_at else None,
-        }
-        for m in rows
-    ]
+    ).all()
+    composer = Composer()
+    exported = []
+    for m in rows:
+        try:
+            content = stored(m) if as_sent(m) else composer.compose(m, name)
+        except RenderFailed:  # its template no longer renders it: nothing was said
+            content = Composed("", "", "", {})
+        exported.append(
+            {
+                "created_at": m.created_at.isoformat(),
+                "purpose": m.purpose,
+                "kind": m.kind,
+                "status": m.status,
+                "held_reason": m.held_reason,
+                "to_address": m.to_address,
+                "subject": content.subject,
+                "body_text": content.body_text,
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+            }
+        )
+    return exported
 
 
 def _erase(customer_id: int) -> None:
-    """Keep purpose, kind, status and dates (the contact history's shape); drop the address and
-    every rendered word; nothing still waiting is sent."""
+    """Keep purpose, kind, status and dates (the contact history's shape); drop the address,
+    every rendered word and the values a message was to be rendered with; nothing still
+    waiting is sent."""
     db.session.execute(
         update(Message)
         .where(
@@ -46,6 +57,8 @@ def _erase(customer_id: int) -> None:
         .where(Message.customer_id == customer_id)
         .values(
             to_address=None,
+            template_key=None,
+            context=None,
             subject=ERASED_TEXT,
             body_text=ERASED_TEXT,
             body_html=ERASED_TEXT,

@@ -94,6 +94,7 @@ def message(message_id: int) -> Any:
     return render(
         "messaging/message.html",
         message=found,
+        text=admin.message_text(found),
         customer=admin.customer_of(found),
         events=list_audit_events(subject=("message", str(found.id)), limit=EVENTS_SHOWN).rows,
     )
@@ -104,7 +105,7 @@ def message(message_id: int) -> Any:
 def message_html(message_id: int) -> Response:
     """The HTML part as the customer's mail program shows it, for a sandboxed frame."""
     found = admin.get_message(_actor(), message_id)
-    response = Response(found.body_html, mimetype="text/html")
+    response = Response(admin.message_text(found).content.body_html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = HTML_PART_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"

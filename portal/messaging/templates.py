@@ -2,7 +2,8 @@
 
 Templates are Jinja in a sandbox (an admin's template cannot reach Python objects) with HTML
 autoescaping in the HTML part. A syntax error is refused when the admin saves, with its line,
-so a message never fails at send time because of its template.
+so a message does not fail at send time because of its template; should one still fail (a
+value missing from an old message), it fails alone, with the reason (compose.py).
 """
 
 from dataclasses import dataclass
@@ -26,6 +27,13 @@ BODY_MAX = 50_000
 DEFAULT_DIR = PROJECT_ROOT / "templates" / "mail"
 AD_PREFIX_DEFAULT = {"zh_Hans": True}
 TRANSACTIONAL_KINDS = {"reminder", "notice"}  # never advertising, whatever the language
+TRANSACTIONAL_PREFIX = "ticket_"  # complaint notices and replies
+
+
+def is_transactional(key: str) -> bool:
+    return key in TRANSACTIONAL_KINDS or key.startswith(TRANSACTIONAL_PREFIX)
+
+
 SAMPLE_CONTEXT: dict[str, Any] = {
     "first_name": "Mei",
     "firm": "Example Consumer Finance",
@@ -33,6 +41,16 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "due_on": "2026-12-15",
     "account_last4": "1234",
     "unsubscribe_url": "https://portal.example.com/u/sample-token",
+    # complaint-ticket notices and replies (tickets/notices.py)
+    "reference": "CMP-2026-000123",
+    "kind": "complaint",
+    "received_on": "2026-11-30",
+    "deadline": "2026-12-15",
+    "summary_deadline": "2026-12-03",
+    "message": "We have asked the branch for the call recording.",
+    "outcome": "The late fee is refunded.",
+    "redress": "150.00",
+    "company_response": "Closed with monetary relief",
 }
 
 
@@ -89,7 +107,7 @@ def default_template(key: str, locale: str) -> tuple[str, str, str, bool] | None
     subject = folder / f"{locale}.subject.txt"
     if not subject.is_file():
         return None
-    ad = AD_PREFIX_DEFAULT.get(locale, False) and key not in TRANSACTIONAL_KINDS
+    ad = AD_PREFIX_DEFAULT.get(locale, False) and not is_transactional(key)
     return (
         subject.read_text(encoding="utf-8").strip(),
         (folder / f"{locale}.txt").read_text(encoding="utf-8"),
@@ -115,6 +133,23 @@ def template_for(key: str, locale: str) -> tuple[str, str, str, bool]:
     raise LookupError(f"no template {key!r}")
 
 
+def _loaded(
+    key: str, locale: str, loaded: dict[tuple[str, str], tuple[str, str, str, bool]] | None
+) -> tuple[str, str, str, bool]:
+    if loaded is None:
+        return template_for(key, locale)
+    if (key, locale) not in loaded:
+        loaded[(key, locale)] = template_for(key, locale)
+    return loaded[(key, locale)]
+
+
+def _subject(source: str, ad_prefix: bool, locale: str, context: dict[str, Any]) -> str:
+    rendered = " ".join(_compiled(source, False).render(**context).split())
+    if ad_prefix:
+        rendered = ("「广告」" if locale.startswith("zh") else "AD: ") + rendered
+    return rendered[:SUBJECT_MAX]
+
+
 def render(
     key: str,
     locale: str,
@@ -122,16 +157,20 @@ def render(
     loaded: dict[tuple[str, str], tuple[str, str, str, bool]] | None = None,
 ) -> Rendered:
     """Render one message; `loaded` caches the templates across a batch."""
-    if loaded is None:
-        loaded = {}
-    if (key, locale) not in loaded:
-        loaded[(key, locale)] = template_for(key, locale)
-    subject, text, html, ad_prefix = loaded[(key, locale)]
-    rendered_subject = " ".join(_compiled(subject, False).render(**context).split())
-    if ad_prefix:
-        rendered_subject = ("「广告」" if locale.startswith("zh") else "AD: ") + rendered_subject
+    subject, text, html, ad_prefix = _loaded(key, locale, loaded)
     return Rendered(
-        rendered_subject[:SUBJECT_MAX],
+        _subject(subject, ad_prefix, locale, context),
         _compiled(text, False).render(**context),
         _compiled(html, True).render(**context),
     )
+
+
+def render_subject(
+    key: str,
+    locale: str,
+    context: dict[str, Any],
+    loaded: dict[tuple[str, str], tuple[str, str, str, bool]] | None = None,
+) -> str:
+    """The subject alone, for lists of messages."""
+    subject, _text, _html, ad_prefix = _loaded(key, locale, loaded)
+    return _subject(subject, ad_prefix, locale, context)

@@ -6,9 +6,11 @@ from sqlalchemy.orm import load_only
 
 from portal.core.extensions import db
 from portal.customers.timeline import Cursor, TimelineEntry, older_than, register_provider
+from portal.messaging.compose import subjects_of
 from portal.messaging.models import Message
 
-# The bodies stay in the outbox: a timeline page reads only what its entries show.
+# The bodies stay in the outbox: a timeline page reads only what its entries show, and what
+# the subject of a message not sent yet is rendered from.
 SHOWN = (
     Message.id,
     Message.created_at,
@@ -19,6 +21,10 @@ SHOWN = (
     Message.held_reason,
     Message.next_attempt_at,
     Message.sent_at,
+    Message.customer_id,
+    Message.template_key,
+    Message.locale,
+    Message.context,
 )
 
 
@@ -35,9 +41,13 @@ def _message_entries(customer_id: int, before: Cursor | None, limit: int) -> lis
     ).all()
     return [
         TimelineEntry(
-            m.created_at, "message", m.id, "messaging/_entry_message.html", {"message": m}
+            m.created_at,
+            "message",
+            m.id,
+            "messaging/_entry_message.html",
+            {"message": m, "subject": subject},
         )
-        for m in rows
+        for m, subject in zip(rows, subjects_of(list(rows)), strict=True)
     ]
 
 
