@@ -169,7 +169,9 @@ def _register_blueprints(app: Flask) -> None:
     from portal.messaging.privacy import register_message_privacy
     from portal.messaging.routes import bp as messaging_bp
     from portal.messaging.timeline import register_message_timeline
+    from portal.tickets.correspondence import bp as correspondence_bp
     from portal.tickets.privacy import register_ticket_privacy
+    from portal.tickets.public import bp as public_bp
     from portal.tickets.routes import bp as tickets_bp
     from portal.tickets.services import register_contact_rules, register_ticket_timeline
 
@@ -177,6 +179,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(correspondence_bp)
     app.register_blueprint(messaging_bp)
     app.register_blueprint(care_bp)
     register_timeline_providers()
@@ -193,10 +197,11 @@ def _register_cli(app: Flask) -> None:
     from portal.demo.cli import demo_cli
     from portal.jobs.cli import jobs_cli
     from portal.messaging.cli import messaging_cli
-    from portal.tickets.cli import import_complaints_command
+    from portal.tickets.cli import import_complaints_command, tickets_cli
 
     import_cli.add_command(import_complaints_command)  # `flask import complaints`
     app.cli.add_command(users_cli)
+    app.cli.add_command(tickets_cli)
     app.cli.add_command(import_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(jobs_cli)

@@ -253,3 +253,80 @@ def test_a_handler_registers_and_works_a_ticket_with_markup_shown_as_text(
         assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
     finally:
         context.close()
+
+
+def test_a_visitor_sends_a_complaint_through_the_public_form(
+    browser: Browser, base_url: str
+) -> None:
+    """No sign-in: from the sign-in page's link to the reference on screen, markup as text."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        console = ConsoleErrors(page)
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        page.goto("/login")
+        page.get_by_role("link", name="Send us feedback or a complaint").click()
+        expect(page.locator("h1")).to_have_text("Feedback and complaints")
+        results = Axe().run(page)
+        blocking = [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
+        assert blocking == [], "accessibility violations on /feedback:\n" + "\n".join(
+            _describe(violation) for violation in blocking
+        )
+        expect(page.locator("#website")).not_to_be_in_viewport()
+
+        page.get_by_label("A complaint").check()
+        page.get_by_label("What is it about?").select_option("credit_card")
+        page.get_by_label("What happened?").fill("Fee charged twice\n" + PAYLOAD)
+        page.get_by_label("Name", exact=True).fill("Browser Visitor")
+        page.get_by_label("Email", exact=True).fill("browser.visitor@mail.example.com")
+        page.wait_for_timeout(3200)  # a person's pace: faster is taken for a bot
+        page.get_by_role("button", name="Send", exact=True).click()
+
+        expect(page.locator("h1")).to_have_text("Thank you: we have received your message")
+        expect(page.locator("main")).to_contain_text(re.compile(r"CMP-\d{4}-\d{6}"))
+        expect(page.locator("main")).to_contain_text("b…@mail.example.com")
+        assert page.url == f"{base_url}/feedback/thanks"
+        assert page.evaluate("window.__pwned") is None and dialogs == []
+        assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
+    finally:
+        context.close()
+
+
+def test_a_handler_answers_an_emailed_complaint_with_a_reply_template(
+    browser: Browser, base_url: str
+) -> None:
+    """The demo's emailed complaint: the reply template is filled in through htmx, the reply
+    is queued in the thread, and the page stays accessible."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        console = ConsoleErrors(page)
+        _sign_in(page, HANDLER)
+        page.goto("/tickets?channel=A03&cause=C99")  # where emailed complaints land
+        page.locator("tr", has_text="Card fee charged twice").get_by_role("link").first.click()
+        expect(page.locator("#correspondence")).to_contain_text("chen.jing@mail.example.com")
+        reference = page.locator("h1").inner_text().split()[0]
+        page.get_by_label("Reply to the complainant by email").fill("Thank you for writing.")
+        page.get_by_label("Insert a reply template").select_option(
+            label="Ask for documents (English)"
+        )
+        body = page.locator("#reply-body")
+        expect(body).to_have_value(re.compile(r"^Thank you for writing\.\n\nDear Chen Jing,"))
+        expect(body).to_have_value(re.compile(re.escape(reference)))
+        page.get_by_role("button", name="Send reply").click()
+        expect(page.locator(".flash-success")).to_contain_text("Reply queued")
+        expect(page.locator("#responses-heading + ol")).to_contain_text("Thank you for writing.")
+        results = Axe().run(page)
+        blocking = [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
+        assert blocking == [], "accessibility violations on the ticket page:\n" + "\n".join(
+            _describe(violation) for violation in blocking
+        )
+        assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
+    finally:
+        context.close()

@@ -175,3 +175,13 @@ def test_tickets_can_be_added_to_a_seeded_database(runner) -> None:
     assert db.session.scalar(select(func.count()).select_from(Ticket)) > 0
     again = runner.invoke(args=["demo", "seed", "--quiet", "--only", "tickets"])
     assert again.exit_code == 1 and "tickets already holds data" in again.output
+
+
+def test_the_demo_has_reply_templates_and_inbound_email(seeded) -> None:
+    from portal.tickets.models import InboundMail, ReplyTemplate
+
+    assert db.session.scalar(select(func.count(ReplyTemplate.id))) == 4
+    states = Counter(db.session.scalars(select(InboundMail.status)))
+    assert states == {"opened": 1, "automatic": 1, "quarantined": 1}
+    (emailed,) = db.session.scalars(select(Ticket).where(Ticket.source == "email"))
+    assert emailed.prospect_id is not None

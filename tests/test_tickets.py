@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from portal.accounts.services import actor_for
 from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.core.extensions import db as _db
-from portal.tickets import services
+from portal.tickets import notices, services
 from portal.tickets.models import Notification, Team, TeamMember, Ticket
 from tests.factories import make_customer, make_user
 
@@ -45,18 +45,6 @@ def handler(db):
 @pytest.fixture
 def lead(db):
     return actor_for(make_user(role="lead", name="Lei Lead"))
-
-
-@pytest.fixture
-def profile(app):
-    """Switch the deployment's regulatory profile for one test."""
-    original = app.config["COMPLAINT_PROFILE"]
-
-    def use(code):
-        app.config["COMPLAINT_PROFILE"] = code
-
-    yield use
-    app.config["COMPLAINT_PROFILE"] = original
 
 
 # ---------------------------------------------------------------- intake
@@ -164,6 +152,10 @@ def test_the_whole_lifecycle_with_reopen(handler):
         remedies=["review", "mediation"],
     )
     assert ticket.remedies_told == ["review", "mediation"] and not ticket.is_open
+    with pytest.raises(ValidationFailed, match="decision"):  # not before the decision notice
+        services.change_status(handler, ticket.id, ticket.version, "closed")
+    _db.session.rollback()
+    notices.record_notice(handler, ticket.id, ticket.version, "decision", "post", "Letter sent.")
     ticket = services.change_status(handler, ticket.id, ticket.version, "closed")
     assert ticket.closed_at is not None
     with pytest.raises(ValidationFailed):  # reopening needs a reason
@@ -236,8 +228,9 @@ def test_cn_extensions_need_reason_notice_and_a_senior_for_the_second(handler, l
     extended = [e for e in services.events_of(ticket.id) if e.action == "clock.extended"]
     assert extended[0].data["approver"] == lead.label
     assert [e.reason for e in extended] == ["head office review", "complex case"]
-    responses = [e.body for e in services.events_of(ticket.id) if e.action == "response"]
-    assert responses == ["Up to 60 days.", "We need up to 30 days."]
+    # No customer, so no email: what was said is recorded as extension notices.
+    told = [e.body for e in services.events_of(ticket.id) if e.action == "notice"]
+    assert told == ["Up to 60 days.", "We need up to 30 days."]
 
 
 def test_cn_appraisal_pause_freezes_the_clock_and_adds_the_days(handler):
@@ -454,7 +447,7 @@ def test_a_save_racing_another_is_refused_not_lost(handler, lead):
     from sqlalchemy import update
 
     ticket = intake(handler)
-    real_locked = services._locked
+    real_locked = services.locked_for_change
 
     def read_then_lose_the_race(actor, ticket_id, version):
         found = real_locked(actor, ticket_id, version)
@@ -468,7 +461,7 @@ def test_a_save_racing_another_is_refused_not_lost(handler, lead):
         return found
 
     with (
-        patch("portal.tickets.services._locked", read_then_lose_the_race),
+        patch("portal.tickets.services.locked_for_change", read_then_lose_the_race),
         pytest.raises(Conflict, match="Reload"),
     ):
         services.change_status(handler, ticket.id, ticket.version, "acknowledged")

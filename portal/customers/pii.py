@@ -34,3 +34,11 @@ def first_name(name: str | None) -> str:
     if len(text) >= 2 and all(is_cjk(ch) for ch in text):
         return text[1:]
     return text.split()[0]
+
+
+def mask_email(email: str | None) -> str:
+    """`alice@example.com` → `a…@example.com`: enough for its owner to recognise it."""
+    if not email or "@" not in email:
+        return ""
+    local, domain = email.rsplit("@", 1)
+    return f"{local[:1]}…@{domain}"

@@ -24,9 +24,10 @@ from portal.core.extensions import db
 from portal.core.timeutil import utc_now
 from portal.customers.models import Customer
 from portal.demo.care import seed_care
+from portal.demo.channels import seed_channels
 from portal.demo.customers import ENGLISH_FIRST, ENGLISH_LAST, GIVEN, SURNAMES, seed_customers
 from portal.demo.tickets import seed_tickets
-from portal.tickets.models import Team, Ticket
+from portal.tickets.models import ReplyTemplate, Team, Ticket
 
 SCALES = ("small", "large")
 BATCH = 5_000
@@ -133,6 +134,7 @@ SEEDERS: list[tuple[str, Seeder]] = [
     ("customers", seed_customers),
     ("tickets", seed_tickets),
     ("care", seed_care),
+    ("channels", seed_channels),
 ]
 # A room is empty when none of these tables holds a row.
 ROOM_TABLES: dict[str, tuple[Any, ...]] = {
@@ -140,6 +142,7 @@ ROOM_TABLES: dict[str, tuple[Any, ...]] = {
     "customers": (Customer,),
     "tickets": (Ticket, Team),
     "care": (CareRule,),
+    "channels": (ReplyTemplate,),
 }
 
 

@@ -36,6 +36,13 @@ JOBS: list[JobDefinition] = [
         lease_seconds=5 * 60,
     ),
     JobDefinition(
+        id="tickets.fetch_mail",
+        func="portal.tickets.jobs:fetch_mail",
+        trigger={"type": "interval", "minutes": 1},
+        description="Fetch new email from the IMAP mailbox (IMAP_HOST) into tickets.",
+        lease_seconds=10 * 60,
+    ),
+    JobDefinition(
         id="messaging.deliver",
         func="portal.messaging.jobs:deliver",
         trigger={"type": "interval", "seconds": 30},

@@ -1,15 +1,20 @@
 """`flask import complaints FILE.csv --format portal|cfpb`, added to the `flask import` group."""
 
+import sys
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.core.audit import Actor
 from portal.core.cli import echo_errors, errors_out_option, refuse_file, run_import, write_errors
 from portal.core.csvfiles import errors_csv
+from portal.core.extensions import db
 from portal.tickets.imports import CFPB_REQUIRED, FORMATS, PORTAL_COLUMNS, import_complaints
+from portal.tickets.inbound import ingest
+from portal.tickets.models import Ticket
 
 CLI_ACTOR = Actor.system("cli:import complaints")
 
@@ -64,3 +69,35 @@ def import_complaints_command(
     )
     echo_errors(report.errors, errors_out)
     write_errors(errors_out, report_csv)
+
+
+EX_TEMPFAIL = 75  # sysexits.h: the mail server keeps the message and tries again later
+
+
+@click.group("tickets", help="Ticket intake from outside the portal.")
+def tickets_cli() -> None:
+    pass
+
+
+@tickets_cli.command(
+    "ingest-email",
+    help="Read one email (RFC 5322) from standard input — for a mail server's pipe transport — "
+    "and open a ticket, thread it onto its ticket, keep it as automatic mail, or quarantine "
+    "it. Exits 0 once the message is stored, whatever became of it (a message seen before is "
+    "not handled twice), and 75 (try again later) when it could not be stored.",
+)
+@with_appcontext
+def ingest_email_command() -> None:
+    raw = sys.stdin.buffer.read()
+    try:
+        outcome = ingest(raw, "pipe")
+    except SQLAlchemyError as error:
+        click.echo(f"Not stored, try again later: {type(error).__name__}", err=True)
+        raise SystemExit(EX_TEMPFAIL) from error
+    ticket = db.session.get(Ticket, outcome.ticket_id) if outcome.ticket_id else None
+    click.echo(
+        f"inbound {outcome.inbound_id}: {'seen before, ' if outcome.duplicate else ''}"
+        f"{outcome.status}"
+        + (f" {ticket.reference}" if ticket else "")
+        + (f" ({outcome.reason})" if outcome.reason else "")
+    )

@@ -11,11 +11,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
+from portal.tickets.inbound import ingest
+from portal.tickets.mailbox import ImapSettings, poll
 from portal.tickets.models import Ticket, TicketEvent
 from portal.tickets.notifications import notify
 from portal.tickets.services import lead_of
@@ -84,3 +87,14 @@ def _sweep(now: datetime, when: Any, done: Any, action: str, recipients: Any) ->
             total += 1
         db.session.commit()
         db.session.expire_all()
+
+
+def fetch_mail(as_of: datetime | None = None) -> dict[str, Any]:
+    """Poll the IMAP mailbox once: each new message goes through inbound intake and is then
+    moved to the processed folder. Intake keys messages by Message-ID, so a message fetched
+    again after a crash between the two steps is not handled twice."""
+    settings = ImapSettings.from_config(current_app.config)
+    if settings is None:
+        return {"skipped": "IMAP_HOST is not set"}
+    result = poll(settings, lambda raw: ingest(raw, "imap", as_of))
+    return {"fetched": result.fetched, "done": result.done, "failed": result.failed}

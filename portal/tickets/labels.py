@@ -44,6 +44,37 @@ PROFILE_LABELS = {
     "US": _l("US CFPB: 15 days, 60 when in progress"),
     "UK": _l("UK FCA: 3 business days summary, 8 weeks final"),
 }
+NOTICE_LABELS = {
+    "acknowledgement": _l("acknowledgement"),
+    "extension": _l("extension notice"),
+    "pause": _l("appraisal pause notice"),
+    "resume": _l("appraisal resume notice"),
+    "holding": _l("holding response"),
+    "decision": _l("decision / final response"),
+    "summary_resolution": _l("summary resolution communication"),
+    "reply": _l("reply"),
+}
+NOTICE_LABELS_BY_PROFILE = {
+    # The closing notice's name in each regime.
+    ("decision", "CN"): _l("decision notice"),
+    ("decision", "UK"): _l("final response"),
+    ("decision", "US"): _l("response"),
+}
+SENT_VIA_LABELS = {
+    "email": _l("Email"),
+    "post": _l("Letter"),
+    "phone": _l("Telephone"),
+    "in_person": _l("In person"),
+    "other": _l("Another way"),
+}
+INBOUND_STATUS_LABELS = {
+    "opened": _l("Opened a ticket"),
+    "threaded": _l("Added to a ticket"),
+    "automatic": _l("Automatic mail, ignored"),
+    "unsubscribe": _l("Unsubscribe request, carried out"),
+    "quarantined": _l("Quarantined"),
+    "dismissed": _l("Dismissed"),
+}
 ACTION_LABELS = {
     "created": _l("Registered"),
     "assigned": _l("Assigned"),
@@ -52,6 +83,10 @@ ACTION_LABELS = {
     "edited": _l("Details edited"),
     "note": _l("Internal note"),
     "response": _l("Response to customer"),
+    "notice": _l("Notice to the complainant"),
+    "reply": _l("Reply by email"),
+    "email": _l("Email from the complainant"),
+    "linked": _l("Linked to a customer"),
     "clock.extended": _l("Clock extended"),
     "clock.paused": _l("Clock paused"),
     "clock.resumed": _l("Clock resumed"),

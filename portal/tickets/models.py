@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -196,6 +197,10 @@ class Ticket(TimestampMixin, db.Model):
     remedies_told: Mapped[list[str] | None] = mapped_column(JSON)
     company_response: Mapped[str | None] = mapped_column(String(64))  # US categories
     merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id"))
+    # A complainant who is not (yet) a known customer: the public form and inbound email.
+    prospect_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("prospects.id", ondelete="SET NULL"), index=True
+    )
 
     # The regulatory clock, stamped at receipt (DOMAIN.md §2) ...
     profile: Mapped[str] = mapped_column(String(4))
@@ -285,3 +290,131 @@ class Notification(db.Model):
     message: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+
+
+class Prospect(TimestampMixin, db.Model):
+    """Someone who wrote in through the public form or by email and could not be matched to a
+    customer. A handler links the prospect to a customer later; the tickets follow."""
+
+    __tablename__ = "prospects"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    customer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="SET NULL")
+    )
+
+
+class NoticeKind(StrEnum):
+    """What the firm tells the complainant, and when (DOMAIN.md §2)."""
+
+    ACKNOWLEDGEMENT = "acknowledgement"
+    EXTENSION = "extension"  # CN 30 / 60 days, with the reason and the new deadline
+    PAUSE = "pause"  # CN appraisal pause
+    RESUME = "resume"
+    HOLDING = "holding"  # UK: not yet resolved within 8 weeks, or a holding response
+    DECISION = "decision"  # CN decision, UK final response, US response: outcome and remedies
+    SUMMARY = "summary_resolution"  # UK, resolved by the end of the third business day
+    REPLY = "reply"  # a handler's own words
+
+
+class SentVia(StrEnum):
+    EMAIL = "email"
+    POST = "post"
+    PHONE = "phone"
+    IN_PERSON = "in_person"
+    OTHER = "other"
+
+
+class TicketNotice(db.Model):
+    """A notice given to the complainant: an email in the outbox, or one a handler records as
+    given another way (a letter, a call). Closing a complaint checks these."""
+
+    __tablename__ = "ticket_notices"
+    __table_args__ = (
+        CheckConstraint(_in("kind", NoticeKind), name="kind_known"),
+        CheckConstraint(_in("sent_via", SentVia), name="sent_via_known"),
+        Index("ix_ticket_notices_ticket", "ticket_id", "kind", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    sent_via: Mapped[str] = mapped_column(String(12))
+    outbox_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    recorded_at: Mapped[datetime]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class TicketMailId(db.Model):
+    """A Message-ID of an email in a ticket's thread, sent or received: a reply's
+    In-Reply-To or References finds its ticket here with one key lookup."""
+
+    __tablename__ = "ticket_mail_ids"
+
+    message_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    outbound: Mapped[bool] = mapped_column(Boolean)
+
+
+class InboundStatus(StrEnum):
+    OPENED = "opened"  # opened a new ticket
+    THREADED = "threaded"  # added to an existing ticket
+    AUTOMATIC = "automatic"  # an auto-reply, bounce or loop: kept, never answered
+    UNSUBSCRIBE = "unsubscribe"  # the mailto: of a List-Unsubscribe header, carried out
+    QUARANTINED = "quarantined"  # could not be handled: waits for an admin
+    DISMISSED = "dismissed"  # an admin looked at it and set it aside
+
+
+class InboundMail(db.Model):
+    """Every email received, once: the key (its Message-ID, else a hash of its bytes) makes a
+    second delivery of the same message — a job run twice, a pipe retried — change nothing.
+    The raw bytes are kept as received, as evidence and so that nothing is ever lost."""
+
+    __tablename__ = "inbound_mails"
+    __table_args__ = (
+        CheckConstraint(_in("status", InboundStatus), name="status_known"),
+        Index("ix_inbound_mails_status", "status", "id"),
+        Index("ix_inbound_mails_sender_received", "sender", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    received_at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(8))  # pipe or imap
+    message_id: Mapped[str | None] = mapped_column(String(250))
+    sender: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    ticket_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    size: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class ReplyTemplate(TimestampMixin, db.Model):
+    """A canned response a handler inserts into a reply: for one cause (or any) and one
+    language, with placeholders for the customer's name, the reference and the deadline."""
+
+    __tablename__ = "reply_templates"
+    __table_args__ = (
+        UniqueConstraint("name", "locale", name="name_locale"),
+        Index("ix_reply_templates_cause", "cause_code", "locale"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    locale: Mapped[str] = mapped_column(String(16))
+    cause_code: Mapped[str | None] = mapped_column(ForeignKey("taxonomy_nodes.code"))
+    body: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -26,6 +26,8 @@ def notify(user_id: int, key: str, kind: str, ticket: Ticket) -> None:
             message = _("%(reference)s has used 80 %% of its time.", reference=ticket.reference)
         elif kind == "assigned":
             message = _("%(reference)s was assigned to you.", reference=ticket.reference)
+        elif kind == "email":
+            message = _("%(reference)s: the complainant wrote again.", reference=ticket.reference)
         else:
             message = _("%(reference)s is past its deadline.", reference=ticket.reference)
     values = {

@@ -1,5 +1,6 @@
 """The customer's tickets in a data-subject export, and what erasure removes from them: the
-words (subject, request, description, resolution, notes, responses); categories, dates,
+words (subject, request, description, resolution, notes, responses, notices), the emails they
+sent (bytes, sender, subject) and the prospect record they wrote in as; categories, dates,
 statuses and clocks stay, for the complaint statistics a regulator asks for."""
 
 from typing import Any
@@ -8,7 +9,7 @@ from sqlalchemy import select, update
 
 from portal.core.extensions import db
 from portal.customers.privacy import ERASED_TEXT, register_erasure_step, register_export_section
-from portal.tickets.models import Ticket, TicketEvent
+from portal.tickets.models import InboundMail, Prospect, Ticket, TicketEvent, TicketNotice
 
 
 def _export(customer_id: int) -> list[dict[str, Any]]:
@@ -37,6 +38,27 @@ def _export(customer_id: int) -> list[dict[str, Any]]:
                     {"at": e.occurred_at.isoformat(), "action": e.action, "body": e.body}
                     for e in events
                 ],
+                "emails_received": [
+                    {"at": m.received_at.isoformat(), "from": m.sender, "subject": m.subject}
+                    for m in db.session.scalars(
+                        select(InboundMail)
+                        .where(InboundMail.ticket_id == ticket.id)
+                        .order_by(InboundMail.id)
+                    )
+                ],
+                "notices": [
+                    {
+                        "at": n.recorded_at.isoformat(),
+                        "kind": n.kind,
+                        "via": n.sent_via,
+                        "words": n.note,
+                    }
+                    for n in db.session.scalars(
+                        select(TicketNotice)
+                        .where(TicketNotice.ticket_id == ticket.id)
+                        .order_by(TicketNotice.id)
+                    )
+                ],
             }
         )
     return out
@@ -48,6 +70,30 @@ def _erase(customer_id: int) -> None:
         update(TicketEvent)
         .where(TicketEvent.ticket_id.in_(ids), TicketEvent.body.is_not(None))
         .values(body=ERASED_TEXT)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(TicketEvent)
+        .where(TicketEvent.ticket_id.in_(ids), TicketEvent.action == "email")
+        .values(data=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(TicketNotice)
+        .where(TicketNotice.ticket_id.in_(ids), TicketNotice.note.is_not(None))
+        .values(note=ERASED_TEXT)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(InboundMail)
+        .where(InboundMail.ticket_id.in_(ids))
+        .values(raw=None, sender=None, subject=ERASED_TEXT)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Prospect)
+        .where(Prospect.customer_id == customer_id)
+        .values(name=ERASED_TEXT, email=None, phone=None)
         .execution_options(synchronize_session=False)
     )
     db.session.execute(

@@ -25,7 +25,7 @@ from portal.core.requests import parse_id
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers import services as customer_services
 from portal.customers.models import CreditAccount, Customer
-from portal.tickets import notifications, queue, services, taxonomy
+from portal.tickets import correspondence, notifications, queue, services, taxonomy
 from portal.tickets.forms import (
     AssignForm,
     ClockForm,
@@ -53,6 +53,7 @@ bp = Blueprint("tickets", __name__)
 PAGE = 50
 EVENTS_SHOWN = 200
 HANDLING = (Role.ADMIN, Role.HANDLER, Role.LEAD)
+TOLD = ("response", "resolution", "notice", "reply")  # what the customer was told
 
 
 @bp.app_context_processor
@@ -286,7 +287,7 @@ def new() -> Any:
             else None,
         )
         try:
-            ticket = services.create_ticket(actor, data)
+            ticket = services.create_ticket(actor, data, acknowledge=True)
         except ServiceError as error:
             if error.status in (403, 404):
                 raise
@@ -341,8 +342,9 @@ def _show(ticket_id: int, status: int = 200, **extra: Any) -> Any:
         team=db.session.get(Team, ticket.team_id) if ticket.team_id else None,
         merged_into=merged_into,
         notes=[e for e in events if e.action == "note"],
-        responses=[e for e in events if e.action in ("response", "resolution")],
-        history=[e for e in events if e.action not in ("note", "response", "resolution")],
+        responses=[e for e in events if e.action in TOLD],
+        emails=[e for e in events if e.action == "email"],
+        history=[e for e in events if e.action not in ("note", "email", *TOLD)],
         nodes=nodes,
         transitions=services.TRANSITIONS[Status(ticket.status)],
         can_handle=services.can_handle(actor),
@@ -350,10 +352,14 @@ def _show(ticket_id: int, status: int = 200, **extra: Any) -> Any:
         regulated=services.is_regulated(ticket),
         profile=services.clocks.PROFILES[ticket.profile],
         status_form=StatusForm(version=str(ticket.version)),
-        clock_form=ClockForm(version=str(ticket.version)),
+        clock_form=ClockForm(
+            version=str(ticket.version),
+            told_via="email" if correspondence.notices.complainant(ticket).email else "post",
+        ),
         note_form=NoteForm(),
         assign_form=assign_form,
         merge_form=MergeForm(),
+        **correspondence.page_context(ticket),
         **extra,
     )
 
@@ -412,10 +418,10 @@ def clock(ticket_id: int) -> Any:
     action = form.action.data
     reason, notice = form.reason.data or "", form.notice.data or ""
     if action == "extend":
-        services.extend_clock(actor, ticket_id, version, reason, notice)
+        services.extend_clock(actor, ticket_id, version, reason, notice, form.told_via.data or None)
         message = _("Clock extended.")
     elif action == "pause":
-        services.pause_clock(actor, ticket_id, version, reason, notice)
+        services.pause_clock(actor, ticket_id, version, reason, notice, form.told_via.data or None)
         message = _("Clock paused.")
     elif action == "resume":
         services.resume_clock(actor, ticket_id, version, reason)

@@ -17,19 +17,20 @@ from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.audit import Actor
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from portal.core.extensions import db
+from portal.core.extensions import among, db
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers.models import CreditAccount, Customer
 from portal.customers.timeline import Cursor, TimelineEntry, older_than, register_provider
 from portal.messaging.policy import register_state_rule
 from portal.tickets import clocks
-from portal.tickets.labels import STATUS_LABELS, US_RESPONSES
+from portal.tickets.labels import NOTICE_LABELS, STATUS_LABELS, US_RESPONSES
 from portal.tickets.models import (
     OPEN_STATUSES,
     REFERENCE_PREFIX,
     REMEDIES,
     Axis,
     Kind,
+    NoticeKind,
     RedressKind,
     ReferenceCounter,
     Severity,
@@ -184,7 +185,7 @@ def plain(value: Any) -> Any:
 # ---------------------------------------------------------------- validation
 
 
-def _text(raw: str | None, field: str, limit: int = TEXT_MAX, required: bool = False) -> str:
+def clean_text(raw: str | None, field: str, limit: int = TEXT_MAX, required: bool = False) -> str:
     value = (raw or "").strip()
     if "\x00" in value:
         raise ValidationFailed(_l("Text cannot contain NUL characters."), field=field)
@@ -203,7 +204,7 @@ def _text(raw: str | None, field: str, limit: int = TEXT_MAX, required: bool = F
 
 
 def _reason(raw: str | None) -> str:
-    return _text(raw, "reason", REASON_MAX, required=True)
+    return clean_text(raw, "reason", REASON_MAX, required=True)
 
 
 def _choice(raw: str | None, choices: type, field: str) -> str:
@@ -275,7 +276,7 @@ def get_ticket(actor: Actor, ticket_id: int) -> Ticket:
     return ticket
 
 
-def _require_handler(actor: Actor) -> None:
+def require_handler(actor: Actor) -> None:
     if not can_handle(actor):
         raise PermissionDenied(_l("Only complaint handlers, leads and admins can do this."))
 
@@ -348,14 +349,14 @@ def _check_input(actor: Actor, data: TicketInput, now: datetime) -> dict[str, An
             )
     return {
         "kind": _choice(data.kind, Kind, "kind"),
-        "subject": _text(data.subject, "subject", SUBJECT_MAX, required=True),
+        "subject": clean_text(data.subject, "subject", SUBJECT_MAX, required=True),
         "channel_code": check_code(data.channel_code, Axis.CHANNEL, "channel_code"),
         "business_code": check_code(data.business_code, Axis.BUSINESS, "business_code"),
         "cause_code": check_code(data.cause_code, Axis.CAUSE, "cause_code"),
         "severity": _choice(data.severity or "medium", Severity, "severity"),
-        "request": _text(data.request, "request"),
-        "description": _text(data.description, "description"),
-        "product": _text(data.product, "product", PRODUCT_MAX) or None,
+        "request": clean_text(data.request, "request"),
+        "description": clean_text(data.description, "description"),
+        "product": clean_text(data.product, "product", PRODUCT_MAX) or None,
         "customer_id": customer_id,
         "account_id": account_id,
         "assignee_id": _check_staff(data.assignee_id, "assignee_id"),
@@ -373,10 +374,13 @@ def create_ticket(
     original: dict[str, Any] | None = None,
     commit: bool = True,
     profile: str | None = None,
+    prospect_id: int | None = None,
+    acknowledge: bool = False,
 ) -> Ticket:
     """Register a ticket (首问负责制: whoever received it registers it) under the deployment's
     regulatory profile, or `profile` (an import of another regime's complaints), with both
-    clocks computed and stored."""
+    clocks computed and stored. `acknowledge` emails the complainant the acknowledgement at
+    once when they have an address (an import of past complaints does not)."""
     now = utc_now()
     values = _check_input(actor, data, now)
     settings = clock_settings()
@@ -397,6 +401,7 @@ def create_ticket(
         source=source,
         external_id=external_id,
         original=original,
+        prospect_id=prospect_id,
     )
     apply_sla(ticket)
     apply_clock(ticket, clock_state(ticket))
@@ -427,6 +432,11 @@ def create_ticket(
         )
         if ticket.assignee_id is not None and ticket.assignee_id != actor.user_id:
             notify_assigned(ticket, ticket.assignee_id)
+    if acknowledge:
+        from portal.tickets import notices  # notices builds on this module
+
+        if notices.complainant(ticket).email:
+            notices.send(actor, ticket, NoticeKind.ACKNOWLEDGEMENT, automatic=True, now=now)
     if commit:
         db.session.commit()
     return ticket
@@ -435,7 +445,7 @@ def create_ticket(
 # ---------------------------------------------------------------- saving under a version
 
 
-def _locked(actor: Actor, ticket_id: int, version: int | None) -> Ticket:
+def locked_for_change(actor: Actor, ticket_id: int, version: int | None) -> Ticket:
     """The ticket to change, refused with who changed it and when if `version` is stale."""
     ticket = get_ticket(actor, ticket_id)
     if version is not None and ticket.version != version:
@@ -463,7 +473,7 @@ def _stale(ticket: Ticket) -> None:
     )
 
 
-def _commit(ticket: Ticket) -> Ticket:
+def commit_change(ticket: Ticket) -> Ticket:
     try:
         db.session.commit()
     except StaleDataError:
@@ -487,8 +497,8 @@ def change_status(
     remedies: list[str] | None = None,
     company_response: str | None = None,
 ) -> Ticket:
-    _require_handler(actor)
-    ticket = _locked(actor, ticket_id, version)
+    require_handler(actor)
+    ticket = locked_for_change(actor, ticket_id, version)
     target = _choice(to, Status, "status")
     if ticket.merged_into_id is not None:
         raise ValidationFailed(_l("This ticket was merged into another; work on that one."))
@@ -503,9 +513,9 @@ def change_status(
         )
     now = utc_now()
     before = ticket.status
-    note = _text(reason, "reason", REASON_MAX)
+    note = clean_text(reason, "reason", REASON_MAX)
     if target == Status.RESOLVED:
-        ticket.resolution = _text(resolution, "resolution", required=True)
+        ticket.resolution = clean_text(resolution, "resolution", required=True)
         chosen = [r for r in (remedies or []) if r in REMEDIES]
         if len(chosen) != len(remedies or []):
             raise ValidationFailed(_l("Unknown remedy."), field="remedies")
@@ -519,6 +529,18 @@ def change_status(
     if target == Status.WITHDRAWN or reopening:
         note = _reason(reason)  # withdrawing and reopening need a reason
     if target == Status.CLOSED:
+        from portal.tickets import notices  # notices builds on this module
+
+        missing = notices.missing_at_close(ticket)
+        if missing:
+            raise ValidationFailed(
+                _l(
+                    "Before closing, send the %(notice)s to the complainant, or record how it "
+                    "was given another way.",
+                    notice=" / ".join(str(NOTICE_LABELS[kind]) for kind in missing),
+                ),
+                field="status",
+            )
         ticket.closed_at = now
     if target == Status.ACKNOWLEDGED or (
         target == Status.IN_PROGRESS and ticket.acknowledged_at is None
@@ -534,7 +556,7 @@ def change_status(
     )
     if target == Status.RESOLVED:
         add_event(actor, ticket, "resolution", body=ticket.resolution, at=now)
-    return _commit(ticket)
+    return commit_change(ticket)
 
 
 def _move_sla(ticket: Ticket, before: str, target: str, now: datetime) -> None:
@@ -587,19 +609,19 @@ DETAIL_FIELDS = (
 
 
 def update_details(actor: Actor, ticket_id: int, version: int | None, data: DetailsInput) -> Ticket:
-    _require_handler(actor)
-    ticket = _locked(actor, ticket_id, version)
+    require_handler(actor)
+    ticket = locked_for_change(actor, ticket_id, version)
     preload(data.channel_code, data.business_code, data.cause_code)
     values = {
-        "subject": _text(data.subject, "subject", SUBJECT_MAX, required=True),
+        "subject": clean_text(data.subject, "subject", SUBJECT_MAX, required=True),
         "channel_code": check_code(data.channel_code, Axis.CHANNEL, "channel_code"),
         "business_code": check_code(data.business_code, Axis.BUSINESS, "business_code"),
         "cause_code": check_code(data.cause_code, Axis.CAUSE, "cause_code"),
         "severity": _choice(data.severity, Severity, "severity"),
-        "product": _text(data.product, "product", PRODUCT_MAX) or None,
-        "request": _text(data.request, "request"),
-        "description": _text(data.description, "description"),
-        "root_cause": _text(data.root_cause, "root_cause") or None,
+        "product": clean_text(data.product, "product", PRODUCT_MAX) or None,
+        "request": clean_text(data.request, "request"),
+        "description": clean_text(data.description, "description"),
+        "root_cause": clean_text(data.root_cause, "root_cause") or None,
         "redress_kind": _choice(data.redress_kind, RedressKind, "redress_kind")
         if data.redress_kind
         else None,
@@ -629,7 +651,7 @@ def update_details(actor: Actor, ticket_id: int, version: int | None, data: Deta
             "after": {f: after[f] for f in sorted(changed)},
         },
     )
-    return _commit(ticket)
+    return commit_change(ticket)
 
 
 # ---------------------------------------------------------------- assignment
@@ -728,15 +750,16 @@ def _clock_change(
     reason: str,
     notice: str | None,
     change: Any,
+    told_via: str | None = None,
 ) -> Ticket:
-    _require_handler(actor)
-    ticket = _locked(actor, ticket_id, version)
+    require_handler(actor)
+    ticket = locked_for_change(actor, ticket_id, version)
     if not is_regulated(ticket):
         raise ValidationFailed(_l("Only complaints run on a regulatory clock."))
     if not ticket.is_open:
         raise ValidationFailed(_l("The clock of a closed ticket cannot change."))
     why = _reason(reason)
-    told = _text(notice, "notice") if notice is not None else None
+    told = clean_text(notice, "notice") if notice is not None else None
     before_due = plain(ticket.due_at)
     try:
         state = change(clock_state(ticket))
@@ -760,9 +783,37 @@ def _clock_change(
         },
         at=now,
     )
-    if told:
-        add_event(actor, ticket, "response", body=told, data={"notice": action}, at=now)
-    return _commit(ticket)
+    _tell(actor, ticket, action, told, told_via, now)
+    return commit_change(ticket)
+
+
+CLOCK_NOTICES = {
+    "clock.extended": NoticeKind.EXTENSION,
+    "clock.paused": NoticeKind.PAUSE,
+    "clock.resumed": NoticeKind.RESUME,
+}
+
+
+def _tell(
+    actor: Actor, ticket: Ticket, action: str, told: str | None, via: str | None, now: datetime
+) -> None:
+    """CN clock changes are notices to the complainant: by email, or recorded as given another
+    way with what was said. Other regimes record what the customer was told as a response."""
+    from portal.tickets import notices  # notices builds on this module
+
+    kind = CLOCK_NOTICES.get(action)
+    if kind is None or kind not in notices.notices_for(ticket):
+        if told:
+            add_event(actor, ticket, "response", body=told, data={"notice": action}, at=now)
+        return
+    has_email = bool(notices.complainant(ticket).email)
+    if via is None:  # by email when the complainant has an address
+        via = "email" if has_email else "other"
+    if via == "email":
+        if told is not None or has_email:
+            notices.send(actor, ticket, kind, message=told or "", now=now)
+    elif told:
+        notices.record(actor, ticket, kind, via, told, now)
 
 
 def clock_message(error: clocks.ClockError) -> str:
@@ -784,11 +835,16 @@ def clock_message(error: clocks.ClockError) -> str:
 
 
 def _need_notice(notice: str | None) -> str:
-    return _text(notice, "notice", required=True)
+    return clean_text(notice, "notice", required=True)
 
 
 def extend_clock(
-    actor: Actor, ticket_id: int, version: int | None, reason: str, notice: str
+    actor: Actor,
+    ticket_id: int,
+    version: int | None,
+    reason: str,
+    notice: str,
+    told_via: str | None = None,
 ) -> Ticket:
     """CN: to 30 days, then (lead/admin) to 60, telling the customer; US: mark in progress."""
     ticket = get_ticket(actor, ticket_id)
@@ -803,6 +859,7 @@ def extend_clock(
         reason,
         notice or None,
         lambda state: clocks.extend(state, approved_by_senior=senior),
+        told_via,
     )
     if updated.profile == "US":
         updated.company_response = "In progress"
@@ -811,7 +868,12 @@ def extend_clock(
 
 
 def pause_clock(
-    actor: Actor, ticket_id: int, version: int | None, reason: str, notice: str
+    actor: Actor,
+    ticket_id: int,
+    version: int | None,
+    reason: str,
+    notice: str,
+    told_via: str | None = None,
 ) -> Ticket:
     """CN: outside appraisal, testing or assessment; the complainant is told."""
     now = utc_now()
@@ -826,6 +888,7 @@ def pause_clock(
         reason,
         notice or None,
         lambda state: clocks.pause(state, now),
+        told_via,
     )
 
 
@@ -876,8 +939,8 @@ def add_note(
     version, so writing one never collides with someone's edit."""
     ticket = get_ticket(actor, ticket_id)
     if customer_facing:
-        _require_handler(actor)
-    text = _text(body, "body", required=True)
+        require_handler(actor)
+    text = clean_text(body, "body", required=True)
     event = add_event(actor, ticket, "response" if customer_facing else "note", body=text)
     db.session.commit()
     return event
@@ -889,7 +952,7 @@ def add_note(
 def merge(actor: Actor, ticket_id: int, duplicate_reference: str, reason: str) -> Ticket:
     """Fold a repeat of the same complaint into this ticket: the repeat closes, pointing here;
     both histories say so."""
-    _require_handler(actor)
+    require_handler(actor)
     why = _reason(reason)
     ticket = get_ticket(actor, ticket_id)
     reference = (duplicate_reference or "").strip().upper()
@@ -925,7 +988,7 @@ def merge(actor: Actor, ticket_id: int, duplicate_reference: str, reason: str) -
         actor, ticket, "merged.from", reason=why, data={"duplicate": duplicate.reference}, at=now
     )
     ticket.updated_at = now  # bumps the version: whoever edits this ticket sees the merge
-    return _commit(ticket)
+    return commit_change(ticket)
 
 
 # ---------------------------------------------------------------- reading
@@ -998,7 +1061,7 @@ def team_overview() -> list[TeamOverview]:
 def create_team(actor: Actor, name: str, lead_id: int | None, member_ids: list[int]) -> Team:
     if not (actor.is_system or actor.role == Role.ADMIN):
         raise PermissionDenied(_l("Only admins manage teams."))
-    label = _text(name, "name", 80, required=True)
+    label = clean_text(name, "name", 80, required=True)
     if db.session.scalar(select(Team.id).where(Team.name == label)) is not None:
         raise ValidationFailed(_l("A team with this name exists."), field="name")
     team = Team(name=label, lead_id=_check_staff(lead_id, "lead_id"))
@@ -1062,7 +1125,7 @@ def _with_open_complaints(customer_ids: list[int]) -> set[int]:
             db.session.scalars(
                 select(Ticket.customer_id)
                 .where(
-                    Ticket.customer_id.in_(customer_ids[start : start + 5000]),
+                    among(Ticket.customer_id, customer_ids[start : start + 5000]),
                     Ticket.is_open.is_(True),
                     Ticket.kind == Kind.COMPLAINT.value,
                 )

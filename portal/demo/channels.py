@@ -1,0 +1,82 @@
+"""Demo reply templates, and a few emails through inbound intake — a new complaint from
+someone who is not a customer, an out-of-office reply, a message without a sender — so that
+the ticket page's reply box and the admin's inbound page show something after `./scripts/run`.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import TYPE_CHECKING
+
+from portal.tickets import inbound, replies
+
+if TYPE_CHECKING:  # seed.py imports this module to list its seeder
+    from portal.demo.seed import SeedContext
+
+TEMPLATES = (
+    (
+        "Ask for documents",
+        "en",
+        None,
+        "Dear {{ customer_name }},\n\nTo look into {{ reference }} we need a copy of the "
+        "statement or receipt concerned. Please reply to this email with it attached.\n\n"
+        "We will give you our decision by {{ deadline }}.",
+    ),
+    (
+        "请补充材料",
+        "zh_Hans",
+        None,
+        "{{ customer_name }}，您好：\n\n为核实您的投诉（{{ reference }}），请回复本邮件并附上"
+        "相关账单或交易凭证。\n\n我们将在 {{ deadline }} 前给您处理决定。",
+    ),
+    (
+        "Fee refund explained",
+        "en",
+        "C07",
+        "Dear {{ customer_name }},\n\nWe have checked the fee on your account. It was charged "
+        "after your payment had reached us, so we are refunding it in full.",
+    ),
+    (
+        "费用退还说明",
+        "zh_Hans",
+        "C07",
+        "{{ customer_name }}，您好：\n\n经核查，该笔费用系在您还款到账后收取，我们将全额退还。",
+    ),
+)
+
+
+def _email(sender: str | None, subject: str, body: str, **headers: str) -> bytes:
+    message = EmailMessage()
+    if sender:
+        message["From"] = sender
+    message["To"] = "complaints@portal.invalid"
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="mail.example.com")
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(body)
+    return message.as_bytes()
+
+
+def seed_channels(ctx: SeedContext) -> None:
+    for name, locale, cause, body in TEMPLATES:
+        replies.save(ctx.actor, None, replies.ReplyTemplateInput(name, locale, cause, body))
+    ctx.counts["reply templates"] = len(TEMPLATES)
+    emails = (
+        _email(
+            "Chen Jing <chen.jing@mail.example.com>",
+            "Card fee charged twice",
+            "I was charged the annual fee twice this month. Please refund one of them.",
+        ),
+        _email(
+            "Chen Jing <chen.jing@mail.example.com>",
+            "Automatic reply: Card fee charged twice",
+            "I am out of the office until Monday.",
+            **{"Auto-Submitted": "auto-replied"},
+        ),
+        _email(None, "(no sender)", "A message a mail server passed on without a sender."),
+    )
+    for raw in emails:
+        inbound.ingest(raw, "pipe", ctx.now)
+    ctx.counts["inbound emails"] = len(emails)

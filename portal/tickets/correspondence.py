@@ -1,0 +1,333 @@
+"""Correspondence with the complainant on the ticket page — notices, replies, reply templates,
+linking a prospect, the original emails — and the admin pages for the inbound quarantine and
+the reply templates. Views are thin: notices, replies, intake and inbound check and change."""
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import defer
+
+from portal.accounts.services import actor_for
+from portal.core.access import Role, roles
+from portal.core.errors import NotFound, ServiceError, ValidationFailed
+from portal.core.extensions import db
+from portal.core.forms import choices
+from portal.core.htmx import render, see_other
+from portal.core.requests import parse_id
+from portal.customers.models import Customer
+from portal.tickets import inbound, intake, mailparse, notices, replies, services, taxonomy
+from portal.tickets.forms import (
+    LinkForm,
+    NoticeForm,
+    RecordNoticeForm,
+    ReplyForm,
+    ReplyTemplateForm,
+)
+from portal.tickets.labels import (
+    INBOUND_STATUS_LABELS,
+    NOTICE_LABELS,
+    NOTICE_LABELS_BY_PROFILE,
+    SENT_VIA_LABELS,
+)
+from portal.tickets.models import InboundMail, InboundStatus, Prospect, ReplyTemplate, Ticket
+
+bp = Blueprint("correspondence", __name__)
+
+HANDLING = (Role.ADMIN, Role.HANDLER, Role.LEAD)
+INBOUND_PAGE = 50
+
+
+def _actor() -> Any:
+    return actor_for(current_user)
+
+
+def notice_label(kind: str, profile: str) -> str:
+    return str(NOTICE_LABELS_BY_PROFILE.get((kind, profile), NOTICE_LABELS.get(kind, kind)))
+
+
+def page_context(ticket: Ticket) -> dict[str, Any]:
+    """What the ticket page shows of the correspondence."""
+    kinds = notices.notices_for(ticket)
+    record_form = RecordNoticeForm(version=str(ticket.version))
+    record_form.kind.choices = choices({k.value: notice_label(k, ticket.profile) for k in kinds})
+    return {
+        "complainant": notices.complainant(ticket),
+        "prospect": db.session.get(Prospect, ticket.prospect_id) if ticket.prospect_id else None,
+        "notice_rows": notices.notices_of(ticket.id),
+        "notice_kinds": kinds,
+        "missing_at_close": [
+            notice_label(k, ticket.profile) for k in notices.missing_at_close(ticket)
+        ],
+        "notice_label": notice_label,
+        "sent_via_labels": SENT_VIA_LABELS,
+        "given": notices.given,
+        "notice_form": NoticeForm(version=str(ticket.version)),
+        "record_form": record_form,
+        "reply_form": ReplyForm(version=str(ticket.version)),
+        "link_form": LinkForm(version=str(ticket.version)),
+        "reply_templates": replies.for_ticket(ticket),
+    }
+
+
+def _version(raw: str | None) -> int:
+    version = parse_id(raw)
+    if version is None:
+        raise ValidationFailed(_("The form is incomplete; reload the page."))
+    return version
+
+
+def _back(ticket_id: int) -> Response:
+    # No "#correspondence": htmx's redirect to the same page with only a new fragment would
+    # not reload it.
+    return see_other(url_for("tickets.show", ticket_id=ticket_id))
+
+
+def _checked(form: Any) -> None:
+    if not form.validate():
+        problems = [str(e) for errors in form.errors.values() for e in errors]
+        raise ValidationFailed(" ".join(problems) or _("Check the form."))
+
+
+# ---------------------------------------------------------------- on the ticket page
+
+
+@bp.route("/tickets/<int:ticket_id>/notices", methods=["POST"])
+@roles(*HANDLING)
+def send_notice(ticket_id: int) -> Any:
+    form = NoticeForm()
+    _checked(form)
+    ticket = services.get_ticket(_actor(), ticket_id)
+    kind = form.kind.data or ""
+    notices.send_notice(_actor(), ticket_id, _version(form.version.data), kind, form.message.data)
+    flash(_("The %(notice)s is on its way.", notice=notice_label(kind, ticket.profile)), "success")
+    return _back(ticket_id)
+
+
+@bp.route("/tickets/<int:ticket_id>/notices/record", methods=["POST"])
+@roles(*HANDLING)
+def record_notice(ticket_id: int) -> Any:
+    form = RecordNoticeForm()
+    form.kind.choices = choices({request.form.get("kind", ""): ""})
+    _checked(form)
+    notices.record_notice(
+        _actor(),
+        ticket_id,
+        _version(form.version.data),
+        form.kind.data or "",
+        form.via.data or "",
+        form.note.data or "",
+    )
+    flash(_("Notice recorded."), "success")
+    return _back(ticket_id)
+
+
+@bp.route("/tickets/<int:ticket_id>/reply", methods=["POST"])
+@roles(*HANDLING)
+def reply(ticket_id: int) -> Any:
+    form = ReplyForm()
+    _checked(form)
+    notices.reply(_actor(), ticket_id, _version(form.version.data), form.body.data or "")
+    flash(_("Reply queued to the complainant."), "success")
+    return _back(ticket_id)
+
+
+@bp.route("/tickets/<int:ticket_id>/reply-text")
+@roles(*HANDLING)
+def reply_text(ticket_id: int) -> Any:
+    """The reply box with a reply template's text, filled for this ticket, added to what the
+    handler already wrote (htmx swaps the box)."""
+    ticket = services.get_ticket(_actor(), ticket_id)
+    template_id = parse_id(request.args.get("template"))
+    written = (request.args.get("body") or "")[: notices.NOTICE_TEXT_MAX]
+    text = written
+    if template_id is not None:
+        filled = replies.fill(ticket, template_id)
+        text = f"{written.rstrip()}\n\n{filled}".strip() if written.strip() else filled
+    return render("tickets/_reply_box.html", ticket=ticket, text=text)
+
+
+@bp.route("/tickets/<int:ticket_id>/link", methods=["POST"])
+@roles(*HANDLING)
+def link(ticket_id: int) -> Any:
+    form = LinkForm()
+    _checked(form)
+    number = (form.customer_number.data or "").strip()
+    customer_id = db.session.scalar(select(Customer.id).where(Customer.number == number))
+    if customer_id is None:
+        raise NotFound(_("No customer has the number %(number)s.", number=number))
+    intake.link_prospect(_actor(), ticket_id, _version(form.version.data), customer_id)
+    flash(_("Linked to customer %(number)s.", number=number), "success")
+    return _back(ticket_id)
+
+
+def _eml(row: InboundMail) -> Response:
+    return Response(
+        row.raw or b"",
+        mimetype="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="inbound-{row.id}.eml"'},
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/emails/<int:inbound_id>.eml")
+@roles(*HANDLING)
+def original_email(ticket_id: int, inbound_id: int) -> Any:
+    services.get_ticket(_actor(), ticket_id)
+    row = db.session.get(InboundMail, inbound_id)
+    if row is None or row.ticket_id != ticket_id or row.raw is None:
+        raise NotFound(_("No such email on this ticket."))
+    return _eml(row)
+
+
+# ---------------------------------------------------------------- the inbound quarantine
+
+
+@bp.route("/admin/inbound")
+@roles(Role.ADMIN)
+def inbound_list() -> Any:
+    status = request.args.get("status", InboundStatus.QUARANTINED.value)
+    if status not in INBOUND_STATUS_LABELS:
+        status = InboundStatus.QUARANTINED.value
+    before = parse_id(request.args.get("before"))
+    query = select(InboundMail).where(InboundMail.status == status)
+    if before is not None:
+        query = query.where(InboundMail.id < before)
+    rows = list(
+        db.session.scalars(
+            query.order_by(InboundMail.id.desc())
+            .limit(INBOUND_PAGE + 1)
+            .options(defer(InboundMail.raw))
+        )
+    )
+    counts = dict(
+        db.session.execute(
+            select(InboundMail.status, func.count()).group_by(InboundMail.status)
+        ).all()
+    )
+    tickets = {
+        t.id: t.reference
+        for t in db.session.scalars(
+            select(Ticket).where(Ticket.id.in_({r.ticket_id for r in rows if r.ticket_id}))
+        )
+    }
+    return render(
+        "tickets/inbound.html",
+        rows=rows[:INBOUND_PAGE],
+        more=rows[INBOUND_PAGE].id + 1 if len(rows) > INBOUND_PAGE else None,
+        state=status,
+        counts=counts,
+        tickets=tickets,
+        status_labels_inbound=INBOUND_STATUS_LABELS,
+    )
+
+
+def _inbound(inbound_id: int) -> InboundMail:
+    row = db.session.get(InboundMail, inbound_id)
+    if row is None:
+        raise NotFound(_("No such message."))
+    return row
+
+
+@bp.route("/admin/inbound/<int:inbound_id>")
+@roles(Role.ADMIN)
+def inbound_show(inbound_id: int) -> Any:
+    row = _inbound(inbound_id)
+    try:
+        parsed, problem = mailparse.parse(row.raw or b""), None
+    except mailparse.MailUnreadable as error:
+        parsed, problem = None, str(error)
+    return render(
+        "tickets/inbound_show.html",
+        row=row,
+        parsed=parsed,
+        problem=problem,
+        ticket=db.session.get(Ticket, row.ticket_id) if row.ticket_id else None,
+        status_labels_inbound=INBOUND_STATUS_LABELS,
+    )
+
+
+@bp.route("/admin/inbound/<int:inbound_id>.eml")
+@roles(Role.ADMIN)
+def inbound_raw(inbound_id: int) -> Any:
+    return _eml(_inbound(inbound_id))
+
+
+@bp.route("/admin/inbound/<int:inbound_id>/process", methods=["POST"])
+@roles(Role.ADMIN)
+def inbound_process(inbound_id: int) -> Any:
+    outcome = inbound.process_again(_actor(), inbound_id)
+    flash(
+        _("Processed again: %(status)s.", status=INBOUND_STATUS_LABELS[outcome.status]),
+        "success" if outcome.status != InboundStatus.QUARANTINED else "error",
+    )
+    return see_other(url_for("correspondence.inbound_show", inbound_id=inbound_id))
+
+
+@bp.route("/admin/inbound/<int:inbound_id>/dismiss", methods=["POST"])
+@roles(Role.ADMIN)
+def inbound_dismiss(inbound_id: int) -> Any:
+    inbound.dismiss(_actor(), inbound_id)
+    flash(_("Message dismissed."), "success")
+    return see_other(url_for("correspondence.inbound_list"))
+
+
+# ---------------------------------------------------------------- reply templates
+
+
+def _cause_choices(form: ReplyTemplateForm) -> None:
+    locale = str(get_locale() or "en")
+    form.cause_code.choices = choices(
+        {
+            "": _("Any cause"),
+            **{
+                n.code: f"{n.code} {n.label(locale)}" for n in taxonomy.nodes("C", active_only=True)
+            },
+        }
+    )
+
+
+@bp.route("/admin/reply-templates", methods=["GET", "POST"])
+@bp.route("/admin/reply-templates/<int:template_id>", methods=["GET", "POST"])
+@roles(Role.ADMIN, Role.LEAD)
+def reply_templates(template_id: int | None = None) -> Any:
+    editing = None
+    if template_id is not None:
+        editing = db.session.get(ReplyTemplate, template_id)
+        if editing is None:
+            raise NotFound(_("No such reply template."))
+    form = ReplyTemplateForm(obj=editing if request.method == "GET" else None)
+    _cause_choices(form)
+    if request.method == "GET" and editing is not None:
+        form.cause_code.data = editing.cause_code or ""
+    error = None
+    if request.method == "POST" and form.validate():
+        try:
+            replies.save(
+                _actor(),
+                template_id,
+                replies.ReplyTemplateInput(
+                    name=form.name.data or "",
+                    locale=form.locale.data or "",
+                    cause_code=form.cause_code.data or None,
+                    body=form.body.data or "",
+                    active=bool(form.active.data),
+                ),
+            )
+        except ServiceError as problem:
+            error = problem
+        else:
+            flash(_("Reply template saved."), "success")
+            return see_other(url_for("correspondence.reply_templates"))
+    status = 400 if request.method == "POST" else 200
+    return render(
+        "tickets/reply_templates.html",
+        status=status,
+        form=form,
+        error=error,
+        editing=editing,
+        templates=replies.all_templates(),
+        placeholders=replies.PLACEHOLDERS,
+    )

@@ -1,0 +1,147 @@
+"""Customer channels into the ticket queue: who wrote in, and how often they may.
+
+The public form and inbound email both register tickets for people who are not signed in. A
+complainant is matched to a customer by email address — by customer number only together with
+that customer's email, so that a stranger typing someone's number cannot attach a complaint to
+their file — and otherwise becomes a prospect, which a handler links to a customer later.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+
+from portal.core.audit import Actor
+from portal.core.errors import NotFound, ServiceError, ValidationFailed
+from portal.core.extensions import db
+from portal.customers.models import Customer
+from portal.customers.services import clean_email
+from portal.tickets.models import Prospect, Ticket
+from portal.tickets.services import add_event, commit_change, locked_for_change, require_handler
+
+NAME_MAX = 120
+PHONE_MAX = 40
+# A sender may open at most this many tickets a day through the form and email together; a
+# loop with an auto-responder that ignores RFC 3834 stops here too.
+TICKETS_PER_SENDER_PER_DAY = 5
+
+
+class TooMany(ServiceError):
+    status = 429
+
+
+@dataclass(frozen=True)
+class Complainant:
+    customer_id: int | None
+    prospect_id: int | None
+    note: str  # what the handler should know about the match, for the ticket's history
+
+
+def find_customer(email: str, number: str | None = None) -> tuple[Customer | None, str]:
+    """The customer with this email (and this number, when one is given), with a note when the
+    match was refused: two customers share the address, or the number belongs to another
+    address."""
+    rows = list(
+        db.session.scalars(
+            select(Customer)
+            .where(Customer.email == email.lower(), Customer.erased_at.is_(None))
+            .limit(2)
+        )
+    )
+    number = (number or "").strip()
+    if number:
+        for customer in rows:
+            if customer.number == number:
+                return customer, ""
+        return None, f"gave customer number {number[:32]}, which does not match the email"
+    if len(rows) == 1:
+        return rows[0], ""
+    if len(rows) > 1:
+        return None, "several customers share this email address"
+    return None, ""
+
+
+def complainant_for(
+    email: str | None,
+    name: str,
+    *,
+    number: str | None = None,
+    phone: str | None = None,
+    locale: str = "en",
+) -> Complainant:
+    """The customer who wrote in, else a prospect (one per email address, reused)."""
+    address = clean_email(email) if email else None
+    if address:
+        customer, note = find_customer(address, number)
+        if customer is not None:
+            return Complainant(customer.id, None, "")
+        prospect = db.session.scalars(
+            select(Prospect)
+            .where(Prospect.email == address, Prospect.customer_id.is_(None))
+            .order_by(Prospect.id)
+            .limit(1)
+        ).first()
+    else:
+        note, prospect = "", None
+    if prospect is None:
+        prospect = Prospect(
+            name=(name or "").strip()[:NAME_MAX],
+            email=address,
+            phone=(phone or "").strip()[:PHONE_MAX] or None,
+            locale=locale,
+        )
+        db.session.add(prospect)
+        db.session.flush()
+    return Complainant(None, prospect.id, note)
+
+
+def check_rate(email: str | None, now: datetime) -> None:
+    """Refuse a sender's sixth ticket of the day, form and email together."""
+    address = clean_email(email) if email else None
+    if not address:
+        return
+    since = now - timedelta(days=1)
+    customers = select(Customer.id).where(Customer.email == address)
+    prospects = select(Prospect.id).where(Prospect.email == address)
+    opened = db.session.scalar(
+        select(func.count(Ticket.id)).where(
+            Ticket.received_at >= since,
+            Ticket.source.in_(("web", "email")),
+            or_(Ticket.customer_id.in_(customers), Ticket.prospect_id.in_(prospects)),
+        )
+    )
+    if (opened or 0) >= TICKETS_PER_SENDER_PER_DAY:
+        raise TooMany(
+            _l(
+                "We have already received %(count)d messages from this address today and will "
+                "answer them all. Please write again tomorrow, or call us.",
+                count=opened,
+            )
+        )
+
+
+def link_prospect(actor: Actor, ticket_id: int, version: int | None, customer_id: int) -> Ticket:
+    """Link the ticket's prospect to a customer: this ticket and the prospect's other tickets
+    move to the customer, each with an event."""
+    require_handler(actor)
+    ticket = locked_for_change(actor, ticket_id, version)
+    if ticket.prospect_id is None or ticket.customer_id is not None:
+        raise ValidationFailed(_l("This ticket already belongs to a customer."))
+    customer = db.session.get(Customer, customer_id)
+    if customer is None or customer.erased_at is not None:
+        raise NotFound(_l("Choose an existing customer."))
+    prospect = db.session.get(Prospect, ticket.prospect_id)
+    prospect.customer_id = customer.id
+    tickets = db.session.scalars(
+        select(Ticket).where(Ticket.prospect_id == prospect.id, Ticket.customer_id.is_(None))
+    )
+    for each in tickets:
+        each.customer_id = customer.id
+        add_event(
+            actor,
+            each,
+            "linked",
+            data={"customer": customer.number, "prospect": prospect.id},
+        )
+    return commit_change(ticket)

@@ -1,0 +1,360 @@
+"""What the complainant is told: notices and replies by email through the outbox, or recorded
+as given another way, each on the ticket.
+
+Every email here is transactional (no marketing consent needed, the channel opt-out still
+honoured by the contact policy), rendered from the admin-editable template of its notice, its
+regulatory profile and the complainant's language (`ticket_<notice>_<profile>`; a handler's
+reply is `ticket_reply`), and carries the ticket's reference in the subject and a Message-ID
+recorded on the ticket, so that the answer threads back onto it (see `inbound`). Notices sent
+automatically — the acknowledgement — are marked `Auto-Submitted: auto-replied` (RFC 3834) so
+that a customer's own auto-responder does not answer them.
+
+Closing a complaint needs its closing notice (CN decision, UK final response or summary
+resolution, US response) sent or recorded as given another way: `missing_at_close`.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import make_msgid
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.core.audit import Actor
+from portal.core.errors import ValidationFailed
+from portal.core.extensions import db
+from portal.core.timeutil import as_utc, utc_now
+from portal.customers.models import Customer
+from portal.customers.pii import first_name
+from portal.messaging.models import Message, MessageStatus, Purpose
+from portal.messaging.services import Draft, queue
+from portal.tickets.models import (
+    REMEDIES,
+    InboundMail,
+    Kind,
+    NoticeKind,
+    Prospect,
+    SentVia,
+    Ticket,
+    TicketMailId,
+    TicketNotice,
+)
+from portal.tickets.services import (
+    add_event,
+    clean_text,
+    clock_settings,
+    commit_change,
+    locked_for_change,
+    require_handler,
+)
+
+LOOP_HEADER = "X-Credit-Care-Loop"
+NOTICE_TEXT_MAX = 5_000
+
+# The notices each regulatory profile knows, in the order a complaint meets them.
+PROFILE_NOTICES: dict[str, tuple[NoticeKind, ...]] = {
+    "CN": (
+        NoticeKind.ACKNOWLEDGEMENT,
+        NoticeKind.EXTENSION,
+        NoticeKind.PAUSE,
+        NoticeKind.RESUME,
+        NoticeKind.DECISION,
+    ),
+    "UK": (
+        NoticeKind.ACKNOWLEDGEMENT,
+        NoticeKind.SUMMARY,
+        NoticeKind.HOLDING,
+        NoticeKind.DECISION,
+    ),
+    "US": (NoticeKind.ACKNOWLEDGEMENT, NoticeKind.HOLDING, NoticeKind.DECISION),
+}
+# Any one of these, sent or given another way, lets a complaint close.
+CLOSING_NOTICES: dict[str, tuple[NoticeKind, ...]] = {
+    "CN": (NoticeKind.DECISION,),
+    "UK": (NoticeKind.DECISION, NoticeKind.SUMMARY),
+    "US": (NoticeKind.DECISION,),
+}
+NOT_DELIVERED = (MessageStatus.FAILED.value, MessageStatus.SUPPRESSED.value)
+
+
+def template_key(kind: str, profile: str) -> str:
+    if kind == NoticeKind.REPLY:
+        return "ticket_reply"
+    return f"ticket_{kind}_{profile.lower()}"
+
+
+def notices_for(ticket: Ticket) -> tuple[NoticeKind, ...]:
+    """The notices a handler may send on this ticket: the profile's for a complaint, the
+    acknowledgement alone for feedback, questions and compliments."""
+    if ticket.kind != Kind.COMPLAINT:
+        return (NoticeKind.ACKNOWLEDGEMENT,)
+    return PROFILE_NOTICES.get(ticket.profile, (NoticeKind.ACKNOWLEDGEMENT,))
+
+
+@dataclass(frozen=True)
+class Complainant:
+    customer_id: int | None
+    email: str | None
+    name: str
+    locale: str
+
+
+def complainant(ticket: Ticket) -> Complainant:
+    """Who the ticket's notices go to: the customer, else the prospect who wrote in."""
+    if ticket.customer_id is not None:
+        customer = db.session.get(Customer, ticket.customer_id)
+        if customer is not None:
+            return Complainant(customer.id, customer.email, customer.name, customer.locale)
+    if ticket.prospect_id is not None:
+        prospect = db.session.get(Prospect, ticket.prospect_id)
+        if prospect is not None:
+            return Complainant(None, prospect.email, prospect.name, prospect.locale)
+    return Complainant(None, None, "", "en")
+
+
+def _day(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return as_utc(moment).astimezone(clock_settings().zone).date().isoformat()
+
+
+def _redress(ticket: Ticket) -> str:
+    if ticket.redress_amount is None:
+        return ""
+    return f"{ticket.redress_amount:,.2f}"
+
+
+def notice_context(ticket: Ticket, message: str = "") -> dict[str, Any]:
+    """The values a ticket template may use (the sample values in messaging/templates.py name
+    the same ones, so an admin's template is checked against them on save)."""
+    return {
+        "reference": ticket.reference,
+        "kind": ticket.kind,
+        "received_on": _day(ticket.received_at),
+        "deadline": _day(ticket.due_at),
+        "summary_deadline": _day(ticket.summary_due_at),
+        "message": message,
+        "outcome": ticket.resolution or "",
+        "redress": _redress(ticket),
+        "company_response": ticket.company_response or "",
+    }
+
+
+def _thread_headers(ticket: Ticket) -> dict[str, str]:
+    """In-Reply-To the complainant's latest email on the ticket, References its first and
+    latest, so that the customer's mail program shows one conversation."""
+    received = list(
+        db.session.scalars(
+            select(InboundMail.message_id)
+            .where(InboundMail.ticket_id == ticket.id, InboundMail.message_id.is_not(None))
+            .order_by(InboundMail.id)
+        )
+    )
+    if not received:
+        return {}
+    chain = list(dict.fromkeys([received[0], received[-1]]))
+    return {
+        "In-Reply-To": f"<{received[-1]}>",
+        "References": " ".join(f"<{mid}>" for mid in chain),
+    }
+
+
+def send(
+    actor: Actor,
+    ticket: Ticket,
+    kind: str,
+    *,
+    message: str = "",
+    automatic: bool = False,
+    now: datetime | None = None,
+) -> TicketNotice:
+    """Queue notice `kind` to the complainant by email in the caller's transaction and record
+    it on the ticket; refused when the complainant has no email address (record the notice as
+    given another way instead)."""
+    now = now or utc_now()
+    if kind != NoticeKind.REPLY and kind not in notices_for(ticket):
+        raise ValidationFailed(_l("This notice does not apply to this ticket."), field="kind")
+    to = complainant(ticket)
+    if not to.email:
+        raise ValidationFailed(
+            _l("The complainant has no email address: record how the notice was given instead."),
+            field="kind",
+        )
+    message = clean_text(message, "message", NOTICE_TEXT_MAX)
+    _check_decided(ticket, kind)
+    if kind == NoticeKind.ACKNOWLEDGEMENT and any(
+        given(row) for row in notices_of(ticket.id) if row.notice.kind == kind
+    ):
+        raise ValidationFailed(_l("The acknowledgement was already given."), field="kind")
+    if kind == NoticeKind.DECISION and ticket.profile == "CN":
+        ticket.remedies_told = list(REMEDIES)  # the CN decision notice names all four
+    notice = TicketNotice(
+        ticket_id=ticket.id,
+        kind=kind,
+        sent_via=SentVia.EMAIL.value,
+        recorded_at=now,
+        recorded_by_id=actor.user_id,
+        note=message or None,
+    )
+    db.session.add(notice)
+    db.session.flush()
+    domain = current_app.config.get("MAIL_DOMAIN") or "portal.invalid"
+    message_id = make_msgid(domain=domain)
+    headers = {LOOP_HEADER: domain, **_thread_headers(ticket)}
+    if automatic:
+        headers["Auto-Submitted"] = "auto-replied"
+    dedupe_key = f"ticket:{ticket.id}:{kind}:{notice.id}"
+    queue(
+        [
+            Draft(
+                dedupe_key=dedupe_key,
+                customer_id=to.customer_id,
+                to_address=to.email,
+                recipient_name=first_name(to.name) if to.name else None,
+                locale=to.locale,
+                purpose=Purpose.SERVICE.value,
+                kind=f"ticket_{kind}"[:32],
+                template_key=template_key(kind, ticket.profile),
+                send_at=now,
+                transactional=True,
+                context=notice_context(ticket, message),
+                source_id=str(ticket.id),
+                headers=headers,
+                message_id=message_id,
+                immediate=automatic,
+            )
+        ],
+        now,
+    )
+    notice.outbox_id = db.session.scalar(select(Message.id).where(Message.dedupe_key == dedupe_key))
+    db.session.add(
+        TicketMailId(message_id=message_id.strip("<>"), ticket_id=ticket.id, outbound=True)
+    )
+    _event(actor, ticket, notice, now)
+    return notice
+
+
+def record(
+    actor: Actor,
+    ticket: Ticket,
+    kind: str,
+    via: str,
+    note: str,
+    now: datetime | None = None,
+) -> TicketNotice:
+    """Record a notice given another way — a letter, a call, at the branch — with what was
+    said, in the caller's transaction."""
+    now = now or utc_now()
+    if kind not in notices_for(ticket):
+        raise ValidationFailed(_l("This notice does not apply to this ticket."), field="kind")
+    if via not in {v.value for v in SentVia} or via == SentVia.EMAIL:
+        raise ValidationFailed(_l("Say how the notice was given."), field="via")
+    text = clean_text(note, "note", NOTICE_TEXT_MAX)
+    if not text:
+        raise ValidationFailed(_l("Say what the complainant was told."), field="note")
+    _check_decided(ticket, kind)
+    if kind == NoticeKind.DECISION and ticket.profile == "CN" and not ticket.remedies_told:
+        ticket.remedies_told = list(REMEDIES)
+    notice = TicketNotice(
+        ticket_id=ticket.id,
+        kind=kind,
+        sent_via=via,
+        recorded_at=now,
+        recorded_by_id=actor.user_id,
+        note=text,
+    )
+    db.session.add(notice)
+    db.session.flush()
+    _event(actor, ticket, notice, now)
+    return notice
+
+
+def _check_decided(ticket: Ticket, kind: str) -> None:
+    if kind in (NoticeKind.DECISION, NoticeKind.SUMMARY) and not ticket.resolution:
+        raise ValidationFailed(
+            _l("Resolve the ticket first: this notice states its outcome."), field="kind"
+        )
+
+
+def _event(actor: Actor, ticket: Ticket, notice: TicketNotice, now: datetime) -> None:
+    add_event(
+        actor,
+        ticket,
+        "reply" if notice.kind == NoticeKind.REPLY else "notice",
+        body=notice.note,
+        data={"kind": notice.kind, "via": notice.sent_via, "outbox_id": notice.outbox_id},
+        at=now,
+    )
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    notice: TicketNotice
+    status: str | None  # the outbox status of an emailed notice
+
+
+def notices_of(ticket_id: int) -> list[NoticeRow]:
+    rows = db.session.execute(
+        select(TicketNotice, Message.status)
+        .outerjoin(Message, Message.id == TicketNotice.outbox_id)
+        .where(TicketNotice.ticket_id == ticket_id)
+        .order_by(TicketNotice.id)
+    ).all()
+    return [NoticeRow(notice, status) for notice, status in rows]
+
+
+def given(row: NoticeRow) -> bool:
+    """An emailed notice counts once queued (delivery retries until it goes) unless it failed
+    or the policy held it back; one given another way counts as recorded."""
+    if row.notice.sent_via != SentVia.EMAIL:
+        return True
+    return row.status not in NOT_DELIVERED
+
+
+def missing_at_close(ticket: Ticket) -> tuple[NoticeKind, ...]:
+    """The closing notices of which none was given: empty when the ticket may close."""
+    if ticket.kind != Kind.COMPLAINT:
+        return ()
+    needed = CLOSING_NOTICES.get(ticket.profile, ())
+    done = {row.notice.kind for row in notices_of(ticket.id) if given(row)}
+    return () if done.intersection(needed) else needed
+
+
+# ---------------------------------------------------------------- from the ticket page
+
+
+def send_notice(
+    actor: Actor, ticket_id: int, version: int | None, kind: str, message: str = ""
+) -> TicketNotice:
+    require_handler(actor)
+    ticket = locked_for_change(actor, ticket_id, version)
+    notice = send(actor, ticket, kind, message=(message or "").strip())
+    commit_change(ticket)
+    return notice
+
+
+def record_notice(
+    actor: Actor, ticket_id: int, version: int | None, kind: str, via: str, note: str
+) -> TicketNotice:
+    require_handler(actor)
+    ticket = locked_for_change(actor, ticket_id, version)
+    notice = record(actor, ticket, kind, via, note)
+    commit_change(ticket)
+    return notice
+
+
+def reply(actor: Actor, ticket_id: int, version: int | None, body: str) -> TicketNotice:
+    """A handler's reply, by email in the ticket's thread; the customer's answer comes back
+    onto the ticket through inbound email."""
+    require_handler(actor)
+    ticket = locked_for_change(actor, ticket_id, version)
+    text = (body or "").strip()
+    if not text:
+        raise ValidationFailed(_l("Write the reply first."), field="body")
+    notice = send(actor, ticket, NoticeKind.REPLY, message=text)
+    if ticket.acknowledged_at is None:
+        ticket.acknowledged_at = notice.recorded_at
+    commit_change(ticket)
+    return notice

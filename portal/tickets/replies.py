@@ -1,0 +1,148 @@
+"""Reply templates (canned responses): text a handler inserts into a reply, for one cause or
+any and one language, with placeholders filled from the ticket.
+
+Placeholders are Jinja values in the sandbox the mail templates use — `{{ customer_name }}`,
+`{{ first_name }}`, `{{ reference }}`, `{{ deadline }}`, `{{ received_on }}`, `{{ firm }}` —
+checked when an admin saves, so inserting one never fails on the ticket page.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.core.access import Role
+from portal.core.audit import Actor, record_event
+from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
+from portal.core.extensions import db
+from portal.customers.pii import first_name
+from portal.tickets.models import Axis, ReplyTemplate, Ticket
+from portal.tickets.notices import complainant, notice_context
+from portal.tickets.taxonomy import check_code
+
+NAME_MAX = 80
+BODY_MAX = 5_000
+LOCALES = ("en", "zh_Hans")
+PLACEHOLDERS: dict[str, str] = {
+    "customer_name": "Wang Mei",
+    "first_name": "Mei",
+    "reference": "CMP-2026-000123",
+    "deadline": "2026-12-15",
+    "received_on": "2026-11-30",
+    "firm": "Example Consumer Finance",
+}
+_env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+
+
+@dataclass
+class ReplyTemplateInput:
+    name: str
+    locale: str
+    cause_code: str | None
+    body: str
+    active: bool = True
+
+
+def _check(data: ReplyTemplateInput) -> dict[str, Any]:
+    name = (data.name or "").strip()
+    if not name or len(name) > NAME_MAX:
+        raise ValidationFailed(_l("Give the template a name of at most 80 characters."), "name")
+    if data.locale not in LOCALES:
+        raise ValidationFailed(_l("Choose a language."), field="locale")
+    body = (data.body or "").replace("\x00", "").strip()
+    if not body or len(body) > BODY_MAX:
+        raise ValidationFailed(_l("Write a text of at most 5,000 characters."), field="body")
+    try:
+        _env.from_string(body).render(**PLACEHOLDERS)
+    except TemplateSyntaxError as error:
+        raise ValidationFailed(
+            _l("Line %(line)d: %(problem)s", line=error.lineno, problem=error.message or ""),
+            field="body",
+        ) from error
+    except (UndefinedError, SecurityError, TypeError, ValueError) as error:
+        raise ValidationFailed(
+            _l(
+                "The template cannot be filled: %(problem)s. Placeholders: %(names)s.",
+                problem=str(error),
+                names=", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS),
+            ),
+            field="body",
+        ) from error
+    cause = check_code(data.cause_code, Axis.CAUSE, "cause_code") if data.cause_code else None
+    return {
+        "name": name,
+        "locale": data.locale,
+        "cause_code": cause,
+        "body": body,
+        "active": bool(data.active),
+    }
+
+
+def save(actor: Actor, template_id: int | None, data: ReplyTemplateInput) -> ReplyTemplate:
+    if actor.role not in (Role.ADMIN, Role.LEAD) and not actor.is_system:
+        raise PermissionDenied(_l("Only admins and leads edit reply templates."))
+    values = _check(data)
+    if template_id is None:
+        template = ReplyTemplate(**values)
+        db.session.add(template)
+        before = None
+    else:
+        template = db.session.get(ReplyTemplate, template_id)
+        if template is None:
+            raise NotFound(_l("No such reply template."))
+        before = {k: getattr(template, k) for k in values}
+        for key, value in values.items():
+            setattr(template, key, value)
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise ValidationFailed(
+            _l("A template of that name already exists in this language."), field="name"
+        ) from error
+    record_event(
+        actor, "reply_template.saved", "reply_template", template.id, before=before, after=values
+    )
+    db.session.commit()
+    return template
+
+
+def all_templates() -> list[ReplyTemplate]:
+    return list(
+        db.session.scalars(select(ReplyTemplate).order_by(ReplyTemplate.locale, ReplyTemplate.name))
+    )
+
+
+def for_ticket(ticket: Ticket) -> list[ReplyTemplate]:
+    """The active templates for the ticket's cause (and for any cause), the complainant's
+    language first."""
+    rows = db.session.scalars(
+        select(ReplyTemplate).where(
+            ReplyTemplate.active.is_(True),
+            or_(ReplyTemplate.cause_code.is_(None), ReplyTemplate.cause_code == ticket.cause_code),
+        )
+    ).all()
+    language = complainant(ticket).locale
+    return sorted(rows, key=lambda t: (t.locale != language, t.cause_code is None, t.name))
+
+
+def fill(ticket: Ticket, template_id: int) -> str:
+    template = db.session.get(ReplyTemplate, template_id)
+    if template is None or not template.active:
+        raise NotFound(_l("No such reply template."))
+    who = complainant(ticket)
+    context = notice_context(ticket)
+    values = {
+        "customer_name": who.name,
+        "first_name": first_name(who.name) if who.name else "",
+        "reference": ticket.reference,
+        "deadline": context["deadline"],
+        "received_on": context["received_on"],
+        "firm": current_app.config.get("FIRM_NAME", ""),
+    }
+    return _env.from_string(template.body).render(**values)

@@ -1,0 +1,399 @@
+"""Notices to the complainant: the acknowledgement, clock notices, the closing notice that a
+complaint cannot close without, replies in the thread, and the ticket page's correspondence."""
+
+import pytest
+from sqlalchemy import select
+
+from portal.accounts.services import actor_for
+from portal.core.errors import ValidationFailed
+from portal.core.extensions import db as _db
+from portal.messaging.models import Message
+from portal.tickets import notices, services
+from portal.tickets.models import Prospect, Ticket, TicketMailId, TicketNotice
+from tests.factories import make_customer, make_user
+
+
+@pytest.fixture
+def handler(db):
+    return actor_for(make_user(role="handler", name="Hana Handler"))
+
+
+def register(actor, customer=None, acknowledge=True, **overrides):
+    values = {
+        "kind": "complaint",
+        "subject": "Late fee charged after payment",
+        "channel_code": "A0303",
+        "business_code": "B0302",
+        "cause_code": "C07",
+        "customer_id": customer.id if customer else None,
+    }
+    values.update(overrides)
+    return services.create_ticket(actor, services.TicketInput(**values), acknowledge=acknowledge)
+
+
+def fresh(ticket_id):
+    _db.session.expire_all()
+    return _db.session.get(Ticket, ticket_id)
+
+
+def outbox(ticket):
+    return list(
+        _db.session.scalars(
+            select(Message).where(Message.source_id == str(ticket.id)).order_by(Message.id)
+        )
+    )
+
+
+def resolve(actor, ticket):
+    return services.change_status(
+        actor, ticket.id, ticket.version, "resolved", resolution="The late fee is refunded."
+    )
+
+
+def to_progress(actor, ticket):
+    return services.change_status(actor, ticket.id, ticket.version, "in_progress")
+
+
+def test_a_registered_complaint_is_acknowledged_once_by_email(db, handler):
+    customer = make_customer(email="mei@mail.example.com", locale="zh_Hans")
+    ticket = register(handler, customer)
+    (message,) = outbox(ticket)
+    assert message.to_address == "mei@mail.example.com"
+    assert message.transactional and message.purpose == "service"
+    assert message.dedupe_key.startswith(f"ticket:{ticket.id}:acknowledgement:")
+    assert message.headers["Auto-Submitted"] == "auto-replied"
+    assert message.headers[notices.LOOP_HEADER]
+    recorded = _db.session.get(TicketMailId, message.message_id.strip("<>"))
+    assert recorded is not None and recorded.ticket_id == ticket.id and recorded.outbound
+    (notice,) = _db.session.scalars(select(TicketNotice).where(TicketNotice.ticket_id == ticket.id))
+    assert (notice.kind, notice.sent_via, notice.outbox_id) == (
+        "acknowledgement",
+        "email",
+        message.id,
+    )
+    with pytest.raises(ValidationFailed, match="already"):
+        notices.send(handler, ticket, "acknowledgement")
+    _db.session.rollback()
+    assert len(outbox(ticket)) == 1
+
+
+def test_no_email_no_acknowledgement_and_sending_one_is_refused(db, handler):
+    customer = make_customer(email=None)
+    ticket = register(handler, customer)
+    assert outbox(ticket) == []
+    with pytest.raises(ValidationFailed, match="no email address"):
+        notices.send_notice(handler, ticket.id, ticket.version, "acknowledgement")
+
+
+def test_a_prospect_is_acknowledged_at_the_address_they_gave(db, handler):
+    prospect = Prospect(name="Li Lei", email="lilei@mail.example.com", locale="en")
+    _db.session.add(prospect)
+    _db.session.commit()
+    ticket = services.create_ticket(
+        handler,
+        services.TicketInput(
+            kind="feedback",
+            subject="The app is slow",
+            channel_code="A0304",
+            business_code="B99",
+            cause_code="C99",
+        ),
+        prospect_id=prospect.id,
+        acknowledge=True,
+    )
+    (message,) = outbox(ticket)
+    assert message.customer_id is None
+    assert message.to_address == "lilei@mail.example.com"
+    assert notices.notices_for(ticket) == ("acknowledgement",)
+
+
+def test_a_complaint_cannot_close_before_its_decision_notice(db, handler):
+    customer = make_customer()
+    ticket = to_progress(handler, register(handler, customer))
+    with pytest.raises(ValidationFailed, match="Resolve the ticket first"):
+        notices.send_notice(handler, ticket.id, ticket.version, "decision")
+    ticket = resolve(handler, ticket)
+    with pytest.raises(ValidationFailed, match="decision"):
+        services.change_status(handler, ticket.id, ticket.version, "closed")
+    assert fresh(ticket.id).status == "resolved"
+    notices.send_notice(handler, ticket.id, ticket.version, "decision", "Refunded on 1 Dec.")
+    ticket = fresh(ticket.id)
+    assert ticket.remedies_told == ["review", "mediation", "arbitration", "litigation"]
+    closed = services.change_status(handler, ticket.id, ticket.version, "closed")
+    assert closed.status == "closed"
+    decision = outbox(ticket)[-1]
+    assert decision.dedupe_key.startswith(f"ticket:{ticket.id}:decision:")
+
+
+def test_a_notice_given_by_letter_lets_the_complaint_close(db, handler):
+    customer = make_customer(email=None)
+    ticket = resolve(handler, to_progress(handler, register(handler, customer)))
+    with pytest.raises(ValidationFailed, match="Say what"):
+        notices.record_notice(handler, ticket.id, ticket.version, "decision", "post", " ")
+    with pytest.raises(ValidationFailed, match="how the notice"):
+        notices.record_notice(handler, ticket.id, ticket.version, "decision", "email", "x")
+    notices.record_notice(
+        handler, ticket.id, ticket.version, "decision", "post", "Letter of 1 Dec, ref L-77."
+    )
+    ticket = fresh(ticket.id)
+    assert services.change_status(handler, ticket.id, ticket.version, "closed").status == "closed"
+    events = [e.action for e in services.events_of(ticket.id)]
+    assert "notice" in events
+
+
+def test_a_notice_the_policy_held_back_does_not_count(db, handler):
+    customer = make_customer(consent_service=False)
+    ticket = resolve(handler, to_progress(handler, register(handler, customer)))
+    notices.send_notice(handler, ticket.id, ticket.version, "decision")
+    (row,) = [r for r in notices.notices_of(ticket.id) if r.notice.kind == "decision"]
+    assert row.status == "suppressed" and not notices.given(row)
+    ticket = fresh(ticket.id)
+    with pytest.raises(ValidationFailed):
+        services.change_status(handler, ticket.id, ticket.version, "closed")
+
+
+def test_uk_summary_resolution_closes_a_complaint(db, handler, profile):
+    profile("UK")
+    ticket = resolve(handler, to_progress(handler, register(handler, make_customer())))
+    assert notices.missing_at_close(ticket) == ("decision", "summary_resolution")
+    notices.send_notice(handler, ticket.id, ticket.version, "summary_resolution")
+    ticket = fresh(ticket.id)
+    assert notices.missing_at_close(ticket) == ()
+    assert outbox(ticket)[-1].template_key == "ticket_summary_resolution_uk"
+
+
+def test_feedback_closes_without_a_notice(db, handler):
+    ticket = resolve(
+        handler, to_progress(handler, register(handler, make_customer(), kind="feedback"))
+    )
+    assert services.change_status(handler, ticket.id, ticket.version, "closed").status == "closed"
+
+
+def test_cn_extension_is_emailed_with_the_reason_and_new_deadline(db, handler):
+    ticket = register(handler, make_customer())
+    services.extend_clock(
+        handler, ticket.id, ticket.version, "Needs the call recording", "We need 15 more days."
+    )
+    message = outbox(ticket)[-1]
+    assert message.template_key == "ticket_extension_cn"
+    assert message.context["message"] == "We need 15 more days."
+    ticket = fresh(ticket.id)
+    assert message.context["deadline"] == notices.notice_context(ticket)["deadline"]
+
+
+def test_cn_extension_told_by_phone_is_recorded_not_emailed(db, handler):
+    ticket = register(handler, make_customer(email=None))
+    with pytest.raises(ValidationFailed, match="no email address"):
+        services.extend_clock(
+            handler, ticket.id, ticket.version, "Complex", "Told by phone.", told_via="email"
+        )
+    _db.session.rollback()  # as at the end of the refused request
+    assert fresh(ticket.id).extensions == 0  # nothing saved
+    services.extend_clock(
+        handler, ticket.id, ticket.version, "Complex", "Told by phone.", told_via="phone"
+    )
+    (row,) = notices.notices_of(ticket.id)
+    assert (row.notice.kind, row.notice.sent_via, row.notice.note) == (
+        "extension",
+        "phone",
+        "Told by phone.",
+    )
+
+
+def test_pause_and_resume_notices(db, handler):
+    ticket = register(handler, make_customer())
+    services.pause_clock(handler, ticket.id, ticket.version, "Appraisal", "Sent to the assessor.")
+    ticket = fresh(ticket.id)
+    services.resume_clock(handler, ticket.id, ticket.version, "Report received")
+    kinds = [m.template_key for m in outbox(ticket)]
+    assert kinds == ["ticket_acknowledgement_cn", "ticket_pause_cn", "ticket_resume_cn"]
+
+
+def test_a_reply_goes_to_the_complainant_and_a_blank_one_is_refused(db, handler):
+    ticket = register(handler, make_customer())
+    with pytest.raises(ValidationFailed, match="Write the reply"):
+        notices.reply(handler, ticket.id, ticket.version, "   ")
+    notices.reply(handler, ticket.id, ticket.version, "Could you send the receipt?")
+    message = outbox(ticket)[-1]
+    assert message.template_key == "ticket_reply"
+    assert message.context["message"] == "Could you send the receipt?"
+    assert "Auto-Submitted" not in message.headers
+    assert services.events_of(ticket.id)[0].action == "reply"
+
+
+def test_a_stale_form_sends_nothing(db, handler):
+    ticket = register(handler, make_customer())
+    stale = ticket.version
+    services.add_note(handler, ticket.id, "bump")
+    to_progress(handler, fresh(ticket.id))
+    before = len(outbox(ticket))
+    with pytest.raises(Exception, match="changed"):
+        notices.reply(handler, ticket.id, stale, "Hello")
+    assert len(outbox(ticket)) == before
+
+
+# ---------------------------------------------------------------- the ticket page
+
+
+def test_ticket_page_sends_records_and_replies(client, login_as, db):
+    user = login_as("handler")
+    actor = actor_for(user)
+    ticket = resolve(actor, to_progress(actor, register(actor, make_customer())))
+    page = client.get(f"/tickets/{ticket.id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Correspondence" in html and "decision notice" in html.lower()
+    response = client.submit(
+        f"/tickets/{ticket.id}/notices",
+        {"kind": "decision", "message": "<script>alert(1)</script>", "version": ticket.version},
+    )
+    assert response.status_code == 303
+    ticket = fresh(ticket.id)
+    html = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    response = client.submit(
+        f"/tickets/{ticket.id}/reply", {"body": "Refund sent.", "version": ticket.version}
+    )
+    assert response.status_code == 303
+    ticket = fresh(ticket.id)
+    response = client.submit(
+        f"/tickets/{ticket.id}/notices/record",
+        {"kind": "nonsense", "via": "post", "note": "x", "version": ticket.version},
+    )
+    assert response.status_code == 400
+    response = client.submit(
+        f"/tickets/{ticket.id}/status", {"to": "closed", "version": ticket.version}
+    )
+    assert response.status_code == 303
+    assert fresh(ticket.id).status == "closed"
+
+
+def test_closing_without_the_notice_is_refused_on_the_page(client, login_as, db):
+    user = login_as("handler")
+    actor = actor_for(user)
+    ticket = resolve(actor, to_progress(actor, register(actor, make_customer())))
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert "Before this complaint can close" in page
+    response = client.submit(
+        f"/tickets/{ticket.id}/status", {"to": "closed", "version": ticket.version}
+    )
+    assert response.status_code == 400
+    assert "record how it was given another way" in response.get_data(as_text=True)
+    assert fresh(ticket.id).status == "resolved"
+
+
+def test_an_rm_cannot_send_notices(client, login_as, db):
+    login_as("rm")
+    handler = actor_for(make_user(role="handler"))
+    ticket = register(handler, make_customer())
+    response = client.submit(
+        f"/tickets/{ticket.id}/reply", {"body": "Hi", "version": ticket.version}
+    )
+    assert response.status_code == 403
+
+
+# ---------------------------------------------------------------- reply templates, prospects
+
+
+def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, login_as, db):
+    login_as("admin")
+    bad = client.submit(
+        "/admin/reply-templates",
+        {"name": "Receipt", "locale": "en", "cause_code": "", "body": "Dear {{ customer_name"},
+    )
+    assert bad.status_code == 400 and "Line 1" in bad.get_data(as_text=True)
+    unknown = client.submit(
+        "/admin/reply-templates",
+        {"name": "Receipt", "locale": "en", "cause_code": "", "body": "{{ password }}"},
+    )
+    assert unknown.status_code == 400 and "customer_name" in unknown.get_data(as_text=True)
+    good = client.submit(
+        "/admin/reply-templates",
+        {
+            "name": "Receipt",
+            "locale": "en",
+            "cause_code": "C07",
+            "body": "Dear {{ customer_name }}, about {{ reference }} (answer by {{ deadline }}).",
+            "active": "y",
+        },
+    )
+    assert good.status_code == 303
+    duplicate = client.submit(
+        "/admin/reply-templates",
+        {"name": "Receipt", "locale": "en", "cause_code": "", "body": "Hello"},
+    )
+    assert duplicate.status_code == 400
+    handler = actor_for(make_user(role="handler"))
+    customer = make_customer(name="Wang Mei")
+    ticket = register(handler, customer)
+    other_cause = register(handler, customer, cause_code="C01")
+    from portal.tickets import replies
+
+    (template,) = replies.for_ticket(ticket)
+    assert replies.for_ticket(other_cause) == []
+    box = client.get(
+        f"/tickets/{ticket.id}/reply-text",
+        query_string={"template": template.id, "body": "Hello."},
+        headers={"HX-Request": "true"},
+    )
+    assert box.status_code == 200
+    text = box.get_data(as_text=True)
+    deadline = notices.notice_context(ticket)["deadline"]
+    assert f"Hello.\n\nDear Wang Mei, about {ticket.reference} (answer by {deadline})." in text
+    assert client.get(f"/tickets/{ticket.id}/reply-text?template=99999").status_code == 404
+
+
+def test_a_handler_links_a_prospect_to_a_customer(client, login_as, db):
+    user = login_as("handler")
+    prospect = Prospect(name="Li Lei", email="lilei@mail.example.com", locale="en")
+    _db.session.add(prospect)
+    _db.session.commit()
+    actor = actor_for(user)
+    tickets = [
+        services.create_ticket(
+            actor,
+            services.TicketInput(
+                kind="complaint",
+                subject=f"Complaint {n}",
+                channel_code="A0304",
+                business_code="B99",
+                cause_code="C99",
+            ),
+            prospect_id=prospect.id,
+        )
+        for n in range(2)
+    ]
+    customer = make_customer(number="C-LINK-1")
+    first = tickets[0]
+    missing = client.submit(
+        f"/tickets/{first.id}/link", {"customer_number": "nobody", "version": first.version}
+    )
+    assert missing.status_code == 404
+    response = client.submit(
+        f"/tickets/{first.id}/link", {"customer_number": "C-LINK-1", "version": first.version}
+    )
+    assert response.status_code == 303
+    for ticket in tickets:
+        assert fresh(ticket.id).customer_id == customer.id
+    assert _db.session.get(Prospect, prospect.id).customer_id == customer.id
+    again = client.submit(
+        f"/tickets/{first.id}/link",
+        {"customer_number": "C-LINK-1", "version": fresh(first.id).version},
+    )
+    assert again.status_code == 400
+
+
+def test_the_acknowledgement_goes_at_once_at_night_a_reply_waits_for_morning(db, handler):
+    from datetime import UTC, datetime
+    from unittest.mock import patch
+
+    night = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    with patch("portal.tickets.services.utc_now", return_value=night):
+        ticket = register(handler, make_customer(timezone="Asia/Shanghai"))
+    (ack,) = outbox(ticket)
+    assert (ack.status, ack.held_reason) == ("queued", None)
+    with patch("portal.tickets.notices.utc_now", return_value=night):
+        notices.reply(handler, ticket.id, ticket.version, "We are looking into it.")
+    reply = outbox(ticket)[-1]
+    assert (reply.status, reply.held_reason) == ("deferred", "quiet hours")
