@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from portal.accounts.services import actor_for
 from portal.core.extensions import db as _db
+from portal.core.timeutil import utc_now
 from portal.messaging.models import Message
 from portal.tickets import inbound, intake, notices, services
 from portal.tickets.models import (
@@ -434,3 +435,66 @@ def test_an_email_to_the_unsubscribe_address_unsubscribes(db):
     assert tickets() == []
     tampered = inbound.ingest(mail(subject=token[:-3] + "abc"), "pipe")
     assert tampered.status == "opened"  # not a token: an ordinary message
+
+
+def test_another_message_under_a_seen_message_id_is_kept_apart(db):
+    reused = make_msgid(domain="mail.example.com")
+    first = inbound.ingest(mail(message_id=reused), "pipe")
+    other = mail(sender="someone.else@mail.example.com", subject="Other", message_id=reused)
+    second = inbound.ingest(other, "pipe")
+    assert not second.duplicate and second.inbound_id != first.inbound_id
+    assert second.status == "quarantined" and "already used" in second.reason
+    assert _db.session.get(InboundMail, second.inbound_id).raw == other
+    assert inbound.ingest(other, "imap").duplicate  # and that one, again, is a duplicate
+    assert inbound.ingest(mail(message_id=reused), "imap").duplicate  # the first, by IMAP
+    assert len(tickets()) == 1
+
+
+def test_a_retired_email_channel_code_falls_back_to_other(db):
+    from portal.tickets.models import TaxonomyNode
+
+    _db.session.get(TaxonomyNode, "A03").active = False
+    _db.session.commit()
+    outcome = inbound.ingest(mail(), "pipe")
+    assert outcome.status == "opened"
+    assert _db.session.get(Ticket, outcome.ticket_id).channel_code == "A99"
+
+
+def test_a_message_still_being_handled_is_not_processed_again(db):
+    admin = actor_for(make_user(role="admin"))
+    row = InboundMail(
+        dedupe_key="mid:in-flight@x",
+        received_at=utc_now(),
+        channel="pipe",
+        status="quarantined",
+        reason=inbound.HANDLING,
+        size=3,
+        raw=mail(),
+    )
+    _db.session.add(row)
+    _db.session.commit()
+    with pytest.raises(Exception, match="may still be being handled"):
+        inbound.process_again(admin, row.id)
+
+
+def test_erasure_reaches_what_was_sent_to_the_prospect_before_linking(db):
+    from portal.customers import privacy
+
+    admin = actor_for(make_user(role="admin"))
+    outcome = inbound.ingest(mail(sender="lilei@mail.example.com"), "pipe")
+    held = inbound.ingest(mail(sender=None, subject="x"), "pipe")
+    loose = inbound.ingest(
+        mail(sender="lilei@mail.example.com", Auto_Submitted="auto-replied"), "pipe"
+    )
+    ticket = _db.session.get(Ticket, outcome.ticket_id)
+    notices.reply(admin, ticket.id, ticket.version, "Account 6222-1234 was refunded")
+    customer = make_customer(email="lilei@mail.example.com", number="C-ERASE-1")
+    from portal.tickets import intake as intake_service
+
+    intake_service.link_prospect(admin, ticket.id, None, customer.id)
+    privacy.erase_customer(admin, customer.id, "Customer's request", customer.number)
+    _db.session.expire_all()
+    for message in _db.session.scalars(select(Message).where(Message.source_id == str(ticket.id))):
+        assert message.to_address is None and message.context is None
+    assert _db.session.get(InboundMail, loose.inbound_id).raw is None
+    assert _db.session.get(InboundMail, held.inbound_id).raw is not None  # someone else's

@@ -397,3 +397,95 @@ def test_the_acknowledgement_goes_at_once_at_night_a_reply_waits_for_morning(db,
         notices.reply(handler, ticket.id, ticket.version, "We are looking into it.")
     reply = outbox(ticket)[-1]
     assert (reply.status, reply.held_reason) == ("deferred", "quiet hours")
+
+
+def test_a_decision_given_before_a_reopen_does_not_close_the_new_outcome(db, handler):
+    ticket = resolve(handler, to_progress(handler, register(handler, make_customer())))
+    notices.send_notice(handler, ticket.id, ticket.version, "decision")
+    ticket = services.change_status(
+        handler, ticket.id, fresh(ticket.id).version, "in_progress", reason="Refund not received"
+    )
+    with pytest.raises(ValidationFailed, match="Resolve the ticket first"):
+        notices.send_notice(handler, ticket.id, ticket.version, "decision")
+    ticket = services.change_status(
+        handler, ticket.id, fresh(ticket.id).version, "resolved", resolution="Rejected on review."
+    )
+    assert notices.missing_at_close(ticket) == ("decision",)
+    with pytest.raises(ValidationFailed):
+        services.change_status(handler, ticket.id, ticket.version, "closed")
+    _db.session.rollback()
+    notices.send_notice(handler, ticket.id, fresh(ticket.id).version, "decision")
+    ticket = fresh(ticket.id)
+    assert services.change_status(handler, ticket.id, ticket.version, "closed").status == "closed"
+
+
+def test_uk_summary_resolution_only_within_three_business_days(db, handler, profile):
+    from datetime import UTC, datetime, timedelta
+
+    profile("UK")
+    ticket = register(handler, make_customer(), received_at=datetime.now(UTC) - timedelta(weeks=7))
+    ticket = resolve(handler, to_progress(handler, ticket))
+    assert notices.missing_at_close(ticket) == ("decision",)
+    with pytest.raises(ValidationFailed, match="third business day"):
+        notices.send_notice(handler, ticket.id, ticket.version, "summary_resolution")
+
+
+def test_a_reply_cannot_go_through_the_notice_action(db, handler):
+    ticket = register(handler, make_customer())
+    with pytest.raises(ValidationFailed):
+        notices.send_notice(handler, ticket.id, ticket.version, "reply")
+
+
+def test_repeats_of_two_different_prospects_are_not_merged(db, handler):
+    tickets = []
+    for address in ("a@mail.example.com", "b@mail.example.com"):
+        prospect = Prospect(name=address, email=address, locale="en")
+        _db.session.add(prospect)
+        _db.session.commit()
+        tickets.append(
+            services.create_ticket(
+                handler,
+                services.TicketInput(
+                    kind="complaint",
+                    subject="Fee",
+                    channel_code="A0304",
+                    business_code="B99",
+                    cause_code="C99",
+                ),
+                prospect_id=prospect.id,
+            )
+        )
+    with pytest.raises(ValidationFailed, match="same customer"):
+        services.merge(handler, tickets[0].id, tickets[1].reference, "repeat")
+
+
+def test_a_reply_template_that_breaks_on_real_values_answers_400(client, login_as, db):
+    from portal.tickets import replies
+
+    user = login_as("handler")
+    replies.save(
+        actor_for(make_user(role="admin")),
+        None,
+        replies.ReplyTemplateInput(
+            "Formal", "en", None, "Dear Mx {{ customer_name.split()[-1] }},"
+        ),
+    )
+    prospect = Prospect(name="", email="x@mail.example.com", locale="en")
+    _db.session.add(prospect)
+    _db.session.commit()
+    ticket = services.create_ticket(
+        actor_for(user),
+        services.TicketInput(
+            kind="complaint",
+            subject="x",
+            channel_code="A0304",
+            business_code="B99",
+            cause_code="C99",
+        ),
+        prospect_id=prospect.id,
+    )
+    (template,) = replies.for_ticket(ticket)
+    response = client.get(f"/tickets/{ticket.id}/reply-text?template={template.id}")
+    assert response.status_code == 400 and "cannot be filled" in response.get_data(as_text=True)
+    admin_page = client.get("/admin/reply-templates")  # a handler may not edit them
+    assert admin_page.status_code == 403

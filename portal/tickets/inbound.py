@@ -23,7 +23,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -33,10 +33,11 @@ from sqlalchemy.exc import IntegrityError
 from portal.core.audit import Actor
 from portal.core.errors import ServiceError, ValidationFailed
 from portal.core.extensions import db
-from portal.core.timeutil import utc_now
+from portal.core.timeutil import as_utc, utc_now
 from portal.messaging.services import read_unsubscribe_token, unsubscribe
 from portal.tickets import intake, mailparse, notices
 from portal.tickets.models import (
+    Axis,
     InboundMail,
     InboundStatus,
     Kind,
@@ -45,6 +46,7 @@ from portal.tickets.models import (
 )
 from portal.tickets.notifications import notify
 from portal.tickets.services import TicketInput, add_event, create_ticket
+from portal.tickets.taxonomy import active_or_other
 
 log = logging.getLogger("portal.tickets.inbound")
 
@@ -54,6 +56,9 @@ REFERENCE_IN_SUBJECT = re.compile(r"\b(?:CMP|FBK|INQ|CPL)-\d{4}-\d{6}\b")
 # electronic channels, other business, other causes.
 EMAIL_CHANNEL, EMAIL_BUSINESS, EMAIL_CAUSE = "A03", "B99", "C99"
 NO_SUBJECT = "(no subject)"
+# The reason a row has while it is being handled; left there, handling did not finish.
+HANDLING = "received; handling did not finish"
+STILL_HANDLING = timedelta(minutes=10)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -95,8 +100,16 @@ def ingest(raw: bytes, channel: str, now: datetime | None = None) -> Outcome:
     parsed, unreadable = _parse(raw)
     key = _key(parsed, raw)
     seen = db.session.scalar(select(InboundMail).where(InboundMail.dedupe_key == key))
+    reused = None
     if seen is not None:
-        return _outcome(seen, duplicate=True)
+        if not _same_message(seen, parsed):
+            # A careless mailer, or a forgery: another message under a Message-ID already
+            # seen. Kept under its own bytes, and not handled without an admin's look.
+            reused = f"Message-ID already used by another message (inbound {seen.id})"
+            key = f"sha256:{hashlib.sha256(raw).hexdigest()}"
+            seen = db.session.scalar(select(InboundMail).where(InboundMail.dedupe_key == key))
+        if seen is not None:
+            return _outcome(seen, duplicate=True)
     row = InboundMail(
         dedupe_key=key,
         received_at=now,
@@ -107,7 +120,7 @@ def ingest(raw: bytes, channel: str, now: datetime | None = None) -> Outcome:
         # Stored and committed before it is handled: a crash while handling leaves it in the
         # quarantine, bytes and all, instead of losing it.
         status=InboundStatus.QUARANTINED.value,
-        reason="received; handling did not finish",
+        reason=reused or HANDLING,
         size=len(raw),
         raw=raw,
     )
@@ -118,7 +131,20 @@ def ingest(raw: bytes, channel: str, now: datetime | None = None) -> Outcome:
         db.session.rollback()
         seen = db.session.scalar(select(InboundMail).where(InboundMail.dedupe_key == key))
         return _outcome(seen, duplicate=True)
+    if reused:
+        log.warning("inbound %s quarantined: %s", row.id, reused)
+        return _outcome(row)
     return _handle(row, parsed, unreadable, now)
+
+
+def _same_message(seen: InboundMail, parsed: mailparse.ParsedMail | None) -> bool:
+    """The same message again — by another route, or fetched twice — has the same sender and
+    subject; its bytes may differ (a relay adds Received headers)."""
+    if parsed is None:
+        return False
+    return (seen.sender or None) == ((parsed.sender or "")[:254] or None) and (
+        seen.subject == parsed.subject[:300]
+    )
 
 
 def process_again(actor: Actor, inbound_id: int) -> Outcome:
@@ -129,6 +155,10 @@ def process_again(actor: Actor, inbound_id: int) -> Outcome:
         raise ValidationFailed(_l("No such message."))
     if row.status != InboundStatus.QUARANTINED:
         raise ValidationFailed(_l("Only a quarantined message can be processed again."))
+    if row.reason == HANDLING and as_utc(row.received_at) > utc_now() - STILL_HANDLING:
+        raise ValidationFailed(
+            _l("This message may still be being handled; try again in a few minutes.")
+        )
     parsed, unreadable = _parse(row.raw)
     log.info("inbound %s processed again by %s", row.id, actor.label)
     return _handle(row, parsed, unreadable, utc_now())
@@ -281,9 +311,9 @@ def _open(row: InboundMail, parsed: mailparse.ParsedMail, note: str, now: dateti
         TicketInput(
             kind=Kind.COMPLAINT.value,
             subject=(parsed.subject or NO_SUBJECT)[:200],
-            channel_code=EMAIL_CHANNEL,
-            business_code=EMAIL_BUSINESS,
-            cause_code=EMAIL_CAUSE,
+            channel_code=active_or_other(EMAIL_CHANNEL, Axis.CHANNEL),
+            business_code=active_or_other(EMAIL_BUSINESS, Axis.BUSINESS),
+            cause_code=active_or_other(EMAIL_CAUSE, Axis.CAUSE),
             customer_id=who.customer_id,
             description=text[:20_000] or NO_SUBJECT,
         ),

@@ -37,6 +37,7 @@ from portal.tickets.models import (
     NoticeKind,
     Prospect,
     SentVia,
+    Status,
     Ticket,
     TicketMailId,
     TicketNotice,
@@ -272,10 +273,29 @@ def record(
 
 
 def _check_decided(ticket: Ticket, kind: str) -> None:
-    if kind in (NoticeKind.DECISION, NoticeKind.SUMMARY) and not ticket.resolution:
+    if kind not in (NoticeKind.DECISION, NoticeKind.SUMMARY):
+        return
+    if ticket.status != Status.RESOLVED or not ticket.resolution:
         raise ValidationFailed(
             _l("Resolve the ticket first: this notice states its outcome."), field="kind"
         )
+    if kind == NoticeKind.SUMMARY and not _summary_in_time(ticket):
+        raise ValidationFailed(
+            _l(
+                "A summary resolution is only for a complaint resolved by the end of the third "
+                "business day; send the final response."
+            ),
+            field="kind",
+        )
+
+
+def _summary_in_time(ticket: Ticket) -> bool:
+    """UK DISP 1.5: resolved by the close of the third business day after receipt."""
+    return (
+        ticket.summary_due_at is not None
+        and ticket.resolved_at is not None
+        and as_utc(ticket.resolved_at) <= as_utc(ticket.summary_due_at)
+    )
 
 
 def _event(actor: Actor, ticket: Ticket, notice: TicketNotice, now: datetime) -> None:
@@ -314,11 +334,21 @@ def given(row: NoticeRow) -> bool:
 
 
 def missing_at_close(ticket: Ticket) -> tuple[NoticeKind, ...]:
-    """The closing notices of which none was given: empty when the ticket may close."""
+    """The closing notices of which none was given for the current outcome — a notice of an
+    outcome since reopened does not count: empty when the ticket may close."""
     if ticket.kind != Kind.COMPLAINT:
         return ()
-    needed = CLOSING_NOTICES.get(ticket.profile, ())
-    done = {row.notice.kind for row in notices_of(ticket.id) if given(row)}
+    needed = tuple(
+        kind
+        for kind in CLOSING_NOTICES.get(ticket.profile, ())
+        if kind != NoticeKind.SUMMARY or _summary_in_time(ticket)
+    )
+    since = as_utc(ticket.resolved_at) if ticket.resolved_at else None
+    done = {
+        row.notice.kind
+        for row in notices_of(ticket.id)
+        if given(row) and (since is None or as_utc(row.notice.recorded_at) >= since)
+    }
     return () if done.intersection(needed) else needed
 
 
@@ -329,6 +359,8 @@ def send_notice(
     actor: Actor, ticket_id: int, version: int | None, kind: str, message: str = ""
 ) -> TicketNotice:
     require_handler(actor)
+    if kind == NoticeKind.REPLY:  # a reply has its own action, which needs the words
+        raise ValidationFailed(_l("This notice does not apply to this ticket."), field="kind")
     ticket = locked_for_change(actor, ticket_id, version)
     notice = send(actor, ticket, kind, message=(message or "").strip())
     commit_change(ticket)

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import select, update
 
 from portal.core.extensions import db
+from portal.customers.models import Customer
 from portal.customers.privacy import ERASED_TEXT, register_erasure_step, register_export_section
+from portal.messaging.models import DELIVERABLE, Message, MessageStatus
 from portal.tickets.models import InboundMail, Prospect, Ticket, TicketEvent, TicketNotice
 
 
@@ -66,6 +68,49 @@ def _export(customer_id: int) -> list[dict[str, Any]]:
 
 def _erase(customer_id: int) -> None:
     ids = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
+    ticket_ids = [str(i) for i in db.session.scalars(select(ids))]
+    addresses = {
+        address
+        for address in (
+            *db.session.scalars(select(Prospect.email).where(Prospect.customer_id == customer_id)),
+            db.session.scalar(select(Customer.email).where(Customer.id == customer_id)),
+        )
+        if address
+    }
+    # Notices sent while the complainant was still a prospect carry no customer id.
+    if ticket_ids:
+        db.session.execute(
+            update(Message)
+            .where(
+                Message.customer_id.is_(None),
+                Message.source_id.in_(ticket_ids),
+                Message.status.in_([s.value for s in DELIVERABLE]),
+            )
+            .values(status=MessageStatus.SUPPRESSED.value, held_reason="customer erased")
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            update(Message)
+            .where(Message.customer_id.is_(None), Message.source_id.in_(ticket_ids))
+            .values(
+                to_address=None,
+                template_key=None,
+                context=None,
+                subject=ERASED_TEXT,
+                body_text=ERASED_TEXT,
+                body_html=ERASED_TEXT,
+                headers=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    # Their emails that opened no ticket (quarantined, automatic) too.
+    if addresses:
+        db.session.execute(
+            update(InboundMail)
+            .where(InboundMail.sender.in_(addresses))
+            .values(raw=None, sender=None, subject=ERASED_TEXT)
+            .execution_options(synchronize_session=False)
+        )
     db.session.execute(
         update(TicketEvent)
         .where(TicketEvent.ticket_id.in_(ids), TicketEvent.body.is_not(None))

@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -64,7 +64,7 @@ def _check(data: ReplyTemplateInput) -> dict[str, Any]:
             _l("Line %(line)d: %(problem)s", line=error.lineno, problem=error.message or ""),
             field="body",
         ) from error
-    except (UndefinedError, SecurityError, TypeError, ValueError) as error:
+    except Exception as error:  # an admin's template may fail in any way: say so, on save
         raise ValidationFailed(
             _l(
                 "The template cannot be filled: %(problem)s. Placeholders: %(names)s.",
@@ -145,4 +145,12 @@ def fill(ticket: Ticket, template_id: int) -> str:
         "received_on": context["received_on"],
         "firm": current_app.config.get("FIRM_NAME", ""),
     }
-    return _env.from_string(template.body).render(**values)
+    try:
+        return _env.from_string(template.body).render(**values)
+    except Exception as error:  # checked with sample values; real ones can still break it
+        raise ValidationFailed(
+            _l(
+                "This reply template cannot be filled for this ticket: %(problem)s",
+                problem=str(error)[:200],
+            )
+        ) from error

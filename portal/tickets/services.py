@@ -965,7 +965,9 @@ def merge(actor: Actor, ticket_id: int, duplicate_reference: str, reason: str) -
         raise ValidationFailed(_l("A ticket cannot be merged into itself."), field="duplicate")
     if not ticket.is_open or not duplicate.is_open:
         raise ValidationFailed(_l("Both tickets must be open to merge."), field="duplicate")
-    if duplicate.customer_id != ticket.customer_id:
+    if duplicate.customer_id != ticket.customer_id or (
+        ticket.customer_id is None and duplicate.prospect_id != ticket.prospect_id
+    ):
         raise ValidationFailed(
             _l("Only a repeat from the same customer can be merged."), field="duplicate"
         )

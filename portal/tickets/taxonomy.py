@@ -192,3 +192,13 @@ def _snapshot(node: TaxonomyNode) -> dict[str, Any]:
         "label_en": node.label_en,
         "active": node.active,
     }
+
+
+def active_or_other(code: str, axis: Axis) -> str:
+    """`code`, or its axis's "other" code (which cannot be retired) when an admin has retired
+    it: intake from outside — the public form, email — cannot choose another, so the handler
+    reclassifies."""
+    node = db.session.get(TaxonomyNode, code)
+    if node is None or not node.active or node.axis != axis.value:
+        return OTHER[axis]
+    return code

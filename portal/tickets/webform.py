@@ -20,9 +20,9 @@ from portal.core.timeutil import utc_now
 from portal.customers.models import Product
 from portal.customers.services import clean_email, clean_phone
 from portal.tickets import intake, services
-from portal.tickets.models import Axis, Kind, TaxonomyNode, Ticket
+from portal.tickets.models import Axis, Kind, Ticket
 from portal.tickets.services import clean_text
-from portal.tickets.taxonomy import OTHER
+from portal.tickets.taxonomy import active_or_other
 
 ACTOR = Actor.system("public form")
 SOURCE = "web"
@@ -86,15 +86,6 @@ def subject_of(description: str) -> str:
     return first[: services.SUBJECT_MAX - 1].rstrip() + "…"
 
 
-def _code(code: str, axis: Axis) -> str:
-    """An admin may retire a code; a visitor cannot choose another, so the axis's "other"
-    code (which cannot be retired) takes its place and the handler reclassifies."""
-    node = db.session.get(TaxonomyNode, code)
-    if node is None or not node.active or node.axis != axis.value:
-        return OTHER[axis]
-    return code
-
-
 @dataclass(frozen=True)
 class _Checked:
     kind: str
@@ -153,9 +144,9 @@ def submit(data: WebSubmission, *, now: datetime | None = None) -> Ticket:
             services.TicketInput(
                 kind=checked.kind,
                 subject=subject_of(checked.description),
-                channel_code=_code(CHANNEL_CODE, Axis.CHANNEL),
-                business_code=_code(checked.business_code, Axis.BUSINESS),
-                cause_code=_code(CAUSE_CODE, Axis.CAUSE),
+                channel_code=active_or_other(CHANNEL_CODE, Axis.CHANNEL),
+                business_code=active_or_other(checked.business_code, Axis.BUSINESS),
+                cause_code=active_or_other(CAUSE_CODE, Axis.CAUSE),
                 customer_id=complainant.customer_id,
                 product=checked.account_hint or None,
                 request=checked.request,
