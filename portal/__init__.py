@@ -119,15 +119,12 @@ def _init_extensions(app: Flask) -> None:
 
     @app.context_processor
     def layout_context() -> dict[str, Any]:
-        from portal.accounts.forms import LanguageForm
-
+        # Plain values only: this runs for every page and fragment rendered, and building a
+        # form object here cost every request a measurable share of its time.
         locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
         return {
             "current_locale": locale,
             "html_lang": html_lang(locale),
-            "language_form": LanguageForm(
-                formdata=None, locale=locale, next=request.full_path.rstrip("?")
-            ),
             "languages": app.config["LANGUAGES"],
         }
 
