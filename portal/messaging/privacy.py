@@ -39,22 +39,20 @@ def _export(customer_id: int) -> list[dict[str, Any]]:
     return exported
 
 
-def _erase(customer_id: int) -> None:
-    """Keep purpose, kind, status and dates (the contact history's shape); drop the address,
-    every rendered word and the values a message was to be rendered with; nothing still
-    waiting is sent."""
+def erase_messages(*where: Any) -> None:
+    """Erase the messages matching `where`: keep purpose, kind, status and dates (the contact
+    history's shape); drop the address, every rendered word and the values a message was to be
+    rendered with; nothing still waiting is sent. Also used by the tickets room for notices
+    sent before the complainant was known as a customer."""
     db.session.execute(
         update(Message)
-        .where(
-            Message.customer_id == customer_id,
-            Message.status.in_([s.value for s in DELIVERABLE]),
-        )
+        .where(*where, Message.status.in_([s.value for s in DELIVERABLE]))
         .values(status=MessageStatus.SUPPRESSED.value, held_reason="customer erased")
         .execution_options(synchronize_session=False)
     )
     db.session.execute(
         update(Message)
-        .where(Message.customer_id == customer_id)
+        .where(*where)
         .values(
             to_address=None,
             template_key=None,
@@ -66,6 +64,10 @@ def _erase(customer_id: int) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def _erase(customer_id: int) -> None:
+    erase_messages(Message.customer_id == customer_id)
 
 
 def register_message_privacy() -> None:

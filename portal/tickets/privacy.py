@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from portal.core.extensions import db
 from portal.customers.models import Customer
 from portal.customers.privacy import ERASED_TEXT, register_erasure_step, register_export_section
-from portal.messaging.models import DELIVERABLE, Message, MessageStatus
+from portal.messaging.models import Message
+from portal.messaging.privacy import erase_messages
 from portal.tickets.models import InboundMail, Prospect, Ticket, TicketEvent, TicketNotice
 
 
@@ -79,30 +80,7 @@ def _erase(customer_id: int) -> None:
     }
     # Notices sent while the complainant was still a prospect carry no customer id.
     if ticket_ids:
-        db.session.execute(
-            update(Message)
-            .where(
-                Message.customer_id.is_(None),
-                Message.source_id.in_(ticket_ids),
-                Message.status.in_([s.value for s in DELIVERABLE]),
-            )
-            .values(status=MessageStatus.SUPPRESSED.value, held_reason="customer erased")
-            .execution_options(synchronize_session=False)
-        )
-        db.session.execute(
-            update(Message)
-            .where(Message.customer_id.is_(None), Message.source_id.in_(ticket_ids))
-            .values(
-                to_address=None,
-                template_key=None,
-                context=None,
-                subject=ERASED_TEXT,
-                body_text=ERASED_TEXT,
-                body_html=ERASED_TEXT,
-                headers=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        erase_messages(Message.customer_id.is_(None), Message.source_id.in_(ticket_ids))
     # Their emails that opened no ticket (quarantined, automatic) too.
     if addresses:
         db.session.execute(
