@@ -13,9 +13,9 @@ from sqlalchemy.orm import defer
 
 from portal.accounts.services import actor_for
 from portal.core.access import Role, roles
-from portal.core.errors import NotFound, ServiceError, ValidationFailed
+from portal.core.errors import NotFound, ServiceError
 from portal.core.extensions import db
-from portal.core.forms import choices
+from portal.core.forms import checked, choices, form_version
 from portal.core.htmx import render, see_other
 from portal.core.requests import parse_id
 from portal.customers.models import Customer
@@ -52,15 +52,16 @@ def notice_label(kind: str, profile: str) -> str:
 def page_context(ticket: Ticket) -> dict[str, Any]:
     """What the ticket page shows of the correspondence."""
     kinds = notices.notices_for(ticket)
+    rows = notices.notices_of(ticket.id)
     record_form = RecordNoticeForm(version=str(ticket.version))
     record_form.kind.choices = choices({k.value: notice_label(k, ticket.profile) for k in kinds})
     return {
         "complainant": notices.complainant(ticket),
         "prospect": db.session.get(Prospect, ticket.prospect_id) if ticket.prospect_id else None,
-        "notice_rows": notices.notices_of(ticket.id),
+        "notice_rows": rows,
         "notice_kinds": kinds,
         "missing_at_close": [
-            notice_label(k, ticket.profile) for k in notices.missing_at_close(ticket)
+            notice_label(k, ticket.profile) for k in notices.missing_at_close(ticket, rows)
         ],
         "notice_label": notice_label,
         "sent_via_labels": SENT_VIA_LABELS,
@@ -73,23 +74,10 @@ def page_context(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _version(raw: str | None) -> int:
-    version = parse_id(raw)
-    if version is None:
-        raise ValidationFailed(_("The form is incomplete; reload the page."))
-    return version
-
-
 def _back(ticket_id: int) -> Response:
     # No "#correspondence": htmx's redirect to the same page with only a new fragment would
     # not reload it.
     return see_other(url_for("tickets.show", ticket_id=ticket_id))
-
-
-def _checked(form: Any) -> None:
-    if not form.validate():
-        problems = [str(e) for errors in form.errors.values() for e in errors]
-        raise ValidationFailed(" ".join(problems) or _("Check the form."))
 
 
 # ---------------------------------------------------------------- on the ticket page
@@ -99,10 +87,10 @@ def _checked(form: Any) -> None:
 @roles(*HANDLING)
 def send_notice(ticket_id: int) -> Any:
     form = NoticeForm()
-    _checked(form)
+    checked(form)
     ticket = services.get_ticket(_actor(), ticket_id)
     kind = form.kind.data or ""
-    notices.send_notice(_actor(), ticket_id, _version(form.version.data), kind, form.message.data)
+    notices.send_notice(_actor(), ticket_id, form_version(form), kind, form.message.data)
     flash(_("The %(notice)s is on its way.", notice=notice_label(kind, ticket.profile)), "success")
     return _back(ticket_id)
 
@@ -112,11 +100,11 @@ def send_notice(ticket_id: int) -> Any:
 def record_notice(ticket_id: int) -> Any:
     form = RecordNoticeForm()
     form.kind.choices = choices({request.form.get("kind", ""): ""})
-    _checked(form)
+    checked(form)
     notices.record_notice(
         _actor(),
         ticket_id,
-        _version(form.version.data),
+        form_version(form),
         form.kind.data or "",
         form.via.data or "",
         form.note.data or "",
@@ -129,8 +117,8 @@ def record_notice(ticket_id: int) -> Any:
 @roles(*HANDLING)
 def reply(ticket_id: int) -> Any:
     form = ReplyForm()
-    _checked(form)
-    notices.reply(_actor(), ticket_id, _version(form.version.data), form.body.data or "")
+    checked(form)
+    notices.reply(_actor(), ticket_id, form_version(form), form.body.data or "")
     flash(_("Reply queued to the complainant."), "success")
     return _back(ticket_id)
 
@@ -154,12 +142,12 @@ def reply_text(ticket_id: int) -> Any:
 @roles(*HANDLING)
 def link(ticket_id: int) -> Any:
     form = LinkForm()
-    _checked(form)
+    checked(form)
     number = (form.customer_number.data or "").strip()
     customer_id = db.session.scalar(select(Customer.id).where(Customer.number == number))
     if customer_id is None:
         raise NotFound(_("No customer has the number %(number)s.", number=number))
-    intake.link_prospect(_actor(), ticket_id, _version(form.version.data), customer_id)
+    intake.link_prospect(_actor(), ticket_id, form_version(form), customer_id)
     flash(_("Linked to customer %(number)s.", number=number), "success")
     return _back(ticket_id)
 

@@ -191,16 +191,7 @@ def send(
         raise ValidationFailed(_l("The acknowledgement was already given."), field="kind")
     if kind == NoticeKind.DECISION and ticket.profile == "CN":
         ticket.remedies_told = list(REMEDIES)  # the CN decision notice names all four
-    notice = TicketNotice(
-        ticket_id=ticket.id,
-        kind=kind,
-        sent_via=SentVia.EMAIL.value,
-        recorded_at=now,
-        recorded_by_id=actor.user_id,
-        note=message or None,
-    )
-    db.session.add(notice)
-    db.session.flush()
+    notice = _add(actor, ticket, kind, SentVia.EMAIL.value, message or None, now)
     domain = current_app.config.get("MAIL_DOMAIN") or "portal.invalid"
     message_id = make_msgid(domain=domain)
     headers = {LOOP_HEADER: domain, **_thread_headers(ticket)}
@@ -258,17 +249,24 @@ def record(
     _check_decided(ticket, kind)
     if kind == NoticeKind.DECISION and ticket.profile == "CN" and not ticket.remedies_told:
         ticket.remedies_told = list(REMEDIES)
+    notice = _add(actor, ticket, kind, via, text, now)
+    _event(actor, ticket, notice, now)
+    return notice
+
+
+def _add(
+    actor: Actor, ticket: Ticket, kind: str, via: str, note: str | None, now: datetime
+) -> TicketNotice:
     notice = TicketNotice(
         ticket_id=ticket.id,
         kind=kind,
         sent_via=via,
         recorded_at=now,
         recorded_by_id=actor.user_id,
-        note=text,
+        note=note,
     )
     db.session.add(notice)
-    db.session.flush()
-    _event(actor, ticket, notice, now)
+    db.session.flush()  # its id keys the outbox row
     return notice
 
 
@@ -333,9 +331,10 @@ def given(row: NoticeRow) -> bool:
     return row.status not in NOT_DELIVERED
 
 
-def missing_at_close(ticket: Ticket) -> tuple[NoticeKind, ...]:
+def missing_at_close(ticket: Ticket, rows: list[NoticeRow] | None = None) -> tuple[NoticeKind, ...]:
     """The closing notices of which none was given for the current outcome — a notice of an
-    outcome since reopened does not count: empty when the ticket may close."""
+    outcome since reopened does not count: empty when the ticket may close. `rows`: the
+    ticket's notices, when the caller has read them already."""
     if ticket.kind != Kind.COMPLAINT:
         return ()
     needed = tuple(
@@ -346,7 +345,7 @@ def missing_at_close(ticket: Ticket) -> tuple[NoticeKind, ...]:
     since = as_utc(ticket.resolved_at) if ticket.resolved_at else None
     done = {
         row.notice.kind
-        for row in notices_of(ticket.id)
+        for row in (notices_of(ticket.id) if rows is None else rows)
         if given(row) and (since is None or as_utc(row.notice.recorded_at) >= since)
     }
     return () if done.intersection(needed) else needed

@@ -19,6 +19,7 @@ from portal.accounts.services import actor_for
 from portal.core.access import Role, roles, signed_in
 from portal.core.errors import NotFound, ServiceError, ValidationFailed
 from portal.core.extensions import db
+from portal.core.forms import checked, form_version
 from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id
@@ -370,28 +371,15 @@ def show(ticket_id: int) -> Any:
     return _show(ticket_id)
 
 
-def _version(form: Any) -> int:
-    version = parse_id(form.version.data)
-    if version is None:
-        raise ValidationFailed(_("The form is incomplete; reload the page."))
-    return version
-
-
-def _checked(form: Any) -> None:
-    if not form.validate():
-        problems = [str(e) for errors in form.errors.values() for e in errors]
-        raise ValidationFailed(" ".join(problems) or _("Check the form."))
-
-
 @bp.route("/tickets/<int:ticket_id>/status", methods=["POST"])
 @roles(*HANDLING)
 def change_status(ticket_id: int) -> Any:
     form = StatusForm()
-    _checked(form)
+    checked(form)
     ticket = services.change_status(
         _actor(),
         ticket_id,
-        _version(form),
+        form_version(form),
         form.to.data or "",
         reason=form.reason.data or "",
         resolution=form.resolution.data,
@@ -413,8 +401,8 @@ def change_status(ticket_id: int) -> Any:
 @roles(*HANDLING)
 def clock(ticket_id: int) -> Any:
     form = ClockForm()
-    _checked(form)
-    actor, version = _actor(), _version(form)
+    checked(form)
+    actor, version = _actor(), form_version(form)
     action = form.action.data
     reason, notice = form.reason.data or "", form.notice.data or ""
     if action == "extend":
@@ -439,13 +427,13 @@ def clock(ticket_id: int) -> Any:
 @roles(*HANDLING)
 def assign(ticket_id: int) -> Any:
     form = AssignForm()
-    _checked(form)
+    checked(form)
     services.assign(
         _actor(),
         [ticket_id],
         parse_id(form.assignee_id.data),
         parse_id(form.team_id.data),
-        versions={ticket_id: _version(form)},
+        versions={ticket_id: form_version(form)},
     )
     flash(_("Assignment saved."), "success")
     return see_other(url_for("tickets.show", ticket_id=ticket_id))
@@ -455,7 +443,7 @@ def assign(ticket_id: int) -> Any:
 @signed_in
 def add_note(ticket_id: int) -> Any:
     form = NoteForm()
-    _checked(form)
+    checked(form)
     services.add_note(
         _actor(), ticket_id, form.body.data or "", customer_facing=bool(form.customer_facing.data)
     )
@@ -467,7 +455,7 @@ def add_note(ticket_id: int) -> Any:
 @roles(*HANDLING)
 def merge(ticket_id: int) -> Any:
     form = MergeForm()
-    _checked(form)
+    checked(form)
     services.merge(_actor(), ticket_id, form.duplicate.data or "", form.reason.data or "")
     flash(_("Repeat merged into this ticket."), "success")
     return see_other(url_for("tickets.show", ticket_id=ticket_id))
