@@ -84,3 +84,23 @@ def test_errors_speak_the_users_language(client) -> None:
     assert "邮箱或密码不正确。" in response.text
     not_found = client.get("/no/such/page")
     assert not_found.status_code == 404 and "未找到" in not_found.text
+
+
+def test_a_language_switched_within_a_request_is_spoken_until_switched_back(app) -> None:
+    """The request keeps its translations, yet an email in the customer's language (sent from
+    a page in the staff member's) and a `refresh` after a change of language take effect."""
+    from flask import render_template_string, session
+    from flask_babel import force_locale, gettext, refresh
+
+    page = "{{ _('Sign in') }}"
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert (gettext("Sign in"), render_template_string(page)) == ("登录", "登录")
+        with force_locale("en"):
+            assert (gettext("Sign in"), render_template_string(page)) == ("Sign in", "Sign in")
+        assert (gettext("Sign in"), render_template_string(page)) == ("登录", "登录")
+        session["locale"] = "en"
+        assert gettext("Sign in") == "登录"  # the request's language holds until refreshed
+        refresh()
+        assert (gettext("Sign in"), render_template_string(page)) == ("Sign in", "Sign in")
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert render_template_string(page) == "Sign in"  # nothing carried over between requests
