@@ -1,12 +1,14 @@
 """Credit Care Portal: the application factory."""
 
 import logging
+import time
 from typing import Any
 
 from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.core.config import PROJECT_ROOT, Settings, derive_https_settings
@@ -72,6 +74,31 @@ def _sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# A pooled connection idle this long is tested before use; one used moments ago is not. Testing
+# every checkout (`pool_pre_ping`) costs each request a round trip to the database server.
+PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "portal_idle_since"
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Hand out no connection the server dropped while it sat in the pool (a restart, a
+    failover, an idle timeout): it is tested after an idle spell and replaced when dead."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_after_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure: the pool discards it and connects afresh
+            raise DisconnectionError(f"pooled connection is gone: {error}") from error
+
+
 MODEL_MODULES = (
     "portal.core.audit",
     "portal.accounts.models",
@@ -101,6 +128,9 @@ def _init_extensions(app: Flask) -> None:
 
     _import_models()
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            _ping_idle_connections(engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)

@@ -182,7 +182,6 @@ class Settings:
         return {
             "SECRET_KEY": secret,
             "SQLALCHEMY_DATABASE_URI": database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
             "PUBLIC_BASE_URL": self.public_base_url,
             "PORTAL_ENV": self.env,
             "DEFAULT_TIMEZONE": self.default_timezone,
