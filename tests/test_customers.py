@@ -82,6 +82,56 @@ def test_search_with_nothing_found_says_so(client, login_as) -> None:
     assert response.status_code == 200 and "No customers match." in response.text
 
 
+def test_search_takes_wildcards_literally_and_pages_broad_and_narrow_prefixes(
+    client, login_as, monkeypatch
+) -> None:
+    """% _ * ? [ in a query are characters to find, not patterns; a prefix matching more rows
+    than the planner's cut-off (read by walking ids, on SQLite) pages like a narrow one; and the
+    filters still apply with a query."""
+    admin = login_as("admin")
+    actor = Actor(admin.id, admin.email, "admin")
+    odd = make_customer(name="Percy Under", email="a_b%c*d?[x]@mail.example.com")
+    plain = make_customer(name="Plain Abc", email="axbyc@mail.example.com")
+    quoted = make_customer(name="Quoted", email="o'b\\r'ien@mail.example.com")
+    for query, expected in [
+        ("a_b%", odd),
+        ("a_b%c*d?[x]", odd),
+        ("a_b%c*d?[x]@", odd),
+        ("o'b\\r'", quoted),
+    ]:
+        found = services.search_customers(actor, services.CustomerFilters(query=query)).rows
+        assert [c.id for c in found] == [expected.id], query
+    assert services.search_customers(actor, services.CustomerFilters(query="a?b")).rows == []
+    assert plain.number in client.get("/customers", query_string={"q": "axb"}).text
+
+    batch = [make_customer(name=f"Batch {n}", number=f"Q7{n:06d}") for n in range(7)]
+    batch[3].segment = "private"
+    batch[4].vulnerable = True
+    db.session.commit()
+    for cut_off in (1000, 3):  # few matches: read from the index; many: walk ids
+        monkeypatch.setattr(services, "BROAD_PREFIX", cut_off)
+        seen: list[int] = []
+        after = ""
+        while True:
+            page = services.search_customers(
+                actor, services.CustomerFilters(query="q7", after=after), limit=3
+            )
+            seen += [c.id for c in page.rows]
+            if not page.next_key:
+                break
+            after = page.next_key
+        assert seen == [c.id for c in batch], cut_off
+        for filters, expected in [
+            ({"segment": "private"}, [batch[3]]),
+            ({"flag": "vulnerable"}, [batch[4]]),
+            ({"owner_id": admin.id}, []),
+        ]:
+            page = services.search_customers(
+                actor, services.CustomerFilters(query="q70000", **filters)
+            )
+            assert page.rows == expected, (cut_off, filters)
+
+
 def test_rm_sees_only_their_own_book(client, login_as) -> None:
     rm = login_as("rm")
     mine = make_customer(name="我的客户", owner_id=rm.id)

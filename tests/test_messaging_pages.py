@@ -598,3 +598,46 @@ def test_message_entries_page_with_the_rest_of_the_timeline(client, login_as):
     link = unescape(re.search(r'<a href="([^"]*before=[^"]*)"', first).group(1))
     rest = client.get(link, headers={"HX-Request": "true"}).text
     assert made[4].subject in rest and made[-1].subject not in rest
+
+
+def test_entries_of_every_kind_at_one_instant_page_without_loss_or_repeat(client, login_as):
+    """Contacts, follow-ups and messages written in the same second, a few at other times:
+    paged two at a time, every entry comes once, newest first, ties by kind then id."""
+    from portal.customers.models import FollowUp, Interaction
+    from portal.customers.services import customer_timeline
+
+    admin = login_as("admin")
+    customer = make_customer()
+    instant = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+    moments = [instant - timedelta(hours=1), instant, instant, instant + timedelta(hours=1)]
+    expected = []
+    for at in moments:
+        contact = Interaction(
+            customer_id=customer.id,
+            author_id=admin.id,
+            channel="call",
+            direction="outbound",
+            occurred_at=at,
+            summary="tie",
+            outcome="reached",
+        )
+        follow_up = FollowUp(
+            customer_id=customer.id, owner_id=admin.id, due_on=at.date(), note="tie", created_at=at
+        )
+        _db.session.add_all([contact, follow_up])
+        _db.session.flush()
+        message = make_message(customer, created_at=at)
+        expected += [(at, "contact", contact.id), (at, "follow_up", follow_up.id)]
+        expected.append((at, "message", message.id))
+    _db.session.commit()
+    expected.sort(reverse=True)
+
+    actor = Actor(admin.id, admin.email, "admin")
+    seen, before = [], None
+    for _ in range(len(expected)):
+        page = customer_timeline(actor, customer.id, before, limit=2)
+        seen += [(e.at, e.kind, e.key) for e in page.rows]
+        if not page.next_key:
+            break
+        before = page.next_key
+    assert seen == expected

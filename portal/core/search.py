@@ -4,7 +4,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, bindparam
 
 _SPACES = re.compile(r"\s+")
 
@@ -28,14 +28,26 @@ def is_cjk(ch: str) -> bool:
     )
 
 
-def starts_with(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
-    """`column` begins with `prefix`, written so that a B-tree index on the column is used.
+def starts_with(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
+    """`column` begins with the pattern bound as `name` (see `prefix_pattern`), written so that
+    a B-tree index on the column is used.
 
-    PostgreSQL uses LIKE 'p%' with a text_pattern_ops index; SQLite's LIKE ignores case and so
-    cannot use an index, but its GLOB is case-sensitive and can.
+    PostgreSQL uses LIKE 'p%' with a text_pattern_ops index, the pattern written into the SQL:
+    a prepared statement's generic plan could not use the index for a bound pattern. SQLite's
+    LIKE ignores case and so cannot use an index, but its GLOB is case-sensitive and can.
     """
     if dialect == "sqlite":
-        escaped = re.sub(r"([*?\[\]])", r"[\1]", prefix)
-        return column.op("GLOB")(escaped + "*")
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.like(escaped + "%", escape="\\")
+        return column.op("GLOB")(bindparam(name))
+    return column.like(bindparam(name, literal_execute=True), escape="\\")
+
+
+def prefix_pattern(prefix: str, dialect: str) -> str:
+    """The value for `starts_with`: the prefix with its wildcard characters made literal."""
+    if dialect == "sqlite":
+        return re.sub(r"([*?\[\]])", r"[\1]", prefix) + "*"
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character `/`) for values containing `text` literally."""
+    return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"

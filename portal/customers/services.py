@@ -3,10 +3,21 @@
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, delete, func, insert, literal_column, select, union_all, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,7 +30,14 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from portal.core.extensions import db, dialect_name
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
-from portal.core.search import digits_only, is_cjk, normalise_text, starts_with
+from portal.core.search import (
+    contains_pattern,
+    digits_only,
+    is_cjk,
+    normalise_text,
+    prefix_pattern,
+    starts_with,
+)
 from portal.core.timeutil import is_valid_timezone, utc_now
 from portal.customers import access
 from portal.customers.models import (
@@ -40,7 +58,7 @@ from portal.customers.pii import mask_id_number, mask_phone
 from portal.customers.timeline import (
     Cursor,
     TimelineEntry,
-    older_than,
+    newest_first,
     register_provider,
     timeline_page,
 )
@@ -178,120 +196,201 @@ class CustomerFilters:
     after: str = ""  # keyset: "<name>|<id>" for the list, "<id>" for a search
 
 
-def _scoped(stmt: Any, actor: Actor, filters: CustomerFilters) -> Any:
+# The statements of a search are built once per shape (which lookups, which filters) and run
+# with the values bound: building SQLAlchemy statements cost a live search more than running them.
+
+
+@dataclass(frozen=True)
+class _Scope:
+    own_book: bool  # an RM sees their own customers only
+    owner: bool
+    segment: bool
+    flag: str
+
+
+def _scope_of(actor: Actor, filters: CustomerFilters) -> tuple[_Scope, dict[str, Any]]:
+    own_book = actor.role == Role.RM
+    owner = not own_book and filters.owner_id is not None
+    segment = filters.segment in {s.value for s in Segment}
+    params: dict[str, Any] = {}
+    if own_book or owner:
+        params["owner_id"] = actor.user_id if own_book else filters.owner_id
+    if segment:
+        params["segment"] = filters.segment
+    return _Scope(own_book, owner, segment, filters.flag if filters.flag in FLAGS else ""), params
+
+
+def _scoped(stmt: Any, scope: _Scope) -> Any:
     stmt = stmt.where(Customer.erased_at.is_(None))
-    if actor.role == Role.RM:
-        stmt = stmt.where(Customer.owner_id == actor.user_id)
-    elif filters.owner_id is not None:
-        stmt = stmt.where(Customer.owner_id == filters.owner_id)
-    if filters.segment in {s.value for s in Segment}:
-        stmt = stmt.where(Customer.segment == filters.segment)
-    if filters.flag in FLAGS:
-        stmt = stmt.where(getattr(Customer, filters.flag).is_(True))
+    if scope.own_book or scope.owner:
+        stmt = stmt.where(Customer.owner_id == bindparam("owner_id"))
+    if scope.segment:
+        stmt = stmt.where(Customer.segment == bindparam("segment"))
+    if scope.flag:
+        stmt = stmt.where(getattr(Customer, scope.flag).is_(True))
     return stmt
-
-
-def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) -> Page[Customer]:
-    """Customers the actor may see, by partial name, number, email or phone; a page at a time.
-
-    Without a query the list is ordered by name. With one, every kind of match is looked up
-    separately through its own index (no LIKE '%…%' over the table), the ids merged, and the
-    page ordered by id so that the keyset is simple and stable.
-    """
-    query = normalise_text(filters.query)[:100]
-    if not query:
-        return _list_by_name(actor, filters, limit)
-    after_id = parse_id(filters.after) or 0
-    dialect = dialect_name()
-    lookups: list[Any] = []
-
-    def collect(stmt: Any, by_id_order: Any = Customer.id) -> None:
-        stmt = _scoped(stmt, actor, filters).where(Customer.id > after_id)
-        lookups.append(stmt.order_by(by_id_order).limit(limit + 1).subquery())
-
-    def collect_prefix(column: Any, prefix: str) -> None:
-        condition, order = _prefix_lookup(column, prefix, dialect)
-        collect(select(Customer.id).where(condition), order)
-
-    typed = [w for w in query.split(" ") if w]
-    words = [_term_of(w) for w in typed]
-    terms = aliased(CustomerSearchTerm)
-    name_stmt = (
-        select(Customer.id)
-        .join(terms, terms.customer_id == Customer.id)
-        .where(terms.term == words[0])
-    )
-    for word in words[1:]:
-        more = aliased(CustomerSearchTerm)
-        name_stmt = name_stmt.join(more, and_(more.customer_id == Customer.id, more.term == word))
-    for word, term in zip(typed, words, strict=True):
-        if word != term:  # longer than any stored term: the term finds, the name confirms
-            name_stmt = name_stmt.where(func.lower(Customer.name).contains(word, autoescape=True))
-    collect(name_stmt, terms.customer_id)  # the term index is already in id order: no sort
-    if len(query) >= 2 and " " not in query and query.isascii():  # numbers and emails are ASCII
-        collect_prefix(Customer.number, query.upper())
-        collect_prefix(Customer.email, query)
-    digits = digits_only(query)
-    if len(digits) >= 3 and len(digits) >= len(query.replace(" ", "")) - 1:
-        if actor.is_system or actor.role in (Role.ADMIN, Role.RM):
-            collect_prefix(Customer.phone, digits)
-            collect_prefix(Customer.phone_reversed, digits[::-1])
-        else:
-            # Staff who see phones masked may find one by its visible last four digits or by
-            # the whole number; prefixes would let them uncover the hidden digits one by one.
-            if len(digits) == VISIBLE_PHONE_DIGITS:
-                collect_prefix(Customer.phone_reversed, digits[::-1])
-            collect(select(Customer.id).where(Customer.phone.in_([digits, "+" + digits])))
-    # One round trip: each lookup keeps its own index plan as a subquery, and the page is the
-    # first ids of their union.
-    matches = [select(lookup.c.id) for lookup in lookups]
-    merged = (union_all(*matches) if len(matches) > 1 else matches[0]).subquery()
-    page_ids = select(merged.c.id).distinct().order_by(merged.c.id).limit(limit + 1)
-    rows = list(
-        db.session.scalars(
-            select(Customer)
-            .where(Customer.id.in_(page_ids.scalar_subquery()))
-            .order_by(Customer.id)
-        )
-    )
-    next_key = str(rows[limit - 1].id) if len(rows) > limit else None
-    return Page(rows[:limit], next_key)
 
 
 BROAD_PREFIX = 1000
 VISIBLE_PHONE_DIGITS = 4
 
 
-def _prefix_lookup(column: Any, prefix: str, dialect: str) -> tuple[Any, Any]:
-    """The condition and the id order for one prefix lookup, so that no plan reads every row.
+@dataclass(frozen=True)
+class _SearchShape:
+    dialect: str
+    scope: _Scope
+    confirm: tuple[bool, ...]  # per typed word: longer than any stored term, the name confirms
+    # (column, plan) per prefix lookup; on SQLite the plan is "index" for a narrow prefix (read
+    # its index range, sort by id) or "walk" for a broad one (walk ids, test each, stop early)
+    prefixes: tuple[tuple[str, str], ...]
+    phone_exact: bool
+    limit: int
+
+
+@lru_cache(maxsize=512)
+def _search_statement(shape: _SearchShape) -> Any:
+    """Every kind of match is looked up separately through its own index (no LIKE '%…%' over
+    the table), each as a subquery keeping its own plan; the page is the first ids of their
+    union, in one round trip."""
+    lookups: list[Any] = []
+
+    def collect(stmt: Any, by_id_order: Any = Customer.id) -> None:
+        stmt = _scoped(stmt, shape.scope).where(Customer.id > bindparam("after"))
+        lookups.append(stmt.order_by(by_id_order).limit(shape.limit + 1).subquery())
+
+    terms = aliased(CustomerSearchTerm)
+    name_stmt = (
+        select(Customer.id)
+        .join(terms, terms.customer_id == Customer.id)
+        .where(terms.term == bindparam("term_0"))
+    )
+    for index in range(1, len(shape.confirm)):
+        more = aliased(CustomerSearchTerm)
+        name_stmt = name_stmt.join(
+            more, and_(more.customer_id == Customer.id, more.term == bindparam(f"term_{index}"))
+        )
+    for index, confirm in enumerate(shape.confirm):
+        if confirm:
+            name_stmt = name_stmt.where(
+                func.lower(Customer.name).like(bindparam(f"word_{index}"), escape="/")
+            )
+    collect(name_stmt, terms.customer_id)  # the term index is already in id order: no sort
+    for key, plan in shape.prefixes:
+        if plan == "walk":  # +column: the index cannot serve the test, so the id walk is used
+            condition = starts_with(literal_column(f"+customers.{key}"), key, shape.dialect)
+            collect(select(Customer.id).where(condition))
+        else:  # +id on SQLite: the primary key cannot serve the order, so the index range is
+            order = literal_column("+customers.id") if plan == "index" else Customer.id
+            collect(
+                select(Customer.id).where(
+                    starts_with(Customer.__table__.c[key], key, shape.dialect)
+                ),
+                order,
+            )
+    if shape.phone_exact:
+        collect(select(Customer.id).where(Customer.phone.in_(bindparam("phones", expanding=True))))
+    matches = [select(lookup.c.id) for lookup in lookups]
+    merged = (union_all(*matches) if len(matches) > 1 else matches[0]).subquery()
+    page_ids = select(merged.c.id).distinct().order_by(merged.c.id).limit(shape.limit + 1)
+    return select(Customer).where(Customer.id.in_(page_ids.scalar_subquery())).order_by(Customer.id)
+
+
+@lru_cache(maxsize=16)
+def _prefix_counts_statement(keys: tuple[str, ...]) -> Any:
+    """SQLite: how many rows (capped) each prefix matches, from the prefix indexes, at once."""
+    counts = []
+    for key in keys:
+        capped = (
+            select(literal_column("1"))
+            .select_from(Customer)
+            .where(starts_with(Customer.__table__.c[key], key, "sqlite"))
+            .limit(bindparam("cap"))
+            .subquery()
+        )
+        counts.append(select(func.count()).select_from(capped).scalar_subquery())
+    return select(*counts)
+
+
+def search_customers(actor: Actor, filters: CustomerFilters, limit: int = 50) -> Page[Customer]:
+    """Customers the actor may see, by partial name, number, email or phone; a page at a time.
+
+    Without a query the list is ordered by name. With one, the page is ordered by id so that
+    the keyset is simple and stable.
+    """
+    query = normalise_text(filters.query)[:100]
+    if not query:
+        return _list_by_name(actor, filters, limit)
+    dialect = dialect_name()
+    scope, params = _scope_of(actor, filters)
+    params["after"] = parse_id(filters.after) or 0
+    typed = [w for w in query.split(" ") if w]
+    words = [_term_of(w) for w in typed]
+    for index, (word, term) in enumerate(zip(typed, words, strict=True)):
+        params[f"term_{index}"] = term
+        if word != term:
+            params[f"word_{index}"] = contains_pattern(word)
+    prefixes: dict[str, str] = {}
+    if len(query) >= 2 and " " not in query and query.isascii():  # numbers and emails are ASCII
+        prefixes["number"], prefixes["email"] = query.upper(), query
+    digits = digits_only(query)
+    phone_exact = False
+    if len(digits) >= 3 and len(digits) >= len(query.replace(" ", "")) - 1:
+        if actor.is_system or actor.role in (Role.ADMIN, Role.RM):
+            prefixes["phone"], prefixes["phone_reversed"] = digits, digits[::-1]
+        else:
+            # Staff who see phones masked may find one by its visible last four digits or by
+            # the whole number; prefixes would let them uncover the hidden digits one by one.
+            if len(digits) == VISIBLE_PHONE_DIGITS:
+                prefixes["phone_reversed"] = digits[::-1]
+            phone_exact = True
+            params["phones"] = [digits, "+" + digits]
+    params.update({key: prefix_pattern(value, dialect) for key, value in prefixes.items()})
+    shape = _SearchShape(
+        dialect,
+        scope,
+        tuple(word != term for word, term in zip(typed, words, strict=True)),
+        _prefix_plans(tuple(prefixes), params, dialect),
+        phone_exact,
+        limit,
+    )
+    rows = list(db.session.scalars(_search_statement(shape), params))
+    next_key = str(rows[limit - 1].id) if len(rows) > limit else None
+    return Page(rows[:limit], next_key)
+
+
+def _prefix_plans(
+    keys: tuple[str, ...], params: dict[str, Any], dialect: str
+) -> tuple[tuple[str, str], ...]:
+    """How each prefix lookup reads, so that no plan reads every row.
 
     Walking customers in id order and testing each stops after a page when matches are dense
     but reads every row when they are sparse; the prefix index is the reverse, and sorting a
     dense prefix's matches reads them all. PostgreSQL's planner chooses well from its
-    statistics. SQLite does not, so its prefix index is asked (capped) how many rows match:
-    a narrow prefix is written with ORDER BY +id (the primary key cannot serve the order, so
-    the index range is used), a broad one tests +column (the index cannot serve the test, so
-    the id walk is used and stops after a page).
+    statistics. SQLite does not, so its prefix indexes are asked (capped, in one statement)
+    how many rows match.
     """
-    condition = starts_with(column, prefix, dialect)
-    if dialect != "sqlite":
-        return condition, Customer.id
-    capped = select(literal_column("1")).select_from(Customer).where(condition).limit(BROAD_PREFIX)
-    matches = db.session.scalar(select(func.count()).select_from(capped.subquery())) or 0
-    if matches < BROAD_PREFIX:
-        return condition, literal_column("+customers.id")
-    unindexed = literal_column(f"+customers.{column.key}")
-    return starts_with(unindexed, prefix, dialect), Customer.id
+    if dialect != "sqlite" or not keys:
+        return tuple((key, "planner") for key in keys)
+    counts = db.session.execute(
+        _prefix_counts_statement(keys), {**params, "cap": BROAD_PREFIX}
+    ).one()
+    return tuple(
+        (key, "index" if (count or 0) < BROAD_PREFIX else "walk")
+        for key, count in zip(keys, counts, strict=True)
+    )
 
 
 def _list_by_name(actor: Actor, filters: CustomerFilters, limit: int) -> Page[Customer]:
-    stmt = _scoped(select(Customer), actor, filters)
+    scope, params = _scope_of(actor, filters)
+    stmt = _scoped(select(Customer), scope)
     name, _, key = filters.after.rpartition("|")
     if parse_id(key) is not None:
         stmt = stmt.where(
             (Customer.name > name) | and_(Customer.name == name, Customer.id > int(key))
         )
-    rows = list(db.session.scalars(stmt.order_by(Customer.name, Customer.id).limit(limit + 1)))
+    rows = list(
+        db.session.scalars(stmt.order_by(Customer.name, Customer.id).limit(limit + 1), params)
+    )
     next_key = f"{rows[limit - 1].name}|{rows[limit - 1].id}" if len(rows) > limit else None
     return Page(rows[:limit], next_key)
 
@@ -589,15 +688,15 @@ def move_open_follow_ups(customer_ids: list[int], new_owner_id: int | None) -> N
 def _contact_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
     from portal.accounts.models import User
 
-    rows = db.session.execute(
-        select(Interaction, User.name)
-        .outerjoin(User, User.id == Interaction.author_id)
-        .where(
-            Interaction.customer_id == customer_id,
-            older_than(Interaction.occurred_at, Interaction.id, "contact", before),
-        )
-        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
-        .limit(limit)
+    rows = newest_first(
+        "contact",
+        lambda: select(Interaction, User.name).outerjoin(User, User.id == Interaction.author_id),
+        Interaction.occurred_at,
+        Interaction.id,
+        Interaction.customer_id,
+        customer_id,
+        before,
+        limit,
     ).all()
     return [
         TimelineEntry(
@@ -612,15 +711,20 @@ def _contact_entries(customer_id: int, before: Cursor | None, limit: int) -> lis
 
 
 def _follow_up_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
-    rows = db.session.scalars(
-        select(FollowUp)
-        .where(
-            FollowUp.customer_id == customer_id,
-            older_than(FollowUp.created_at, FollowUp.id, "follow_up", before),
+    rows = (
+        newest_first(
+            "follow_up",
+            lambda: select(FollowUp),
+            FollowUp.created_at,
+            FollowUp.id,
+            FollowUp.customer_id,
+            customer_id,
+            before,
+            limit,
         )
-        .order_by(FollowUp.created_at.desc(), FollowUp.id.desc())
-        .limit(limit)
-    ).all()
+        .scalars()
+        .all()
+    )
     return [
         TimelineEntry(
             f.created_at, "follow_up", f.id, "customers/_entry_follow_up.html", {"follow_up": f}

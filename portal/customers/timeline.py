@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import and_, bindparam, or_, true
+
+from portal.core.extensions import db
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
 
@@ -69,19 +72,60 @@ def timeline_page(customer_id: int, before: Cursor | None, limit: int = 20) -> P
     return Page(page, page[-1].cursor.encode() if more and page else None)
 
 
-def older_than(column_at: Any, column_id: Any, kind: str, before: Cursor | None) -> Any:
-    """The SQL condition for 'strictly after the cursor' in (time, kind, id) descending order."""
-    from sqlalchemy import and_, or_, true
+# A provider's statement, built once per kind of entry and position of the cursor, then run
+# with the customer, the cursor and the page size bound: a page runs one per provider.
+_statements: dict[tuple[str, str], Any] = {}
 
+
+def newest_first(
+    kind: str,
+    query: Callable[[], Any],
+    column_at: Any,
+    column_id: Any,
+    column_customer: Any,
+    customer_id: int,
+    before: Cursor | None,
+    limit: int,
+) -> Any:
+    """The rows of `query()` for the customer, strictly after the cursor in (time, kind, id)
+    descending order, newest first; the statement's result."""
+    relation = _relation(kind, before)
+    statement = _statements.get((kind, relation))
+    if statement is None:
+        statement = (
+            query()
+            .where(
+                column_customer == bindparam("customer_id"),
+                _older_than(column_at, column_id, relation),
+            )
+            .order_by(column_at.desc(), column_id.desc())
+            .limit(bindparam("limit"))
+        )
+        _statements[(kind, relation)] = statement
+    params: dict[str, Any] = {"customer_id": customer_id, "limit": limit}
+    if before is not None:
+        params.update(before_at=before.at, before_key=before.key)
+    return db.session.execute(statement, params)
+
+
+def _relation(kind: str, before: Cursor | None) -> str:
     if before is None:
-        return true()
-    if kind < before.kind:
-        return column_at <= before.at
+        return "all"
+    if kind < before.kind:  # entries of this kind at the cursor's time sort after it
+        return "at_or_before"
     if kind > before.kind:
-        return column_at < before.at
+        return "before"
+    return "same_kind"
+
+
+def _older_than(column_at: Any, column_id: Any, relation: str) -> Any:
+    at, key = bindparam("before_at", type_=column_at.type), bindparam("before_key")
+    if relation == "all":
+        return true()
+    if relation == "at_or_before":
+        return column_at <= at
+    if relation == "before":
+        return column_at < at
     # The leading `<=` is implied by the rest, but it is what lets the (customer, time, id)
     # index seek straight to the cursor instead of filtering every newer row.
-    return and_(
-        column_at <= before.at,
-        or_(column_at < before.at, and_(column_at == before.at, column_id < before.key)),
-    )
+    return and_(column_at <= at, or_(column_at < at, and_(column_at == at, column_id < key)))

@@ -4,8 +4,7 @@ deferred, failed or held back — with the reason when it did not simply go."""
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
-from portal.core.extensions import db
-from portal.customers.timeline import Cursor, TimelineEntry, older_than, register_provider
+from portal.customers.timeline import Cursor, TimelineEntry, newest_first, register_provider
 from portal.messaging.compose import subjects_of
 from portal.messaging.models import Message
 
@@ -29,16 +28,20 @@ SHOWN = (
 
 
 def _message_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
-    rows = db.session.scalars(
-        select(Message)
-        .options(load_only(*SHOWN))
-        .where(
-            Message.customer_id == customer_id,
-            older_than(Message.created_at, Message.id, "message", before),
+    rows = (
+        newest_first(
+            "message",
+            lambda: select(Message).options(load_only(*SHOWN)),
+            Message.created_at,
+            Message.id,
+            Message.customer_id,
+            customer_id,
+            before,
+            limit,
         )
-        .order_by(Message.created_at.desc(), Message.id.desc())
-        .limit(limit)
-    ).all()
+        .scalars()
+        .all()
+    )
     return [
         TimelineEntry(
             m.created_at,
