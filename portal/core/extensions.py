@@ -29,15 +29,14 @@ class RequestDomain(Domain):
     def get_translations(self) -> Any:
         if not has_app_context():
             return super().get_translations()
-        state = getattr(g._get_current_object(), "_flask_babel", None)
-        kept = getattr(state, "babel_translations", None)
-        if kept is not None:
-            return kept
-        translations = super().get_translations()  # makes the per-request state if missing
-        state = getattr(g._get_current_object(), "_flask_babel", None)
-        if state is not None:
-            state.babel_translations = translations
-        return translations
+        app_globals = g._get_current_object()
+        kept = getattr(getattr(app_globals, "_flask_babel", None), "babel_translations", None)
+        if kept is None:
+            kept = super().get_translations()  # makes the per-request state if missing
+            state = getattr(app_globals, "_flask_babel", None)
+            if state is not None:
+                state.babel_translations = kept
+        return kept
 
 
 class PortalBabel(Babel):

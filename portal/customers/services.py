@@ -57,8 +57,8 @@ from portal.customers.models import (
 from portal.customers.pii import mask_id_number, mask_phone
 from portal.customers.timeline import (
     Cursor,
+    Source,
     TimelineEntry,
-    newest_first,
     register_provider,
     timeline_page,
 )
@@ -685,19 +685,25 @@ def move_open_follow_ups(customer_ids: list[int], new_owner_id: int | None) -> N
 # ---------------------------------------------------------------- the 360 timeline
 
 
-def _contact_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
+def _contacts_with_author() -> Any:
     from portal.accounts.models import User
 
-    rows = newest_first(
-        "contact",
-        lambda: select(Interaction, User.name).outerjoin(User, User.id == Interaction.author_id),
-        Interaction.occurred_at,
-        Interaction.id,
-        Interaction.customer_id,
-        customer_id,
-        before,
-        limit,
-    ).all()
+    return select(Interaction, User.name).outerjoin(User, User.id == Interaction.author_id)
+
+
+CONTACTS = Source(
+    "contact",
+    _contacts_with_author,
+    Interaction.customer_id,
+    Interaction.occurred_at,
+    Interaction.id,
+)
+FOLLOW_UPS = Source(
+    "follow_up", lambda: select(FollowUp), FollowUp.customer_id, FollowUp.created_at, FollowUp.id
+)
+
+
+def _contact_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
     return [
         TimelineEntry(
             i.occurred_at,
@@ -706,30 +712,16 @@ def _contact_entries(customer_id: int, before: Cursor | None, limit: int) -> lis
             "customers/_entry_contact.html",
             {"interaction": i, "author": author},
         )
-        for i, author in rows
+        for i, author in CONTACTS.newest_first(customer_id, before, limit)
     ]
 
 
 def _follow_up_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
-    rows = (
-        newest_first(
-            "follow_up",
-            lambda: select(FollowUp),
-            FollowUp.created_at,
-            FollowUp.id,
-            FollowUp.customer_id,
-            customer_id,
-            before,
-            limit,
-        )
-        .scalars()
-        .all()
-    )
     return [
         TimelineEntry(
             f.created_at, "follow_up", f.id, "customers/_entry_follow_up.html", {"follow_up": f}
         )
-        for f in rows
+        for f in FOLLOW_UPS.newest_first(customer_id, before, limit).scalars()
     ]
 
 

@@ -72,40 +72,42 @@ def timeline_page(customer_id: int, before: Cursor | None, limit: int = 20) -> P
     return Page(page, page[-1].cursor.encode() if more and page else None)
 
 
-# A provider's statement, built once per kind of entry and position of the cursor, then run
-# with the customer, the cursor and the page size bound: a page runs one per provider.
-_statements: dict[tuple[str, str], Any] = {}
+@dataclass(frozen=True)
+class Source:
+    """Where one kind of entry is read from: `query()` selects the rows (built once), and the
+    columns give each row's customer, time and id, indexed together."""
 
+    kind: str
+    query: Callable[[], Any]
+    column_customer: Any
+    column_at: Any
+    column_id: Any
 
-def newest_first(
-    kind: str,
-    query: Callable[[], Any],
-    column_at: Any,
-    column_id: Any,
-    column_customer: Any,
-    customer_id: int,
-    before: Cursor | None,
-    limit: int,
-) -> Any:
-    """The rows of `query()` for the customer, strictly after the cursor in (time, kind, id)
-    descending order, newest first; the statement's result."""
-    relation = _relation(kind, before)
-    statement = _statements.get((kind, relation))
-    if statement is None:
-        statement = (
-            query()
-            .where(
-                column_customer == bindparam("customer_id"),
-                _older_than(column_at, column_id, relation),
+    def newest_first(self, customer_id: int, before: Cursor | None, limit: int) -> Any:
+        """The customer's rows strictly after the cursor in (time, kind, id) descending order,
+        newest first, at most `limit`: the statement's result."""
+        relation = _relation(self.kind, before)
+        statement = _statements.get((self.kind, relation))
+        if statement is None:
+            statement = (
+                self.query()
+                .where(
+                    self.column_customer == bindparam("customer_id"),
+                    _older_than(self.column_at, self.column_id, relation),
+                )
+                .order_by(self.column_at.desc(), self.column_id.desc())
+                .limit(bindparam("limit"))
             )
-            .order_by(column_at.desc(), column_id.desc())
-            .limit(bindparam("limit"))
-        )
-        _statements[(kind, relation)] = statement
-    params: dict[str, Any] = {"customer_id": customer_id, "limit": limit}
-    if before is not None:
-        params.update(before_at=before.at, before_key=before.key)
-    return db.session.execute(statement, params)
+            _statements[(self.kind, relation)] = statement
+        params: dict[str, Any] = {"customer_id": customer_id, "limit": limit}
+        if before is not None:
+            params.update(before_at=before.at, before_key=before.key)
+        return db.session.execute(statement, params)
+
+
+# A source's statement, built once per position of the cursor and run with the customer, the
+# cursor and the page size bound: building it cost a page more than running it.
+_statements: dict[tuple[str, str], Any] = {}
 
 
 def _relation(kind: str, before: Cursor | None) -> str:

@@ -4,7 +4,7 @@ deferred, failed or held back — with the reason when it did not simply go."""
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
-from portal.customers.timeline import Cursor, TimelineEntry, newest_first, register_provider
+from portal.customers.timeline import Cursor, Source, TimelineEntry, register_provider
 from portal.messaging.compose import subjects_of
 from portal.messaging.models import Message
 
@@ -27,21 +27,17 @@ SHOWN = (
 )
 
 
+MESSAGES = Source(
+    "message",
+    lambda: select(Message).options(load_only(*SHOWN)),
+    Message.customer_id,
+    Message.created_at,
+    Message.id,
+)
+
+
 def _message_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
-    rows = (
-        newest_first(
-            "message",
-            lambda: select(Message).options(load_only(*SHOWN)),
-            Message.created_at,
-            Message.id,
-            Message.customer_id,
-            customer_id,
-            before,
-            limit,
-        )
-        .scalars()
-        .all()
-    )
+    rows = MESSAGES.newest_first(customer_id, before, limit).scalars().all()
     return [
         TimelineEntry(
             m.created_at,

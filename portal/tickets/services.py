@@ -20,7 +20,7 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from portal.core.extensions import among, db
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers.models import CreditAccount, Customer
-from portal.customers.timeline import Cursor, TimelineEntry, newest_first, register_provider
+from portal.customers.timeline import Cursor, Source, TimelineEntry, register_provider
 from portal.messaging.policy import register_state_rule
 from portal.tickets import clocks
 from portal.tickets.labels import NOTICE_LABELS, STATUS_LABELS, US_RESPONSES
@@ -1082,24 +1082,15 @@ def status_label(status: str) -> str:
 # ---------------------------------------------------------------- the customer's 360 timeline
 
 
+TICKETS = Source(
+    "ticket", lambda: select(Ticket), Ticket.customer_id, Ticket.received_at, Ticket.id
+)
+
+
 def _ticket_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
-    rows = (
-        newest_first(
-            "ticket",
-            lambda: select(Ticket),
-            Ticket.received_at,
-            Ticket.id,
-            Ticket.customer_id,
-            customer_id,
-            before,
-            limit,
-        )
-        .scalars()
-        .all()
-    )
     return [
         TimelineEntry(t.received_at, "ticket", t.id, "tickets/_entry_ticket.html", {"ticket": t})
-        for t in rows
+        for t in TICKETS.newest_first(customer_id, before, limit).scalars()
     ]
 
 
