@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.core.config import PROJECT_ROOT, Settings, derive_https_settings
 from portal.core.extensions import babel, csrf, db, limiter, login_manager, migrate
+from portal.core.requests import reads_only
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -68,10 +69,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock up front: two transactions that read and then write
-    # would otherwise deadlock ("database is locked") instead of waiting their turn.
+    # IMMEDIATE takes the write lock up front: two transactions that read and then write would
+    # otherwise deadlock ("database is locked") instead of waiting their turn. A page that only
+    # reads begins deferred: it reads its snapshot of the WAL without waiting for a writer (an
+    # import, a job) and never holds one up; the test suite fails a GET view that writes
+    # without being marked `writes_on_read`.
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if reads_only() else "BEGIN IMMEDIATE")
 
 
 # A pooled connection idle this long is tested before use; one used moments ago is not. Testing

@@ -11,17 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_sqlalchemy.session import _app_ctx_id
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from portal import create_app
 from portal.accounts.models import User
 from portal.core.extensions import db as _db
 from portal.core.extensions import limiter
+from portal.core.requests import reads_only
 from portal.tickets.taxonomy import ensure_default_taxonomy
 from tests.factories import make_user
 from tests.support.databases import ON_CI, backends, check_postgres_reachable, fresh_database
@@ -32,6 +34,24 @@ from tests.support.dovecot import (  # noqa: F401  (a fixture and the hook that 
 from tests.support.processes import spawn  # noqa: F401  (a fixture, for the process tests)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+# A GET that writes on SQLite would begin deferred and could fail once another process writes;
+# such views must be marked `writes_on_read`. Every test checks the requests it made.
+_writes_in_reads: list[str] = []
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes_in_reads(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE") and reads_only():
+        _writes_in_reads.append(f"{request.method} {request.path}: {statement[:70]}")
+
+
+@pytest.fixture(autouse=True)
+def _reads_do_not_write() -> Iterator[None]:
+    _writes_in_reads.clear()
+    yield
+    assert not _writes_in_reads, f"GET views that write must be @writes_on_read: {_writes_in_reads}"
 
 
 def pytest_configure(config: pytest.Config) -> None:

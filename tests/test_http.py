@@ -1,5 +1,7 @@
 """Security headers, error pages (full and htmx fragments), input hygiene and the health check."""
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from portal import create_app
 from portal.core import routes as core_routes
 from portal.core.extensions import db as _db
 from tests.conftest import config_for
+from tests.factories import make_customer, make_user
 from tests.support.databases import fresh_database
 
 
@@ -174,3 +177,49 @@ def test_a_connection_dropped_while_idle_in_the_pool_is_replaced(
             assert client.get("/healthz").status_code == 200  # the dead one was thrown away
         finally:
             engine.dispose()
+
+
+def test_pages_read_while_another_process_writes_and_a_recorded_read_waits_its_turn(
+    backend, tmp_path
+) -> None:
+    """An import or a job holding the write lock does not hold up pages that only read (on
+    SQLite they used to wait for the lock); a GET that records something (the data-subject
+    export) waits for the writer and then succeeds, rather than failing."""
+    with fresh_database(backend, tmp_path) as url:
+        app = create_app(config_for(url))
+        with app.app_context():
+            _db.create_all()
+            admin, customer = make_user(role="admin"), make_customer(name="并发读者")
+            admin_id, customer_id = admin.get_id(), customer.id
+            _db.session.remove()
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session.update({"_user_id": admin_id, "_fresh": True, "signed_in_at": time.time()})
+        writer = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            with writer.connect() as connection:
+                transaction = connection.begin()
+                connection.execute(
+                    sa.text("UPDATE customers SET segment = 'private' WHERE id = :id"),
+                    {"id": customer_id},
+                )
+                for page in ("/customers", f"/customers/{customer_id}", "/customers?q=并发"):
+                    response = client.get(page)
+                    assert response.status_code == 200 and "并发读者" in response.text, page
+
+                exported: list[Any] = []
+                reader = threading.Thread(
+                    target=lambda: exported.append(
+                        client.get(f"/customers/{customer_id}/export.json")
+                    )
+                )
+                reader.start()
+                time.sleep(0.3)  # let the export reach the lock before the writer commits
+                transaction.commit()
+                reader.join(timeout=60)
+            assert exported and exported[0].status_code == 200
+            assert exported[0].json["customer"]["name"] == "并发读者"
+        finally:
+            writer.dispose()
+            with app.app_context():
+                _db.engine.dispose()

@@ -1,8 +1,10 @@
-"""Input hygiene shared by every route: ids that fit the database, no NUL characters."""
+"""Shared by every route: ids that fit the database, no NUL characters, reads told from writes."""
 
 import re
+from collections.abc import Callable
+from typing import Any
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, has_request_context, request
 from werkzeug.routing import IntegerConverter
 
 # Ids fit a signed 64-bit column; larger numbers in a URL are simply not found.
@@ -31,6 +33,25 @@ def refuse_control_characters() -> None:
         for _name, value in source.items(multi=True):
             if "\x00" in value:
                 abort(400)
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def writes_on_read(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks a view that writes although asked with GET (an audit record of what was read):
+    its transaction, like a POST's, takes SQLite's write lock before it reads."""
+    view.writes_on_read = True  # type: ignore[attr-defined]
+    return view
+
+
+def reads_only() -> bool:
+    """Whether the request being served only reads: GET, HEAD or OPTIONS, to a view not marked
+    `writes_on_read`. False outside a request (jobs, the CLI)."""
+    if not has_request_context() or request.method not in SAFE_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, "writes_on_read", False)
 
 
 def init_requests(app: Flask) -> None:

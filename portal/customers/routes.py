@@ -15,7 +15,7 @@ from portal.core.errors import ServiceError, ValidationFailed
 from portal.core.extensions import db
 from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
-from portal.core.requests import parse_id
+from portal.core.requests import parse_id, writes_on_read
 from portal.core.timeutil import utc_now
 from portal.customers import access, imports, privacy, services
 from portal.customers.forms import (
@@ -424,6 +424,7 @@ def reassign() -> Any:
 
 
 @bp.route("/customers/<int:customer_id>/export.json")
+@writes_on_read  # the export is recorded
 @roles(Role.ADMIN)
 def export(customer_id: int) -> Any:
     document = privacy.export_customer(_actor(), customer_id)
