@@ -267,3 +267,20 @@ def test_a_crashed_holder_loses_the_job_once_its_lease_expires(
     outcomes = sorted(row.outcome for row in job_runs(engine, "test.short_lease"))
     assert outcomes == ["running", "succeeded"]  # the dead run is left as it was
     assert live_leases(engine) == []
+
+
+def test_a_second_stop_signal_while_a_run_finishes_exits_cleanly(
+    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+) -> None:
+    """Ctrl-C twice, or a supervisor's SIGTERM after ./scripts/run's own: the scheduler lets the
+    running job finish and exits 0, with no traceback from the second signal."""
+    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="2")
+    scheduler = spawn("scheduler", ["jobs", "run"], env)
+    running = wait_for(lambda: run_log.exists() and "start " in run_log.read_text(), 20)
+    assert running, report([scheduler], [])
+    scheduler.process.send_signal(signal.SIGTERM)
+    assert wait_for(lambda: "Scheduler stopped." in scheduler.stdout, STOP_TIMEOUT)
+    scheduler.process.send_signal(signal.SIGTERM)  # while the job's thread is being joined
+    code = scheduler.wait(STOP_TIMEOUT)
+    assert code == 0 and "Traceback" not in scheduler.stderr, report([scheduler], [code])
+    assert [row.outcome for row in job_runs(engine)] == ["succeeded"]

@@ -85,7 +85,10 @@ def run() -> None:
     scheduler = build_scheduler(app)
 
     def stop(_signum: int, _frame: Any) -> None:
-        scheduler.shutdown(wait=False)
+        # A second signal (Ctrl-C twice, a supervisor after ./scripts/run) may come while the
+        # running job finishes at exit: the scheduler is already down, nothing more to do.
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
