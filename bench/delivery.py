@@ -47,6 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bench.common import PROJECT_ROOT, RESULTS, git, psycopg_url, write_text
+from tests.support.databases import scratch_postgres
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_RATE = 300.0  # messages per second, one worker
@@ -134,17 +135,9 @@ def scratch_database(backend: str, postgres: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="bench-delivery-") as directory:
             yield f"sqlite:///{directory}/outbox.sqlite3"
         return
-    base = make_url(psycopg_url(postgres))
     name = f"portal_bench_delivery_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(psycopg_url(postgres), name) as url:
+        yield url
 
 
 def postgres_reachable(url: str) -> str | None:

@@ -26,12 +26,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bench.common import ADMIN_EMAIL, demo_user, portal_app, signed_in_client
+from bench.common import (
+    ADMIN_EMAIL,
+    demo_user,
+    portal_app,
+    signed_in_client,
+)
 from portal.core.config import PROJECT_ROOT
 from portal.customers.imports import COLUMNS
+from tests.support.databases import scratch_postgres
 
 URL = "/customers?q=smi"
 
@@ -48,16 +53,10 @@ def database_copy(url: str, workdir: Path) -> Iterator[str]:
         shutil.copyfile(source, copy)
         yield f"sqlite:///{copy}"
         return
+    server = parsed.set(drivername="postgresql+psycopg", database="postgres")
     name = f"{parsed.database}_rw_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"'))
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(server, name, template=parsed.database) as copy:
+        yield copy
 
 
 def write_import_file(path: Path, rows: int) -> None:

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -51,10 +52,19 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
         path.unlink(missing_ok=True)
         return
     base = make_url(postgres_url())
-    name = f"{base.database}_{uuid.uuid4().hex[:10]}"
+    with scratch_postgres(base, f"{base.database}_{uuid.uuid4().hex[:10]}") as url:
+        yield url
+
+
+@contextmanager
+def scratch_postgres(server_url: Any, name: str, template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database `name` on the server of `server_url` — empty, or a copy of the
+    database `template` — dropped afterwards; yields its URL. The benchmarks use it too."""
+    base = make_url(server_url)
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
