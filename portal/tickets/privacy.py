@@ -3,9 +3,10 @@ words (subject, request, description, resolution, notes, responses, notices), th
 sent (bytes, sender, subject) and the prospect record they wrote in as; categories, dates,
 statuses and clocks stay, for the complaint statistics a regulator asks for."""
 
+from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from portal.core.extensions import db
 from portal.customers.models import Customer
@@ -15,56 +16,55 @@ from portal.messaging.privacy import erase_messages
 from portal.tickets.models import InboundMail, Prospect, Ticket, TicketEvent, TicketNotice
 
 
+def _of_tickets(model: Any, tickets: Any, *where: Any) -> dict[int, list[Any]]:
+    """Rows of `model` for the given tickets (a subquery of ids), by ticket, in id order."""
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for row in db.session.scalars(
+        select(model).where(model.ticket_id.in_(tickets), *where).order_by(model.id)
+    ):
+        grouped[row.ticket_id].append(row)
+    return grouped
+
+
 def _export(customer_id: int) -> list[dict[str, Any]]:
+    ids = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
     tickets = db.session.scalars(
         select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.id)
     ).all()
-    out = []
-    for ticket in tickets:
-        events = db.session.scalars(
-            select(TicketEvent)
-            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.body.is_not(None))
-            .order_by(TicketEvent.id)
-        )
-        out.append(
-            {
-                "reference": ticket.reference,
-                "kind": ticket.kind,
-                "status": ticket.status,
-                "received_at": ticket.received_at.isoformat(),
-                "codes": [ticket.channel_code, ticket.business_code, ticket.cause_code],
-                "subject": ticket.subject,
-                "request": ticket.request,
-                "description": ticket.description,
-                "resolution": ticket.resolution,
-                "texts": [
-                    {"at": e.occurred_at.isoformat(), "action": e.action, "body": e.body}
-                    for e in events
-                ],
-                "emails_received": [
-                    {"at": m.received_at.isoformat(), "from": m.sender, "subject": m.subject}
-                    for m in db.session.scalars(
-                        select(InboundMail)
-                        .where(InboundMail.ticket_id == ticket.id)
-                        .order_by(InboundMail.id)
-                    )
-                ],
-                "notices": [
-                    {
-                        "at": n.recorded_at.isoformat(),
-                        "kind": n.kind,
-                        "via": n.sent_via,
-                        "words": n.note,
-                    }
-                    for n in db.session.scalars(
-                        select(TicketNotice)
-                        .where(TicketNotice.ticket_id == ticket.id)
-                        .order_by(TicketNotice.id)
-                    )
-                ],
-            }
-        )
-    return out
+    texts = _of_tickets(TicketEvent, ids, TicketEvent.body.is_not(None))
+    emails = _of_tickets(InboundMail, ids)
+    notices = _of_tickets(TicketNotice, ids)
+    return [
+        {
+            "reference": ticket.reference,
+            "kind": ticket.kind,
+            "status": ticket.status,
+            "received_at": ticket.received_at.isoformat(),
+            "codes": [ticket.channel_code, ticket.business_code, ticket.cause_code],
+            "subject": ticket.subject,
+            "request": ticket.request,
+            "description": ticket.description,
+            "resolution": ticket.resolution,
+            "texts": [
+                {"at": e.occurred_at.isoformat(), "action": e.action, "body": e.body}
+                for e in texts[ticket.id]
+            ],
+            "emails_received": [
+                {"at": m.received_at.isoformat(), "from": m.sender, "subject": m.subject}
+                for m in emails[ticket.id]
+            ],
+            "notices": [
+                {
+                    "at": n.recorded_at.isoformat(),
+                    "kind": n.kind,
+                    "via": n.sent_via,
+                    "words": n.note,
+                }
+                for n in notices[ticket.id]
+            ],
+        }
+        for ticket in tickets
+    ]
 
 
 def _erase(customer_id: int) -> None:
@@ -81,14 +81,6 @@ def _erase(customer_id: int) -> None:
     # Notices sent while the complainant was still a prospect carry no customer id.
     if ticket_ids:
         erase_messages(Message.customer_id.is_(None), Message.source_id.in_(ticket_ids))
-    # Their emails that opened no ticket (quarantined, automatic) too.
-    if addresses:
-        db.session.execute(
-            update(InboundMail)
-            .where(InboundMail.sender.in_(addresses))
-            .values(raw=None, sender=None, subject=ERASED_TEXT)
-            .execution_options(synchronize_session=False)
-        )
     db.session.execute(
         update(TicketEvent)
         .where(TicketEvent.ticket_id.in_(ids), TicketEvent.body.is_not(None))
@@ -107,9 +99,11 @@ def _erase(customer_id: int) -> None:
         .values(note=ERASED_TEXT)
         .execution_options(synchronize_session=False)
     )
+    # The emails on their tickets, and those from their addresses that opened no ticket
+    # (quarantined, automatic).
     db.session.execute(
         update(InboundMail)
-        .where(InboundMail.ticket_id.in_(ids))
+        .where(or_(InboundMail.ticket_id.in_(ids), InboundMail.sender.in_(sorted(addresses))))
         .values(raw=None, sender=None, subject=ERASED_TEXT)
         .execution_options(synchronize_session=False)
     )
