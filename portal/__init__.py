@@ -34,8 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _check_contact_policy(app)
     _init_extensions(app)
-    _register_blueprints(app)
-    _register_cli(app)
+    _init_rooms(app)
     return app
 
 
@@ -191,49 +190,22 @@ def _check_contact_policy(app: Flask) -> None:
         raise ConfigError(f"CONTACT_CAPS / QUIET_HOURS / SUPPRESS_*_WHEN: {error}") from error
 
 
-def _register_blueprints(app: Flask) -> None:
-    from portal.accounts.routes import bp as accounts_bp
-    from portal.care.routes import bp as care_bp
-    from portal.core.routes import bp as core_bp
-    from portal.customers.routes import bp as customers_bp
-    from portal.customers.services import register_timeline_providers
-    from portal.messaging.privacy import register_message_privacy
-    from portal.messaging.routes import bp as messaging_bp
-    from portal.messaging.timeline import register_message_timeline
-    from portal.tickets.correspondence import bp as correspondence_bp
-    from portal.tickets.privacy import register_ticket_privacy
-    from portal.tickets.public import bp as public_bp
-    from portal.tickets.routes import bp as tickets_bp
-    from portal.tickets.services import register_contact_rules, register_ticket_timeline
-
-    app.register_blueprint(core_bp)
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(customers_bp)
-    app.register_blueprint(tickets_bp)
-    app.register_blueprint(public_bp)
-    app.register_blueprint(correspondence_bp)
-    app.register_blueprint(messaging_bp)
-    app.register_blueprint(care_bp)
-    register_timeline_providers()
-    register_ticket_timeline()
-    register_message_timeline()
-    register_message_privacy()
-    register_ticket_privacy()
-    register_contact_rules()
+# The rooms, from the bottom up: each wires itself (blueprints, CLI, jobs, the extension points
+# of the rooms below it) in its `init_app`, so a new room is one line here.
+ROOMS = (
+    "portal.core",
+    "portal.jobs",
+    "portal.accounts",
+    "portal.customers",
+    "portal.messaging",
+    "portal.tickets",
+    "portal.care",
+    "portal.demo",
+)
 
 
-def _register_cli(app: Flask) -> None:
-    from portal.accounts.cli import users_cli
-    from portal.customers.cli import import_cli
-    from portal.demo.cli import demo_cli
-    from portal.jobs.cli import jobs_cli
-    from portal.messaging.cli import messaging_cli
-    from portal.tickets.cli import import_complaints_command, tickets_cli
+def _init_rooms(app: Flask) -> None:
+    import importlib
 
-    import_cli.add_command(import_complaints_command)  # `flask import complaints`
-    app.cli.add_command(users_cli)
-    app.cli.add_command(tickets_cli)
-    app.cli.add_command(import_cli)
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(jobs_cli)
-    app.cli.add_command(messaging_cli)
+    for room in ROOMS:
+        importlib.import_module(room).init_app(app)

@@ -9,7 +9,7 @@ from portal.core.audit import AuditEvent
 from portal.core.extensions import db
 from portal.demo.seed import DEMO_ACCOUNTS, STAFF
 from portal.jobs.models import JobLease, JobRun
-from portal.jobs.registry import JOBS
+from portal.jobs.registry import registered_jobs
 from tests.factories import make_user
 
 
@@ -153,10 +153,10 @@ def test_jobs_once_runs_as_of_the_given_instant(runner) -> None:
     assert db.session.scalar(select(func.count()).select_from(JobLease)) == 0
 
 
-def test_jobs_once_refuses_unknown_job_and_bad_instant(runner) -> None:
+def test_jobs_once_refuses_unknown_job_and_bad_instant(app, runner) -> None:
     unknown = runner.invoke(args=["jobs", "once", "nope"])
     assert unknown.exit_code == 1
-    registered = ", ".join(sorted(job.id for job in JOBS))
+    registered = ", ".join(sorted(registered_jobs(app)))
     assert f"unknown job 'nope' (registered: {registered})" in unknown.output
     bad = runner.invoke(args=["jobs", "once", "jobs.prune_runs", "--at", "yesterday"])
     assert bad.exit_code == 2

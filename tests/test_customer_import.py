@@ -11,7 +11,6 @@ from sqlalchemy import func, select, update
 from portal.core.audit import Actor, AuditEvent
 from portal.core.extensions import db
 from portal.customers import imports, services
-from portal.customers.cli import import_cli
 from portal.customers.imports import errors_csv, import_customers
 from portal.customers.models import CreditAccount, Customer, CustomerImport
 from tests.factories import make_user
@@ -380,7 +379,9 @@ def test_cli_imports_prints_summary_and_writes_the_error_csv(runner, tmp_path) -
     source.write_text("customer_number,name,birthday\nC1,Li Na,1990-02-30\nC2,Wang Wei,\n")
     errors_path = tmp_path / "errors.csv"
 
-    result = runner.invoke(import_cli, ["customers", str(source), "--errors-out", str(errors_path)])
+    result = runner.invoke(
+        args=["import", "customers", str(source), "--errors-out", str(errors_path)]
+    )
 
     assert result.exit_code == 0, result.output
     assert (
@@ -401,7 +402,7 @@ def test_cli_imports_prints_summary_and_writes_the_error_csv(runner, tmp_path) -
 def test_cli_imports_the_sample_file_twice_without_duplicates(runner) -> None:
     make_user(email="rm.import@bank.example.com", role="rm")
     for _ in range(2):
-        result = runner.invoke(import_cli, ["customers", str(SAMPLE), "--quiet"])
+        result = runner.invoke(args=["import", "customers", str(SAMPLE), "--quiet"])
         assert result.exit_code == 0, result.output
     assert "customers 0 created, 0 updated; accounts 0 created, 0 updated" in result.output
     assert count(Customer) == 3 and count(CreditAccount) == 3
@@ -411,7 +412,7 @@ def test_cli_shows_the_first_twenty_errors_and_counts_the_rest(runner, tmp_path)
     source = tmp_path / "many-errors.csv"
     source.write_text("customer_number,name,email\n" + "".join(f"C{i},N,bad\n" for i in range(25)))
 
-    result = runner.invoke(import_cli, ["customers", str(source), "--quiet"])
+    result = runner.invoke(args=["import", "customers", str(source), "--quiet"])
 
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -425,7 +426,14 @@ def test_cli_fatal_file_exits_1_with_one_line(runner, tmp_path) -> None:
     source.write_bytes(random.Random(5).randbytes(4096))
 
     result = runner.invoke(
-        import_cli, ["customers", str(source), "--quiet", "--errors-out", str(tmp_path / "e.csv")]
+        args=[
+            "import",
+            "customers",
+            str(source),
+            "--quiet",
+            "--errors-out",
+            str(tmp_path / "e.csv"),
+        ]
     )
 
     assert result.exit_code == 1
@@ -437,8 +445,14 @@ def test_cli_fatal_file_exits_1_with_one_line(runner, tmp_path) -> None:
 
 def test_cli_reports_an_error_file_it_cannot_write(runner, tmp_path) -> None:
     result = runner.invoke(
-        import_cli,
-        ["customers", str(SAMPLE), "--quiet", "--errors-out", str(tmp_path / "no" / "e.csv")],
+        args=[
+            "import",
+            "customers",
+            str(SAMPLE),
+            "--quiet",
+            "--errors-out",
+            str(tmp_path / "no" / "e.csv"),
+        ],
     )
 
     assert result.exit_code == 1

@@ -617,14 +617,15 @@ def test_completing_a_follow_up_is_audited(client, login_as) -> None:
     assert event.actor_id == rm.id and event.after == {"status": "done"}
 
 
-def test_later_rooms_plug_into_export_and_erasure(db, monkeypatch) -> None:
+def test_later_rooms_plug_into_export_and_erasure(app, db, monkeypatch) -> None:
     from portal.customers import privacy
 
-    monkeypatch.setattr(privacy, "_sections", {})
-    monkeypatch.setattr(privacy, "_erasure_steps", {})
+    registries = app.extensions["portal.registries"]
+    monkeypatch.setitem(registries, privacy.EXPORT_SECTIONS, {})
+    monkeypatch.setitem(registries, privacy.ERASURE_STEPS, {})
     erased: list[int] = []
-    privacy.register_export_section("tickets", lambda customer_id: [{"customer": customer_id}])
-    privacy.register_erasure_step("tickets", erased.append)
+    privacy.register_export_section(app, "tickets", lambda customer_id: [{"customer": customer_id}])
+    privacy.register_erasure_step(app, "tickets", erased.append)
     customer = make_customer()
     actor = Actor.system("test")
     assert privacy.export_customer(actor, customer.id)["tickets"] == [{"customer": customer.id}]

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from portal.core.timeutil import utc_now
 from portal.jobs import runner as job_runner
 from portal.jobs.models import JobLease, JobRun
-from portal.jobs.registry import JOBS, JobDefinition
+from portal.jobs.registry import JobDefinition, register_jobs, registered_jobs
 
 
 def test_a_lease_has_one_holder_until_it_expires(db) -> None:
@@ -72,8 +72,17 @@ def test_the_scheduler_holds_every_registered_job(app, test_registry) -> None:
     assert jobs["test.count"].max_instances == 1 and jobs["test.count"].coalesce
 
 
-def test_the_real_registry_has_unique_ids_and_importable_functions(app) -> None:
-    assert len({job.id for job in JOBS}) == len(JOBS)
-    for job in JOBS:
+def test_every_room_lists_its_jobs_once_with_importable_functions(app) -> None:
+    jobs = registered_jobs(app)
+    assert set(jobs) == {
+        "jobs.prune_runs",
+        "messaging.deliver",
+        "tickets.clock_watch",
+        "tickets.fetch_mail",
+        "care.plan",
+    }
+    with pytest.raises(ValueError, match="listed twice"):
+        register_jobs(app, [jobs["care.plan"]])
+    for job in jobs.values():
         assert callable(job_runner._resolve(job.func))
         job_runner.build_trigger(job, "UTC")

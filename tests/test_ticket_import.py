@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from portal.core.audit import Actor, AuditEvent
 from portal.core.calendars import end_of_day
 from portal.core.extensions import db
-from portal.customers.cli import import_cli
 from portal.customers.models import CreditAccount
 from portal.tickets import imports, services
 from portal.tickets.imports import import_complaints
@@ -65,8 +64,15 @@ def test_the_cfpb_sample_imports_whole_and_once(app, runner, tmp_path) -> None:
     errors_path = tmp_path / "errors.csv"
 
     result = runner.invoke(
-        import_cli,
-        ["complaints", str(CFPB_SAMPLE), "--format", "cfpb", "--errors-out", str(errors_path)],
+        args=[
+            "import",
+            "complaints",
+            str(CFPB_SAMPLE),
+            "--format",
+            "cfpb",
+            "--errors-out",
+            str(errors_path),
+        ],
     )
 
     assert result.exit_code == 0, result.output
@@ -158,7 +164,7 @@ def test_the_cfpb_sample_imports_whole_and_once(app, runner, tmp_path) -> None:
     ]
     assert {e.actor_label for e in events} == {"cli:import complaints"}
 
-    again = runner.invoke(import_cli, ["complaints", str(CFPB_SAMPLE), "--format", "cfpb"])
+    again = runner.invoke(args=["import", "complaints", str(CFPB_SAMPLE), "--format", "cfpb"])
 
     assert again.exit_code == 0, again.output
     assert "2,067 rows; 0 created, 2,067 skipped as duplicates, 0 refused." in again.stdout
@@ -174,7 +180,7 @@ def test_a_cfpb_file_missing_columns_is_refused_whole_in_one_line(runner, tmp_pa
     header = CFPB_HEADER.replace("Issue,", "").replace(",Complaint ID", "")
     source.write_text(header + "\n" + "2023-08-25,Mortgage" + ",x" * 14 + "\n")
 
-    result = runner.invoke(import_cli, ["complaints", str(source), "--format", "cfpb"])
+    result = runner.invoke(args=["import", "complaints", str(source), "--format", "cfpb"])
 
     assert result.exit_code == 1
     assert result.stdout == ""
@@ -213,7 +219,9 @@ def test_broken_quoting_refuses_the_file_with_row_and_line(runner, tmp_path, bod
     source = tmp_path / "broken.csv"
     source.write_text(f"{CFPB_HEADER}\n{body}", encoding="utf-8")
 
-    result = runner.invoke(import_cli, ["complaints", str(source), "--format", "cfpb", "--quiet"])
+    result = runner.invoke(
+        args=["import", "complaints", str(source), "--format", "cfpb", "--quiet"]
+    )
 
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert result.stderr.startswith(f"Error: {expected}")
@@ -367,7 +375,7 @@ def test_portal_file_imported_again_creates_nothing_new(runner, tmp_path) -> Non
         f"{PORTAL_HEADER}\nR1,2026-03-01,A0303,B0302,C07,One\nR2,2026-03-02,A0303,B0302,C07,Two\n"
     )
     for expected in ("2 created, 0 skipped", "0 created, 2 skipped"):
-        result = runner.invoke(import_cli, ["complaints", str(source), "--format", "portal"])
+        result = runner.invoke(args=["import", "complaints", str(source), "--format", "portal"])
         assert result.exit_code == 0, result.output
         assert f"2 rows; {expected} as duplicates, 0 refused." in result.stdout
     assert tickets_count() == 2
@@ -381,8 +389,8 @@ def test_cli_lists_twenty_row_errors_and_writes_all_of_them(runner, tmp_path) ->
     errors_path = tmp_path / "errors.csv"
 
     result = runner.invoke(
-        import_cli,
-        [
+        args=[
+            "import",
             "complaints",
             str(source),
             "--format",
@@ -406,7 +414,7 @@ def test_a_portal_file_missing_columns_names_them(runner, tmp_path) -> None:
     source = tmp_path / "few.csv"
     source.write_text("external_id,subject\nX1,Hello\n")
 
-    result = runner.invoke(import_cli, ["complaints", str(source), "--format", "portal"])
+    result = runner.invoke(args=["import", "complaints", str(source), "--format", "portal"])
 
     assert result.exit_code == 1
     assert result.stderr.startswith(

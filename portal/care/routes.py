@@ -28,16 +28,15 @@ from portal.core.requests import parse_id
 bp = Blueprint("care", __name__)
 
 
-@bp.app_context_processor
-def care_labels() -> dict[str, Any]:
-    return {
-        "rule_labels": RULE_LABELS,
-        "rule_help": RULE_HELP,
-        "campaign_purpose_labels": CAMPAIGN_PURPOSE_LABELS,
-        "campaign_status_labels": CAMPAIGN_STATUS_LABELS,
-        "care_segment_labels": SEGMENT_LABELS,
-        "care_flag_labels": FLAG_LABELS,
-    }
+# What every template may use, prefixed with the room's name (see init_app).
+TEMPLATE_GLOBALS = {
+    "care_rule_labels": RULE_LABELS,
+    "care_rule_help": RULE_HELP,
+    "care_campaign_purpose_labels": CAMPAIGN_PURPOSE_LABELS,
+    "care_campaign_status_labels": CAMPAIGN_STATUS_LABELS,
+    "care_segment_labels": SEGMENT_LABELS,
+    "care_flag_labels": FLAG_LABELS,
+}
 
 
 def _actor() -> Actor:

@@ -6,10 +6,22 @@ from pathlib import Path
 from typing import IO, Any, NoReturn, TypeVar
 
 import click
+from flask import Flask
+from flask.cli import AppGroup
 from tqdm import tqdm
 
 ERRORS_SHOWN = 20
 Outcome = TypeVar("Outcome")
+
+
+def import_group(app: Flask) -> AppGroup:
+    """The app's `flask import` group, to which each room adds its import command."""
+    group = app.cli.commands.get("import")
+    if group is None:
+        group = AppGroup("import", help="Bulk imports from CSV files.")
+        app.cli.add_command(group)
+    assert isinstance(group, AppGroup)
+    return group
 
 
 class ProgressBar:

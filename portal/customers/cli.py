@@ -4,13 +4,11 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import with_appcontext
 
 from portal.core.audit import Actor
 from portal.core.cli import echo_errors, errors_out_option, refuse_file, run_import, write_errors
 from portal.customers.imports import COLUMNS, errors_csv, import_customers
-
-import_cli = AppGroup("import", help="Bulk imports from CSV files.")
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -19,7 +17,7 @@ def _columns_help() -> str:
     return ", ".join(c.name + (" (required)" if c.required else "") for c in COLUMNS)
 
 
-@import_cli.command(
+@click.command(
     "customers",
     help="Import customers and their credit accounts from a CSV file, one row per "
     "customer-account pair. Valid rows are imported, invalid rows reported; importing the "
@@ -28,6 +26,7 @@ def _columns_help() -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @errors_out_option()
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@with_appcontext
 def import_customers_command(file: Path, errors_out: Path | None, quiet: bool) -> None:
     zone = current_app.config["DEFAULT_TIMEZONE"]
     record = run_import(

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 
@@ -17,6 +18,7 @@ from portal.core.access import Role
 from portal.core.audit import Actor, AuditEvent, record_event
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.extensions import db
+from portal.core.registry import contribute, contributions
 from portal.core.timeutil import utc_now
 from portal.customers.models import (
     CreditAccount,
@@ -30,19 +32,19 @@ from portal.customers.services import get_customer
 
 ExportSection = Callable[[int], Any]
 ErasureStep = Callable[[int], None]
-_sections: dict[str, ExportSection] = {}
-_erasure_steps: dict[str, ErasureStep] = {}
+EXPORT_SECTIONS = "customers.export_sections"
+ERASURE_STEPS = "customers.erasure_steps"
 
 ERASED_NAME = "—"
 ERASED_TEXT = "[erased]"
 
 
-def register_export_section(name: str, section: ExportSection) -> None:
-    _sections[name] = section
+def register_export_section(app: Flask, name: str, section: ExportSection) -> None:
+    contribute(app, EXPORT_SECTIONS, name, section)
 
 
-def register_erasure_step(name: str, step: ErasureStep) -> None:
-    _erasure_steps[name] = step
+def register_erasure_step(app: Flask, name: str, step: ErasureStep) -> None:
+    contribute(app, ERASURE_STEPS, name, step)
 
 
 def _row(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -92,7 +94,7 @@ def export_customer(actor: Actor, customer_id: int) -> dict[str, Any]:
             )
         ],
     }
-    for name, section in _sections.items():
+    for name, section in contributions(EXPORT_SECTIONS).items():
         document[name] = section(customer.id)
     record_event(actor, "customer.exported", "customer", customer.id)
     db.session.commit()
@@ -166,7 +168,7 @@ def erase_customer(actor: Actor, customer_id: int, reason: str, confirm_number: 
     )
     db.session.execute(update(FollowUp).where(FollowUp.customer_id == customer.id).values(note=""))
     _scrub_history(customer.id)
-    for step in _erasure_steps.values():
+    for step in contributions(ERASURE_STEPS).values():
         step(customer.id)
     record_event(actor, "customer.erased", "customer", customer.id, reason=reason[:1000])
     db.session.commit()

@@ -35,6 +35,7 @@ from portal.customers.forms import (
     RescheduleForm,
 )
 from portal.customers.models import FLAGS, FollowUp
+from portal.customers.my_day import contributed_sections
 from portal.customers.pii import mask_id_number, mask_phone
 
 bp = Blueprint("customers", __name__)
@@ -42,23 +43,21 @@ bp = Blueprint("customers", __name__)
 PAGE = 50
 TIMELINE_PAGE = 20
 ERRORS_SHOWN = 100
-RECENT_DAYS = 14  # "My day" lists complaints received this recently, and all still open
 
 
-@bp.app_context_processor
-def customer_labels() -> dict[str, Any]:
-    return {
-        "channel_labels": CHANNEL_LABELS,
-        "direction_labels": DIRECTION_LABELS,
-        "outcome_labels": OUTCOME_LABELS,
-        "segment_labels": SEGMENT_LABELS,
-        "flag_labels": FLAG_LABELS,
-        "consent_labels": CONSENT_LABELS,
-        "product_labels": PRODUCT_LABELS,
-        "account_status_labels": ACCOUNT_STATUS_LABELS,
-        "mask_phone": mask_phone,
-        "mask_id_number": mask_id_number,
-    }
+# What every template of the room may use, prefixed with the room's name (see init_app).
+TEMPLATE_GLOBALS = {
+    "customer_channel_labels": CHANNEL_LABELS,
+    "customer_direction_labels": DIRECTION_LABELS,
+    "customer_outcome_labels": OUTCOME_LABELS,
+    "customer_segment_labels": SEGMENT_LABELS,
+    "customer_flag_labels": FLAG_LABELS,
+    "customer_consent_labels": CONSENT_LABELS,
+    "customer_product_labels": PRODUCT_LABELS,
+    "customer_account_status_labels": ACCOUNT_STATUS_LABELS,
+    "mask_phone": mask_phone,
+    "mask_id_number": mask_id_number,
+}
 
 
 def _actor() -> Any:
@@ -343,14 +342,11 @@ def my_day() -> Any:
     days = parse_id(quiet_days) or 30
     days = days if days <= 3650 else 30
     today = _today()
-    # The tickets room builds on this one; it is asked here, not imported at module level.
-    from portal.tickets.services import recent_complaints_of
-
+    actor = _actor()
     return render(
         "customers/my_day.html",
-        day=services.my_day(_actor(), today, days),
-        complaints=recent_complaints_of(current_user.id, utc_now() - timedelta(days=RECENT_DAYS)),
-        recent_days=RECENT_DAYS,
+        day=services.my_day(actor, today, days),
+        sections=contributed_sections(actor, utc_now()),
         quiet_days=days,
         today=today,
         reschedule_form=RescheduleForm(formdata=None, due_on=today + timedelta(days=1)),

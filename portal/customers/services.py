@@ -59,7 +59,6 @@ from portal.customers.timeline import (
     Cursor,
     Source,
     TimelineEntry,
-    register_provider,
     timeline_page,
 )
 
@@ -703,7 +702,7 @@ FOLLOW_UPS = Source(
 )
 
 
-def _contact_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
+def contact_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
     return [
         TimelineEntry(
             i.occurred_at,
@@ -716,18 +715,13 @@ def _contact_entries(customer_id: int, before: Cursor | None, limit: int) -> lis
     ]
 
 
-def _follow_up_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
+def follow_up_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
     return [
         TimelineEntry(
             f.created_at, "follow_up", f.id, "customers/_entry_follow_up.html", {"follow_up": f}
         )
         for f in FOLLOW_UPS.newest_first(customer_id, before, limit).scalars()
     ]
-
-
-def register_timeline_providers() -> None:
-    register_provider("contact", _contact_entries)
-    register_provider("follow_up", _follow_up_entries)
 
 
 def customer_timeline(

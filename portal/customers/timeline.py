@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import and_, bindparam, or_, true
 
 from portal.core.extensions import db
 from portal.core.pagination import Page
+from portal.core.registry import contribute, contributions
 from portal.core.requests import parse_id
 
 
@@ -55,16 +57,16 @@ class TimelineEntry:
 
 
 Provider = Callable[[int, Cursor | None, int], list[TimelineEntry]]
-_providers: dict[str, Provider] = {}
+PROVIDERS = "customers.timeline"
 
 
-def register_provider(kind: str, provider: Provider) -> None:
-    _providers[kind] = provider
+def register_provider(app: Flask, kind: str, provider: Provider) -> None:
+    contribute(app, PROVIDERS, kind, provider)
 
 
 def timeline_page(customer_id: int, before: Cursor | None, limit: int = 20) -> Page[TimelineEntry]:
     entries: list[TimelineEntry] = []
-    for provider in _providers.values():
+    for provider in contributions(PROVIDERS).values():
         entries.extend(provider(customer_id, before, limit + 1))
     entries.sort(key=lambda e: e.cursor, reverse=True)
     page = entries[:limit]

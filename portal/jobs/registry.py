@@ -1,13 +1,22 @@
 """Every scheduled job, listed once with a stable id and its trigger.
 
-Domains add their jobs here as they arrive; the function lives in `<domain>/jobs.py` and takes
-the instant it runs "as of", so `flask jobs once ID --at ...` can replay any moment. A job
-commits the work it keeps (anything left uncommitted when it returns is rolled back) and
-returns a small JSON-able summary that is logged and stored with the run.
+Each room lists its jobs in its `init_app(app)` with `register_jobs`, naming the function by
+string ("package.module:function", imported when the job runs), so listing a job imports
+nothing. The function lives in `<room>/jobs.py` and takes the instant it runs "as of", so
+`flask jobs once ID --at ...` can replay any moment. A job keeps its work with the use cases
+it calls (or one transaction per batch) and returns a small JSON-able summary that is logged
+and stored with the run.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from flask import Flask
+
+from portal.core.registry import contribute, contributions
+
+JOBS = "jobs"
 
 
 @dataclass(frozen=True)
@@ -20,41 +29,25 @@ class JobDefinition:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-JOBS: list[JobDefinition] = [
+def register_jobs(app: Flask, jobs: Iterable[JobDefinition]) -> None:
+    """Add a room's jobs to the app's list; a job id may be listed once only."""
+    listed = contributions(JOBS, app)
+    for job in jobs:
+        if job.id in listed:
+            raise ValueError(f"job {job.id!r} is listed twice")
+        contribute(app, JOBS, job.id, job)
+
+
+def registered_jobs(app: Flask) -> dict[str, JobDefinition]:
+    return dict(contributions(JOBS, app))
+
+
+HOUSEKEEPING = [
     JobDefinition(
         id="jobs.prune_runs",
         func="portal.jobs.jobs:prune_runs",
         trigger={"type": "cron", "hour": 3, "minute": 17},
         description="Delete job-run records older than JOB_HISTORY_DAYS (default 90).",
         lease_seconds=10 * 60,
-    ),
-    JobDefinition(
-        id="tickets.clock_watch",
-        func="portal.tickets.jobs:clock_watch",
-        trigger={"type": "interval", "minutes": 5},
-        description="Warn assignees of tickets at 80 % of their time; escalate breaches to leads.",
-        lease_seconds=5 * 60,
-    ),
-    JobDefinition(
-        id="tickets.fetch_mail",
-        func="portal.tickets.jobs:fetch_mail",
-        trigger={"type": "interval", "minutes": 1},
-        description="Fetch new email from the IMAP mailbox (IMAP_HOST) into tickets.",
-        lease_seconds=10 * 60,
-    ),
-    JobDefinition(
-        id="messaging.deliver",
-        func="portal.messaging.jobs:deliver",
-        trigger={"type": "interval", "seconds": 30},
-        description="Send due outbox messages (SMTP or .eml files); retry, fail, suppress.",
-        lease_seconds=10 * 60,
-    ),
-    JobDefinition(
-        id="care.plan",
-        func="portal.care.jobs:plan",
-        trigger={"type": "interval", "minutes": 10},
-        description="Queue today's birthday, festival and repayment-reminder messages per zone.",
-        lease_seconds=15 * 60,
-        options={"run_at_start": True},
     ),
 ]

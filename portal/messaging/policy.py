@@ -15,27 +15,25 @@ from datetime import datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from flask import Flask
 from sqlalchemy import func, select
 
 from portal.core.extensions import among, db, dialect_name
+from portal.core.registry import contribute, contributions
 from portal.core.timeutil import as_utc
 from portal.messaging.models import Message, MessageStatus, Purpose, Suppression
 
 # Rules that hold a customer back because of their state: name → ids among those given.
 StateRule = Callable[[list[int]], set[int]]
-_state_rules: dict[str, StateRule] = {}
+STATE_RULES = "messaging.state_rules"
 
 # Flags on the customer that count as states too.
 FLAG_STATES = ("in_arrears", "hardship", "vulnerable")
 COUNTED = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING, MessageStatus.SENT)
 
 
-def register_state_rule(name: str, rule: StateRule) -> None:
-    _state_rules[name] = rule
-
-
-def state_rule_names() -> list[str]:
-    return sorted([*FLAG_STATES, *_state_rules])
+def register_state_rule(app: Flask, name: str, rule: StateRule) -> None:
+    contribute(app, STATE_RULES, name, rule)
 
 
 @dataclass(frozen=True)
@@ -275,14 +273,15 @@ def decide(
 def _states(candidates: list[Candidate], settings: PolicySettings) -> dict[str, set[int]]:
     """Each registered state rule's answer, asked only about the customers it could hold back:
     those with a message that is not transactional and of a purpose the state holds back."""
+    rules: dict[str, StateRule] = contributions(STATE_RULES)
     asked: dict[str, set[int]] = defaultdict(set)
     for candidate in candidates:
         if candidate.transactional or candidate.customer_id is None:
             continue
         for state in settings.suppress_when.get(candidate.purpose, ()):
-            if state in _state_rules:
+            if state in rules:
                 asked[state].add(candidate.customer_id)
-    return {name: _state_rules[name](sorted(ids)) for name, ids in asked.items()}
+    return {name: rules[name](sorted(ids)) for name, ids in asked.items()}
 
 
 def _held(candidate: Candidate, reason: str) -> Decision:

@@ -5,12 +5,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from portal.core.extensions import db
-from portal.customers.privacy import ERASED_TEXT, register_erasure_step, register_export_section
+from portal.customers.privacy import ERASED_TEXT
 from portal.messaging.compose import Composed, Composer, RenderFailed, as_sent, names_of, stored
 from portal.messaging.models import DELIVERABLE, Message, MessageStatus
 
 
-def _export(customer_id: int) -> list[dict[str, Any]]:
+def export_messages(customer_id: int) -> list[dict[str, Any]]:
     """Each message as sent, or — not sent yet — as its template renders it now."""
     name = names_of([customer_id]).get(customer_id)
     rows = db.session.scalars(
@@ -66,10 +66,5 @@ def erase_messages(*where: Any) -> None:
     )
 
 
-def _erase(customer_id: int) -> None:
+def erase_customer_messages(customer_id: int) -> None:
     erase_messages(Message.customer_id == customer_id)
-
-
-def register_message_privacy() -> None:
-    register_export_section("messages", _export)
-    register_erasure_step("messages", _erase)

@@ -54,9 +54,11 @@ EDITOR_POLICY = CONTENT_SECURITY_POLICY.replace(
 )
 
 
-@bp.app_context_processor
-def message_labels() -> dict[str, Any]:
-    return {"message_status_labels": MESSAGE_STATUS_LABELS, "purpose_labels": PURPOSE_LABELS}
+# What every template may use, prefixed with the room's name (see init_app).
+TEMPLATE_GLOBALS = {
+    "message_status_labels": MESSAGE_STATUS_LABELS,
+    "message_purpose_labels": PURPOSE_LABELS,
+}
 
 
 def _actor() -> Any:

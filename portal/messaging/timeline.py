@@ -4,7 +4,7 @@ deferred, failed or held back — with the reason when it did not simply go."""
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
-from portal.customers.timeline import Cursor, Source, TimelineEntry, register_provider
+from portal.customers.timeline import Cursor, Source, TimelineEntry
 from portal.messaging.compose import subjects_of
 from portal.messaging.models import Message
 
@@ -36,7 +36,7 @@ MESSAGES = Source(
 )
 
 
-def _message_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
+def message_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
     rows = MESSAGES.newest_first(customer_id, before, limit).scalars().all()
     return [
         TimelineEntry(
@@ -48,7 +48,3 @@ def _message_entries(customer_id: int, before: Cursor | None, limit: int) -> lis
         )
         for m, subject in zip(rows, subjects_of(list(rows)), strict=True)
     ]
-
-
-def register_message_timeline() -> None:
-    register_provider("message", _message_entries)

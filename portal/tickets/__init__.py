@@ -1,1 +1,49 @@
-"""Complaint and feedback tickets under regulatory clocks (being built: the clocks come first)."""
+"""Complaint and feedback tickets under regulatory clocks, their channels and notices."""
+
+from flask import Flask
+
+from portal.jobs.registry import JobDefinition, register_jobs
+
+JOBS = [
+    JobDefinition(
+        id="tickets.clock_watch",
+        func="portal.tickets.jobs:clock_watch",
+        trigger={"type": "interval", "minutes": 5},
+        description="Warn assignees of tickets at 80 % of their time; escalate breaches to leads.",
+        lease_seconds=5 * 60,
+    ),
+    JobDefinition(
+        id="tickets.fetch_mail",
+        func="portal.tickets.jobs:fetch_mail",
+        trigger={"type": "interval", "minutes": 1},
+        description="Fetch new email from the IMAP mailbox (IMAP_HOST) into tickets.",
+        lease_seconds=10 * 60,
+    ),
+]
+
+
+def init_app(app: Flask) -> None:
+    from portal.core.cli import import_group
+    from portal.customers.my_day import register_section
+    from portal.customers.privacy import register_erasure_step, register_export_section
+    from portal.customers.timeline import register_provider
+    from portal.messaging.policy import register_state_rule
+    from portal.tickets import privacy, routes
+    from portal.tickets.cli import import_complaints_command, tickets_cli
+    from portal.tickets.correspondence import bp as correspondence_bp
+    from portal.tickets.my_day import complaints_section
+    from portal.tickets.public import bp as public_bp
+    from portal.tickets.services import customers_with_open_complaints, ticket_entries
+
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(correspondence_bp)
+    app.jinja_env.globals.update(routes.template_globals())
+    app.cli.add_command(tickets_cli)
+    import_group(app).add_command(import_complaints_command)
+    register_jobs(app, JOBS)
+    register_provider(app, "ticket", ticket_entries)
+    register_export_section(app, "tickets", privacy.export_tickets)
+    register_erasure_step(app, "tickets", privacy.erase_tickets)
+    register_state_rule(app, "open_complaint", customers_with_open_complaints)
+    register_section(app, "complaints", complaints_section)

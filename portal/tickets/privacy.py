@@ -10,7 +10,7 @@ from sqlalchemy import or_, select, update
 
 from portal.core.extensions import db
 from portal.customers.models import Customer
-from portal.customers.privacy import ERASED_TEXT, register_erasure_step, register_export_section
+from portal.customers.privacy import ERASED_TEXT
 from portal.messaging.models import Message
 from portal.messaging.privacy import erase_messages
 from portal.tickets.models import InboundMail, Prospect, Ticket, TicketEvent, TicketNotice
@@ -26,7 +26,7 @@ def _of_tickets(model: Any, tickets: Any, *where: Any) -> dict[int, list[Any]]:
     return grouped
 
 
-def _export(customer_id: int) -> list[dict[str, Any]]:
+def export_tickets(customer_id: int) -> list[dict[str, Any]]:
     ids = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
     tickets = db.session.scalars(
         select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.id)
@@ -67,7 +67,7 @@ def _export(customer_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def _erase(customer_id: int) -> None:
+def erase_tickets(customer_id: int) -> None:
     ids = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
     ticket_ids = [str(i) for i in db.session.scalars(select(ids))]
     addresses = {
@@ -127,8 +127,3 @@ def _erase(customer_id: int) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-
-
-def register_ticket_privacy() -> None:
-    register_export_section("tickets", _export)
-    register_erasure_step("tickets", _erase)

@@ -57,18 +57,18 @@ HANDLING = (Role.ADMIN, Role.HANDLER, Role.LEAD)
 TOLD = ("response", "resolution", "notice", "reply")  # what the customer was told
 
 
-@bp.app_context_processor
-def ticket_labels() -> dict[str, Any]:
+# What every template may use, prefixed with the room's name (see init_app).
+def template_globals() -> dict[str, Any]:
     return {
-        "kind_labels": KIND_LABELS,
-        "status_labels": STATUS_LABELS,
-        "severity_labels": SEVERITY_LABELS,
-        "redress_labels": REDRESS_LABELS,
-        "remedy_labels": REMEDY_LABELS,
-        "action_labels": ACTION_LABELS,
-        "profile_labels": PROFILE_LABELS,
-        "urgency": queue.urgency,
-        "time_left": time_left,
+        "ticket_kind_labels": KIND_LABELS,
+        "ticket_status_labels": STATUS_LABELS,
+        "ticket_severity_labels": SEVERITY_LABELS,
+        "ticket_redress_labels": REDRESS_LABELS,
+        "ticket_remedy_labels": REMEDY_LABELS,
+        "ticket_action_labels": ACTION_LABELS,
+        "ticket_profile_labels": PROFILE_LABELS,
+        "ticket_urgency": queue.urgency,
+        "ticket_time_left": time_left,
     }
 
 

@@ -20,8 +20,7 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from portal.core.extensions import among, db
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers.models import CreditAccount, Customer
-from portal.customers.timeline import Cursor, Source, TimelineEntry, register_provider
-from portal.messaging.policy import register_state_rule
+from portal.customers.timeline import Cursor, Source, TimelineEntry
 from portal.tickets import clocks
 from portal.tickets.labels import NOTICE_LABELS, STATUS_LABELS, US_RESPONSES
 from portal.tickets.models import (
@@ -1087,15 +1086,11 @@ TICKETS = Source(
 )
 
 
-def _ticket_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
+def ticket_entries(customer_id: int, before: Cursor | None, limit: int) -> list[TimelineEntry]:
     return [
         TimelineEntry(t.received_at, "ticket", t.id, "tickets/_entry_ticket.html", {"ticket": t})
         for t in TICKETS.newest_first(customer_id, before, limit).scalars()
     ]
-
-
-def register_ticket_timeline() -> None:
-    register_provider("ticket", _ticket_entries)
 
 
 def recent_complaints_of(owner_id: int, since: datetime, limit: int = 20) -> list[Ticket]:
@@ -1115,7 +1110,7 @@ def recent_complaints_of(owner_id: int, since: datetime, limit: int = 20) -> lis
     )
 
 
-def _with_open_complaints(customer_ids: list[int]) -> set[int]:
+def customers_with_open_complaints(customer_ids: list[int]) -> set[int]:
     """The contact policy's "has an open complaint" state, for a batch of customers."""
     found: set[int] = set()
     for start in range(0, len(customer_ids), 5000):
@@ -1131,7 +1126,3 @@ def _with_open_complaints(customer_ids: list[int]) -> set[int]:
             )
         )
     return found
-
-
-def register_contact_rules() -> None:
-    register_state_rule("open_complaint", _with_open_complaints)
