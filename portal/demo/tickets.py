@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import JSON, bindparam, func, insert, select, text, update
 from tqdm import tqdm
@@ -30,7 +30,7 @@ from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.extensions import db, dialect_name
 from portal.customers.models import CreditAccount, Customer
-from portal.demo.customers import _pick
+from portal.demo.base import SeedContext, bulk_insert, pick
 from portal.tickets import clocks, services
 from portal.tickets.jobs import WATCH_ACTOR
 from portal.tickets.models import (
@@ -46,9 +46,6 @@ from portal.tickets.models import (
     Ticket,
     TicketEvent,
 )
-
-if TYPE_CHECKING:  # seed.py imports this module to list its seeder
-    from portal.demo.seed import SeedContext
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 DEMO_HANDLER_EMAIL = "handler@demo.example.com"
@@ -138,7 +135,7 @@ def seed_teams(ctx: SeedContext) -> _Staff:
 
 # ---------------------------------------------------------------- the taxonomy in use
 
-KINDS = _pick(
+KINDS = pick(
     {
         Kind.COMPLAINT.value: 72,
         Kind.INQUIRY.value: 13,
@@ -146,7 +143,7 @@ KINDS = _pick(
         Kind.COMPLIMENT.value: 5,
     }
 )
-CHANNELS = _pick(
+CHANNELS = pick(
     {
         "A0303": 27,  # mobile app
         "A0302": 25,  # phone banking, the hotline
@@ -160,7 +157,7 @@ CHANNELS = _pick(
         "A99": 5,
     }
 )
-BUSINESSES = _pick(
+BUSINESSES = pick(
     {
         "B0302": 34,  # credit cards
         "B0201": 29,  # consumer loans
@@ -175,7 +172,7 @@ BUSINESSES = _pick(
         "B99": 3,
     }
 )
-CAUSES = _pick(
+CAUSES = pick(
     {
         "C07": 22,  # pricing and fees
         "C08": 18,  # debt-collection conduct
@@ -192,11 +189,11 @@ CAUSES = _pick(
     }
 )
 KIND_CAUSES = {  # what the other kinds are about
-    Kind.INQUIRY.value: _pick({"C03": 40, "C05": 30, "C07": 20, "C99": 10}),
-    Kind.FEEDBACK.value: _pick({"C02": 45, "C03": 25, "C01": 20, "C99": 10}),
-    Kind.COMPLIMENT.value: _pick({"C01": 90, "C99": 10}),
+    Kind.INQUIRY.value: pick({"C03": 40, "C05": 30, "C07": 20, "C99": 10}),
+    Kind.FEEDBACK.value: pick({"C02": 45, "C03": 25, "C01": 20, "C99": 10}),
+    Kind.COMPLIMENT.value: pick({"C01": 90, "C99": 10}),
 }
-SEVERITIES = _pick({"low": 22, "medium": 52, "high": 21, "critical": 5})
+SEVERITIES = pick({"low": 22, "medium": 52, "high": 21, "critical": 5})
 SERIOUS_CAUSES = {"C08", "C10", "C11"}  # collection conduct, fund and data security
 ACCOUNT_BUSINESS = {
     "credit_card": "B0302",
@@ -1263,8 +1260,6 @@ def _insert_statement(model: Any, json_columns: tuple[str, ...] = ()) -> Any:
 
 
 def _insert(ctx: SeedContext, rows: _Rows) -> None:
-    from portal.demo.seed import bulk_insert
-
     bulk_insert(
         ctx,
         _insert_statement(Ticket, ("remedies_told", "original")),
