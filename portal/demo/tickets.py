@@ -12,6 +12,10 @@ under the deployment's regulatory profile, the regulatory deadlines cached per r
 as they depend on nothing else. Tickets get their ids and references in order of receipt and
 the reference counters end at the last number given, so the next intake continues the
 sequence. Rows go in by table in chunks, like the customers room's (portal/demo/customers.py).
+
+This module is the tickets' lifecycle: who sends each ticket and about what, where it is
+routed, and how it moves through its statuses and clocks. Their words, in both languages,
+are data in ticket_texts.py.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.extensions import db, dialect_name
 from portal.customers.models import CreditAccount, Customer
+from portal.demo import ticket_texts as texts
 from portal.demo.base import SeedContext, bulk_insert, pick
 from portal.tickets import clocks, services
 from portal.tickets.jobs import WATCH_ACTOR
@@ -77,16 +82,14 @@ OTHER_KINDS_OPEN = 0.3  # past a week, inquiries, feedback and compliments are r
 
 # ---------------------------------------------------------------- teams
 
-REGIONS = (("华北", "North"), ("华东", "East"), ("华南", "South"), ("西部", "West"))
-DESKS = (("信用卡与支付", "Cards and payments"), ("贷款", "Loans"), ("疑难投诉", "Escalations"))
-TEAMS = {"small": len(DESKS), "large": len(REGIONS) * len(DESKS)}
+TEAMS = {"small": len(texts.DESKS), "large": len(texts.REGIONS) * len(texts.DESKS)}
 
 
 def team_names(scale: str) -> list[str]:
     """Team names in order: desk by desk for the small seed, region by desk for the large."""
-    if TEAMS[scale] == len(DESKS):
-        return [f"{zh} {en}" for zh, en in DESKS]
-    return [f"{rzh}{dzh} {ren}: {den}" for rzh, ren in REGIONS for dzh, den in DESKS]
+    if TEAMS[scale] == len(texts.DESKS):
+        return [f"{zh} {en}" for zh, en in texts.DESKS]
+    return [f"{rzh}{dzh} {ren}: {den}" for rzh, ren in texts.REGIONS for dzh, den in texts.DESKS]
 
 
 @dataclass
@@ -201,188 +204,8 @@ ACCOUNT_BUSINESS = {
     "mortgage": "B0202",
     "auto_loan": "B0203",
 }
-PRODUCT_NAMES = {
-    "B0302": ("信用卡", "Credit card"),
-    "B0301": ("借记卡", "Debit card"),
-    "B0201": ("个人消费贷款", "Personal loan"),
-    "B0202": ("个人住房贷款", "Mortgage"),
-    "B0203": ("汽车贷款", "Car loan"),
-    "B0204": ("经营性贷款", "Business loan"),
-}
 CARD_DESK = {"B0301", "B0302", "B04"}
 LOAN_DESK = {"B0201", "B0202", "B0203", "B0204"}
-
-
-# ---------------------------------------------------------------- texts
-
-# (subject, what the customer asks for) per cause, in Chinese and English.
-COMPLAINT_TEXTS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
-    "C01": (
-        (("客服态度恶劣，多次推诿", "要求道歉并处理"), ("网点排队时间过长", "要求改进服务")),
-        (
-            ("Rude treatment by the hotline agent", "An apology and a proper answer"),
-            ("Waited over an hour in the branch", "Better service"),
-        ),
-    ),
-    "C02": (
-        (
-            ("手机银行还款失败", "要求核实并免除因此产生的逾期费用"),
-            ("自动扣款未成功", "要求更正征信记录"),
-        ),
-        (
-            ("Repayment failed in the app", "Waive the late fee this caused"),
-            ("Direct debit did not run", "Correct the credit record"),
-        ),
-    ),
-    "C03": (
-        (("提前还款手续繁琐", "要求简化流程"), ("注销信用卡流程过长", "要求尽快注销")),
-        (
-            ("Early repayment takes too many steps", "A simpler process"),
-            ("Closing the card takes weeks", "Close the card now"),
-        ),
-    ),
-    "C04": (
-        (("频繁推销电话骚扰", "要求停止营销来电"), ("分期产品宣传与实际不符", "要求退还手续费")),
-        (
-            ("Sales calls every day", "Stop the marketing calls"),
-            ("Instalment plan was mis-sold", "Refund the plan's fees"),
-        ),
-    ),
-    "C05": (
-        (
-            ("未告知分期实际年化利率", "要求说明并退还多收利息"),
-            ("账单费用说明不清", "要求逐项解释"),
-        ),
-        (
-            ("The APR of the instalment plan was never disclosed", "Refund the excess interest"),
-            ("Statement charges are unclear", "An itemised explanation"),
-        ),
-    ),
-    "C06": (
-        (("合同条款存在不公平约定", "要求修改条款"), ("保险被默认捆绑", "要求退保并退款")),
-        (
-            ("Unfair term in the loan agreement", "Change the term"),
-            ("Insurance was bundled by default", "Cancel it and refund the premium"),
-        ),
-    ),
-    "C07": (
-        (("信用卡年费收取不合理", "要求退还年费"), ("逾期违约金过高", "要求减免违约金")),
-        (
-            ("Annual fee charged without notice", "Refund the annual fee"),
-            ("Late-payment penalty is excessive", "Waive the penalty"),
-        ),
-    ),
-    "C08": (
-        (("催收人员频繁致电亲友", "要求停止骚扰第三方"), ("催收电话深夜打来", "要求规范催收时间")),
-        (
-            ("Collectors keep calling my relatives", "Stop contacting third parties"),
-            ("Collection calls late at night", "Calls only at reasonable hours"),
-        ),
-    ),
-    "C09": (
-        (
-            ("被强制办理附加业务", "要求取消附加业务"),
-            ("无法自主选择还款方式", "要求提供其他还款方式"),
-        ),
-        (
-            ("Forced to take an add-on product", "Cancel the add-on"),
-            ("No choice of repayment method", "Offer another way to repay"),
-        ),
-    ),
-    "C10": (
-        (("信用卡被盗刷", "要求核查并退还被盗刷款项"), ("账户资金异常扣划", "要求退回款项")),
-        (
-            ("Fraudulent card transactions", "Investigate and refund them"),
-            ("Money taken from my account without consent", "Return the money"),
-        ),
-    ),
-    "C11": (
-        (("个人信息疑似泄露", "要求调查并说明"), ("未经同意查询征信", "要求删除查询记录")),
-        (
-            ("My personal data seems to have leaked", "Investigate and explain"),
-            ("Credit report pulled without consent", "Remove the enquiry"),
-        ),
-    ),
-    "C99": (
-        (("对处理结果不满意", "要求重新处理"), ("其他问题", "要求回复")),
-        (
-            ("Unhappy with how my case was handled", "Look at it again"),
-            ("Another problem", "A reply"),
-        ),
-    ),
-}
-OTHER_TEXTS = {
-    Kind.INQUIRY.value: (
-        (("咨询提前还款手续费", ""), ("咨询账单分期利率", ""), ("咨询如何调整还款日", "")),
-        (
-            ("Question about early repayment fees", ""),
-            ("What rate does the instalment plan charge?", ""),
-            ("How do I move my due date?", ""),
-        ),
-    ),
-    Kind.FEEDBACK.value: (
-        (("建议手机银行增加账单分期入口", ""), ("希望延长客服热线服务时间", "")),
-        (
-            ("Suggestion: put instalments in the app's menu", ""),
-            ("Please open the hotline longer", ""),
-        ),
-    ),
-    Kind.COMPLIMENT.value: (
-        (("表扬客服专员耐心解答", ""), ("感谢网点工作人员热情服务", "")),
-        (
-            ("Thanks to the agent who sorted out my statement", ""),
-            ("Great help at the branch", ""),
-        ),
-    ),
-}
-ZH_DESCRIPTIONS = (
-    "客户于{day}来电反映：{subject}。涉及金额约{amount}元，客户情绪{mood}。",
-    "客户称{day}发现{subject}，已多次联系未果，要求尽快答复。",
-    "{subject}。客户提供了截图和账单，涉及{product}，金额{amount}元。",
-)
-EN_DESCRIPTIONS = (
-    "The customer called on {day}: {subject}. About CNY {amount} involved; the customer is {mood}.",
-    "On {day} the customer noticed: {subject}. Several calls got no answer; wants a reply soon.",
-    "{subject}. Screenshots and the statement attached; {product}, CNY {amount}.",
-)
-ZH_MOODS = ("较为激动", "平稳", "不满", "焦急")
-EN_MOODS = ("upset", "calm", "annoyed", "anxious")
-ZH_RESOLUTIONS = (
-    "经核实，相关费用收取有误，已退还{amount}元并向客户致歉，客户表示认可。",
-    "经调取录音核查，已向客户详细解释收费依据，客户表示理解。",
-    "已协调相关部门整改，并向客户反馈处理结果。",
-    "已为客户减免违约金{amount}元，客户满意。",
-)
-EN_RESOLUTIONS = (
-    "Checked: the fee was charged in error. Refunded CNY {amount} and apologised; accepted.",
-    "Reviewed the call recordings and explained the charges; the customer understands.",
-    "Raised with the department concerned; told the customer what changes.",
-    "Waived CNY {amount} of penalties; the customer is satisfied.",
-)
-ZH_NOTES = (
-    "已调取通话录音，待核查。",
-    "已联系业务部门，等待回复。",
-    "客户要求书面答复。",
-    "与客户电话沟通，客户同意等待核查结果。",
-)
-EN_NOTES = (
-    "Pulled the call recordings; checking them.",
-    "Asked the card operations team; waiting for their answer.",
-    "Customer wants the answer in writing.",
-    "Spoke to the customer, who is happy to wait for our findings.",
-)
-ZH_ACK = "您好，您的{ref}已受理，我们将在规定期限内答复。"
-EN_ACK = "Thank you: we have registered {ref} and will answer within the time allowed."
-ZH_EXTEND = ("案情复杂，需调取合同及录音核查", "需多个部门会同核查，申请延长处理期限")
-EN_EXTEND = ("Complex case: contract and recordings under review", "Needs several departments")
-ZH_EXTEND_NOTICE = "因案情复杂，我们将延长处理期限，最迟于{due}前答复您。"
-EN_EXTEND_NOTICE = "Your case needs more time; we will answer by {due} at the latest."
-ZH_PAUSE = "提交第三方鉴定，鉴定期间不计入处理期限"
-EN_PAUSE = "Sent for outside appraisal; the time it takes does not count"
-ZH_WITHDRAW = "客户来电撤回投诉"
-EN_WITHDRAW = "Customer withdrew the complaint after our call-back"
-ZH_ROOT = ("系统参数配置错误", "员工未按规定告知", "外包催收机构违规")
-EN_ROOT = ("Wrong fee parameter in the card system", "Staff skipped the disclosure script")
 
 
 # ---------------------------------------------------------------- planning
@@ -483,7 +306,7 @@ class _Generator:
     def _render_texts(self) -> None:
         rng = self.rng
         self.descriptions: dict[tuple[str, str], list[str]] = {}
-        for cause, (zh, en) in COMPLAINT_TEXTS.items():
+        for cause, (zh, en) in texts.COMPLAINT_TEXTS.items():
             for lang, pairs in (("zh", zh), ("en", en)):
                 self.descriptions[lang, cause] = [
                     self._describe(lang, rng.choice(pairs)[0]) for _ in range(VARIANTS)
@@ -493,7 +316,7 @@ class _Generator:
                 rng.choice(pool).format(amount=f"{rng.randrange(50, 5_000, 10):,}")
                 for _ in range(VARIANTS)
             ]
-            for lang, pool in (("zh", ZH_RESOLUTIONS), ("en", EN_RESOLUTIONS))
+            for lang, pool in (("zh", texts.ZH_RESOLUTIONS), ("en", texts.EN_RESOLUTIONS))
         }
 
     def _describe(self, lang: str, subject: str) -> str:
@@ -501,21 +324,21 @@ class _Generator:
         day = self.today - timedelta(days=rng.randint(1, 20))
         amount = f"{rng.randrange(100, 20_000, 10):,}"
         if lang == "zh":
-            template = rng.choice(ZH_DESCRIPTIONS)
+            template = rng.choice(texts.ZH_DESCRIPTIONS)
             return template.format(
                 day=f"{day.month}月{day.day}日",
                 subject=subject,
                 amount=amount,
-                mood=rng.choice(ZH_MOODS),
-                product=rng.choice(PRODUCT_NAMES["B0302"][:1] + PRODUCT_NAMES["B0201"][:1]),
+                mood=rng.choice(texts.ZH_MOODS),
+                product=rng.choice(texts.ZH_DESCRIBED_PRODUCTS),
             )
-        template = rng.choice(EN_DESCRIPTIONS)
+        template = rng.choice(texts.EN_DESCRIPTIONS)
         return template.format(
             day=day.strftime("%d %b"),
             subject=subject,
             amount=amount,
-            mood=rng.choice(EN_MOODS),
-            product=rng.choice(("credit card", "personal loan")),
+            mood=rng.choice(texts.EN_MOODS),
+            product=rng.choice(texts.EN_DESCRIBED_PRODUCTS),
         )
 
     # -- clocks, as the services compute them
@@ -585,7 +408,7 @@ class _Generator:
         actor: int | None,
         key: tuple[date | None, int, int],
     ) -> None:
-        reason = ZH_PAUSE if life.lang == "zh" else EN_PAUSE
+        reason = texts.ZH_PAUSE if life.lang == "zh" else texts.EN_PAUSE
         self._clock_event(life, received, at, actor, ("clock.paused", reason), key, key)
         life.notice(at, actor, reason, "clock.paused")
 
@@ -599,12 +422,12 @@ class _Generator:
             state.received,
             at,
             actor,
-            ("clock.extended", self.rng.choice(ZH_EXTEND if zh else EN_EXTEND)),
+            ("clock.extended", self.rng.choice(texts.ZH_EXTEND if zh else texts.EN_EXTEND)),
             (state.counting_from, extension - 1, paused),
             (state.counting_from, extension, paused),
             approver=self.staff.emails.get(actor) if extension == 2 and actor else None,
         )
-        notice = (ZH_EXTEND_NOTICE if zh else EN_EXTEND_NOTICE).format(due=last_day)
+        notice = (texts.ZH_EXTEND_NOTICE if zh else texts.EN_EXTEND_NOTICE).format(due=last_day)
         life.notice(at, actor, notice, "clock.extended")
 
     # -- the plan: when tickets arrived, and which are still open
@@ -678,7 +501,7 @@ class _Generator:
             desk = 1
         else:
             desk = 2
-        index = desk + len(DESKS) * (region % max(len(teams) // len(DESKS), 1))
+        index = desk + len(texts.DESKS) * (region % max(len(teams) // len(texts.DESKS), 1))
         return teams[index % len(teams)]
 
     def ticket(self, plan: _Plan, rows: _Rows) -> None:
@@ -723,7 +546,7 @@ class _Generator:
         if plan.showcase == "breached":
             severity = "high"
 
-        region = (customer_id or rng.randrange(1_000)) % len(REGIONS)
+        region = (customer_id or rng.randrange(1_000)) % len(texts.REGIONS)
         team_id = self._team_for(business, severity, channel, region)
         members = self.staff.members.get(team_id, []) if team_id else []
         state = _State(received=received, severity=severity)
@@ -740,18 +563,18 @@ class _Generator:
         lead = self.staff.leads.get(team_id) if team_id else None
 
         if complaint:
-            subjects = COMPLAINT_TEXTS[cause][0 if lang == "zh" else 1]
+            subjects = texts.COMPLAINT_TEXTS[cause][0 if lang == "zh" else 1]
         else:
-            subjects = OTHER_TEXTS[kind][0 if lang == "zh" else 1]
+            subjects = texts.OTHER_TEXTS[kind][0 if lang == "zh" else 1]
         subject, request = rng.choice(subjects)
         if repeat is not None:
-            subject = ("再次投诉：" if lang == "zh" else "Again: ") + subject
+            subject = (texts.ZH_AGAIN if lang == "zh" else texts.EN_AGAIN) + subject
         description = (
             rng.choice(self.descriptions[lang, cause])
             if complaint
             else subject + ("。" if lang == "zh" else ".")
         )
-        names = PRODUCT_NAMES.get(business)
+        names = texts.PRODUCT_NAMES.get(business)
         product = names[0 if lang == "zh" else 1] if names else None
 
         ticket_id = self._take(Ticket)
@@ -779,7 +602,7 @@ class _Generator:
             state.closed_at = ends
             state.merged_into = repeat.ticket_id
             state.resolution = f"Merged into {repeat.reference}"
-            reason = "同一投诉重复提交" if lang == "zh" else "Same complaint sent twice"
+            reason = texts.ZH_DUPLICATE if lang == "zh" else texts.EN_DUPLICATE
             life.add(
                 ends,
                 assignee or registrar,
@@ -854,7 +677,7 @@ class _Generator:
                 redress_kind = rng.choice(("refund", "fee_waiver", "compensation", "goodwill"))
                 redress_amount = Decimal(rng.randrange(2_000, 500_000)).scaleb(-2)
             if complaint and rng.random() < 0.25:
-                root_cause = rng.choice(ZH_ROOT if lang == "zh" else EN_ROOT)
+                root_cause = rng.choice(texts.ZH_ROOT if lang == "zh" else texts.EN_ROOT)
             if complaint and self.profile_code == "US":
                 company_response = (
                     "Closed with monetary relief" if redress_amount else "Closed with explanation"
@@ -995,7 +818,7 @@ class _Generator:
             if restart:
                 facts = received_plus(state.received, rng.uniform(2, min(age - 0.5, 6)))
                 state.counting_from = facts.astimezone(self.zone).date()
-                reason = "客户补充新材料" if life.lang == "zh" else "New documents arrived"
+                reason = texts.ZH_RESTART if life.lang == "zh" else texts.EN_RESTART
                 self._clock_event(
                     life,
                     state.received,
@@ -1078,7 +901,7 @@ class _Generator:
             )
             state.paused_days = resumed.paused_days
             done = sum(at <= until for at in state.extended_at)
-            reason = "鉴定结果已出" if life.lang == "zh" else "Appraisal report received"
+            reason = texts.ZH_RESUME if life.lang == "zh" else texts.EN_RESUME
             self._clock_event(
                 life,
                 state.received,
@@ -1095,7 +918,7 @@ class _Generator:
                 actor,
                 current,
                 Status.WITHDRAWN,
-                reason=ZH_WITHDRAW if life.lang == "zh" else EN_WITHDRAW,
+                reason=texts.ZH_WITHDRAW if life.lang == "zh" else texts.EN_WITHDRAW,
             )
             state.status = Status.WITHDRAWN.value
             return ends
@@ -1217,11 +1040,16 @@ class _Life:
 
     def note(self, at: datetime, user_id: int | None) -> None:
         rng = self.generator.rng
-        self.add(at, user_id, "note", body=rng.choice(ZH_NOTES if self.lang == "zh" else EN_NOTES))
+        self.add(
+            at,
+            user_id,
+            "note",
+            body=rng.choice(texts.ZH_NOTES if self.lang == "zh" else texts.EN_NOTES),
+        )
 
     def response(self, at: datetime, user_id: int | None, what: str) -> None:
-        template = ZH_ACK if self.lang == "zh" else EN_ACK
-        ref = "投诉" if self.lang == "zh" else "your complaint"
+        template = texts.ZH_ACK if self.lang == "zh" else texts.EN_ACK
+        ref = texts.ZH_ACK_REF if self.lang == "zh" else texts.EN_ACK_REF
         self.add(at, user_id, "response", body=template.format(ref=ref))
 
     def notice(self, at: datetime, user_id: int | None, body: str, action: str) -> None:
