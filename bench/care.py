@@ -76,7 +76,7 @@ PRODUCTS = {"credit_card": 45, "personal_loan": 30, "auto_loan": 15, "mortgage":
 
 def customer_rows(count: int, seed: int, now: datetime) -> Iterator[tuple[Any, ...]]:
     """(customer row, its account rows) per customer, generated reproducibly."""
-    from portal.demo.customers import ENGLISH_FIRST, ENGLISH_LAST, GIVEN, SURNAMES
+    from portal.demo.base import ENGLISH_FIRST, ENGLISH_LAST, GIVEN, SURNAMES
 
     rng = random.Random(seed)
     today = FIRST_DAY

@@ -331,7 +331,8 @@ class SizeResult:
 
 
 def portal_run(app: Any, sink: Sink) -> tuple[float, int, Check]:
-    from portal.messaging.delivery import SmtpTransport, deliver_due
+    from portal.messaging.delivery import deliver_due
+    from portal.messaging.transports import SmtpTransport
 
     requeue(app)
     sink.reset()
@@ -352,7 +353,8 @@ def floor_runs(app: Any, sink: Sink) -> tuple[float, float]:
     rendered by the portal's composer as the worker renders them."""
     from portal.core.extensions import db
     from portal.messaging.compose import Composer, names_of
-    from portal.messaging.delivery import _COLUMNS, Outgoing, build_email
+    from portal.messaging.delivery import _COLUMNS
+    from portal.messaging.mime import Outgoing, build_email
     from portal.messaging.models import Message
 
     with app.app_context():

@@ -19,14 +19,9 @@ from sqlalchemy import func, select
 from portal.core.extensions import db as _db
 from portal.jobs.runner import run_job
 from portal.messaging import delivery, services
-from portal.messaging.delivery import (
-    MAX_ATTEMPTS,
-    FileTransport,
-    SmtpTransport,
-    deliver_due,
-    retry_delay,
-)
+from portal.messaging.delivery import MAX_ATTEMPTS, deliver_due, retry_delay
 from portal.messaging.models import Message, Suppression
+from portal.messaging.transports import FileTransport, SmtpTransport
 from tests.factories import make_customer
 from tests.support.smtp_sink import DROP, SmtpSink
 

@@ -343,7 +343,8 @@ def test_a_reply_sent_by_smtp_comes_back_by_imap_onto_its_ticket(db, imap):
     from email import policy
 
     from portal.core.timeutil import utc_now
-    from portal.messaging.delivery import SmtpTransport, deliver_due
+    from portal.messaging.delivery import deliver_due
+    from portal.messaging.transports import SmtpTransport
     from portal.tickets.jobs import fetch_mail
     from tests.support.smtp_sink import SmtpSink
 

@@ -15,8 +15,9 @@ from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.customers.models import Customer
 from portal.messaging import routes, services
-from portal.messaging.delivery import FileTransport, deliver_due
+from portal.messaging.delivery import deliver_due
 from portal.messaging.models import Message, MessageTemplate, Suppression
+from portal.messaging.transports import FileTransport
 from tests.factories import make_customer, make_user
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'

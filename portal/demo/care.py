@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from calendar import isleap
 from datetime import date
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -21,11 +20,8 @@ from sqlalchemy import select, update
 from portal.care.services import enable_default_rules
 from portal.core.extensions import db
 from portal.customers.models import Customer
-from portal.demo.customers import ID_CHECK, ID_WEIGHTS
+from portal.demo.base import SeedContext, with_check_character
 from portal.tickets.models import Ticket
-
-if TYPE_CHECKING:  # seed.py imports this module to list its seeder
-    from portal.demo.seed import SeedContext
 
 BIRTHDAYS_TODAY = {"small": 6, "large": 40}  # per language
 
@@ -78,5 +74,4 @@ def _same_year(birthday: date, today: date) -> date:
 def _with_birth_date(id_number: str | None, born: date) -> str | None:
     if not id_number or len(id_number) != 18:
         return id_number
-    body = f"{id_number[:6]}{born:%Y%m%d}{id_number[14:17]}"
-    return body + ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
+    return with_check_character(f"{id_number[:6]}{born:%Y%m%d}{id_number[14:17]}")

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import TYPE_CHECKING
 
+from portal.demo.base import SeedContext
 from portal.tickets import inbound, replies
-
-if TYPE_CHECKING:  # seed.py imports this module to list its seeder
-    from portal.demo.seed import SeedContext
 
 TEMPLATES = (
     (

@@ -10,11 +10,11 @@ sequences are moved past them at the end.
 from __future__ import annotations
 
 from bisect import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -39,9 +39,17 @@ from portal.customers.models import (
     Segment,
 )
 from portal.customers.services import reversed_digits, search_terms
-
-if TYPE_CHECKING:  # seed.py imports this module to list its seeder
-    from portal.demo.seed import SeedContext
+from portal.demo.base import (
+    COMPOUND_SURNAMES,
+    ENGLISH_FIRST,
+    ENGLISH_LAST,
+    GIVEN,
+    SURNAMES,
+    SeedContext,
+    bulk_insert,
+    pick,
+    with_check_character,
+)
 
 LONG_HISTORY_CUSTOMER = "C99999999"
 LONG_HISTORY_NAME = "历长青"
@@ -61,31 +69,8 @@ DEMO_RM_WEIGHT = 1.6  # other RMs draw 0.6-1.4: the demo RM's book is among the 
 # Open follow-ups the demo RM always has, in days from today: three overdue, two due today.
 DEMO_RM_DUE = (-6, -3, -1, 0, 0)
 
-# ---------------------------------------------------------------- names
+# ---------------------------------------------------------------- addresses and ID numbers
 
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
-    "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚"
-)
-COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方")
-GIVEN = (
-    "伟芳娜敏静强磊军洋勇艳杰涛明超秀英华丽平刚桂兰玉萍红鹏飞斌宇浩凯健俊帆文辉力建国志"
-    "晨雪梅琳婷慧颖欣怡嘉佳子涵思雨轩博宁鑫海波峰松林云霞晓燕诗琪可馨梓萱浩然一鸣天佑"
-)
-ENGLISH_FIRST = (  # noqa: SIM905  (a word list reads better than 52 quoted items)
-    "Olivia Noah Amelia George Isla Harry Ava Jack Mia Leo Oliver Charlotte "
-    "Arthur Grace Muhammad Sophia Oscar Lily Henry Freya Theodore Emily Thomas Ella "
-    "Archie Ivy William Florence James Evie Alfie Poppy Joshua Rosie Jacob Daisy "
-    "Lucas Sienna Edward Alice Samuel Phoebe Daniel Matilda Benjamin Hannah Michael Chloe "
-    "David Sarah Ethan Zoe"
-).split()
-ENGLISH_LAST = (  # noqa: SIM905  (a word list reads better than 52 quoted items)
-    "Smith Jones Taylor Brown Williams Wilson Johnson Davies Robinson Wright Thompson Evans "
-    "Walker White Roberts Green Hall Wood Jackson Clarke Patel Khan Lewis James "
-    "Phillips Mason Mitchell Rose Davis Rodriguez Cox Alexander Morgan Moore Mills King "
-    "Lee Chan Wong Cooper Ward Turner Hughes Edwards Hill Scott Baker Harris "
-    "Martin Young Allen Carter"
-).split()
 EMAIL_DOMAINS = ("mail.example.com", "example.cn", "post.example.net", "inbox.example.org")
 
 # Resident ID region codes (district level) for realistic 18-character ID numbers.
@@ -93,14 +78,11 @@ REGIONS = (  # noqa: SIM905  (a word list reads better than 20 quoted items)
     "110101 110105 310101 310115 440103 440305 330106 320102 510104 420102 610113 120101 "
     "370202 350203 430104 500103 210102 230102 410105 530102"
 ).split()
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK = "10X98765432"
 
 
 def id_number(region: str, birthday: date, sequence: int) -> str:
     """An 18-character resident ID with a valid ISO 7064 MOD 11-2 check character."""
-    body = f"{region}{birthday:%Y%m%d}{sequence:03d}"
-    return body + ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
+    return with_check_character(f"{region}{birthday:%Y%m%d}{sequence:03d}")
 
 
 # ---------------------------------------------------------------- contact texts
@@ -205,19 +187,7 @@ EN_NOTES = (
 VARIANTS = 24  # pre-rendered texts per (language, channel, outcome)
 
 
-def _pick(weights: dict[str, float]) -> Callable[[float], str]:
-    """A weighted choice driven by one uniform draw in [0, 1)."""
-    keys = list(weights)
-    cumulative: list[float] = []
-    total = 0.0
-    for key in keys:
-        total += weights[key]
-        cumulative.append(total / sum(weights.values()))
-    last = len(keys) - 1
-    return lambda u: keys[min(bisect(cumulative, u), last)]
-
-
-SEGMENTS = _pick(
+SEGMENTS = pick(
     {
         Segment.MASS.value: 70,
         Segment.AFFLUENT.value: 20,
@@ -225,14 +195,14 @@ SEGMENTS = _pick(
         Segment.SMALL_BUSINESS.value: 5,
     }
 )
-ZH_TIMEZONES = _pick({"Asia/Shanghai": 92, "Asia/Hong_Kong": 7, "Europe/London": 1})
-EN_TIMEZONES = _pick(
+ZH_TIMEZONES = pick({"Asia/Shanghai": 92, "Asia/Hong_Kong": 7, "Europe/London": 1})
+EN_TIMEZONES = pick(
     {"Asia/Shanghai": 55, "Asia/Hong_Kong": 20, "Europe/London": 15, "America/New_York": 10}
 )
-CHANNELS = _pick({"call": 45, "email": 18, "chat": 14, "sms": 12, "visit": 11})
+CHANNELS = pick({"call": 45, "email": 18, "chat": 14, "sms": 12, "visit": 11})
 OUTBOUND_SHARE = {"call": 0.75, "visit": 0.5, "email": 0.6, "chat": 0.3, "sms": 0.95}
 OUTCOMES = {
-    "call": _pick(
+    "call": pick(
         {
             "reached": 45,
             "no_answer": 20,
@@ -242,24 +212,22 @@ OUTCOMES = {
             "declined": 3,
         }
     ),
-    "visit": _pick({"reached": 55, "resolved": 20, "follow_up": 20, "declined": 5}),
-    "email": _pick(
-        {"reached": 40, "resolved": 25, "follow_up": 15, "no_answer": 15, "declined": 5}
-    ),
-    "chat": _pick({"reached": 35, "resolved": 45, "follow_up": 15, "declined": 5}),
-    "sms": _pick({"reached": 50, "no_answer": 30, "follow_up": 10, "resolved": 10}),
+    "visit": pick({"reached": 55, "resolved": 20, "follow_up": 20, "declined": 5}),
+    "email": pick({"reached": 40, "resolved": 25, "follow_up": 15, "no_answer": 15, "declined": 5}),
+    "chat": pick({"reached": 35, "resolved": 45, "follow_up": 15, "declined": 5}),
+    "sms": pick({"reached": 50, "no_answer": 30, "follow_up": 10, "resolved": 10}),
 }
 PRODUCT_MIX = {
-    Segment.MASS.value: _pick(
+    Segment.MASS.value: pick(
         {"credit_card": 45, "personal_loan": 30, "auto_loan": 15, "mortgage": 10}
     ),
-    Segment.AFFLUENT.value: _pick(
+    Segment.AFFLUENT.value: pick(
         {"credit_card": 35, "personal_loan": 15, "auto_loan": 20, "mortgage": 30}
     ),
-    Segment.PRIVATE.value: _pick(
+    Segment.PRIVATE.value: pick(
         {"credit_card": 30, "personal_loan": 10, "auto_loan": 15, "mortgage": 45}
     ),
-    Segment.SMALL_BUSINESS.value: _pick(
+    Segment.SMALL_BUSINESS.value: pick(
         {"credit_card": 30, "personal_loan": 50, "auto_loan": 15, "mortgage": 5}
     ),
 }
@@ -294,8 +262,6 @@ class _Rows:
         splits a batch wherever the set of NULL columns changes from one row to the next
         (nearly every row for customers), while a Core insert sends each batch in one go.
         """
-        from portal.demo.seed import bulk_insert
-
         for model, rows, desc in (
             (Customer, self.customers, "customers"),
             (CustomerSearchTerm, self.terms, "search terms"),

@@ -6,14 +6,11 @@ per batch, so even the large seed takes minutes, not hours, on two cores.
 """
 
 import random
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
-from itertools import islice
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, insert, select
-from tqdm import tqdm
+from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from portal.accounts.models import User, new_session_token
@@ -23,14 +20,21 @@ from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
 from portal.customers.models import Customer
+from portal.demo.base import (
+    ENGLISH_FIRST,
+    ENGLISH_LAST,
+    GIVEN,
+    SURNAMES,
+    SeedContext,
+    bulk_insert,
+)
 from portal.demo.care import seed_care
 from portal.demo.channels import seed_channels
-from portal.demo.customers import ENGLISH_FIRST, ENGLISH_LAST, GIVEN, SURNAMES, seed_customers
+from portal.demo.customers import seed_customers
 from portal.demo.tickets import seed_tickets
 from portal.tickets.models import ReplyTemplate, Team, Ticket
 
 SCALES = ("small", "large")
-BATCH = 5_000
 
 
 @dataclass(frozen=True)
@@ -57,43 +61,7 @@ STAFF = {
 STAFF_PASSWORD = "demo-staff-password"  # noqa: S105  (demo data, printed in the README)
 
 
-@dataclass
-class SeedContext:
-    scale: str
-    rng: random.Random
-    now: datetime
-    actor: Actor
-    show_progress: bool = True
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def progress(self, iterable: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
-        return tqdm(iterable, total=total, desc=desc, unit="rows", disable=not self.show_progress)
-
-
 Seeder = Callable[[SeedContext], None]
-
-
-def batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def bulk_insert(
-    ctx: SeedContext, model: Any, rows: Iterable[dict[str, Any]], total: int, desc: str
-) -> int:
-    """Insert rows in batches, committing each batch, with a progress bar. `model` is a
-    mapped class, a table, or an insert statement of one (to bind some columns specially)."""
-    statement = model if isinstance(model, Insert) else insert(model)
-    inserted = 0
-    with tqdm(total=total, desc=desc, unit="rows", disable=not ctx.show_progress) as bar:
-        for chunk in batched(rows, BATCH):
-            db.session.execute(statement, chunk)
-            db.session.commit()
-            inserted += len(chunk)
-            bar.update(len(chunk))
-    ctx.counts[desc] = ctx.counts.get(desc, 0) + inserted
-    return inserted
 
 
 def person_name(rng: random.Random) -> str:

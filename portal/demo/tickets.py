@@ -12,6 +12,10 @@ under the deployment's regulatory profile, the regulatory deadlines cached per r
 as they depend on nothing else. Tickets get their ids and references in order of receipt and
 the reference counters end at the last number given, so the next intake continues the
 sequence. Rows go in by table in chunks, like the customers room's (portal/demo/customers.py).
+
+This module is the tickets' lifecycle: who sends each ticket and about what, where it is
+routed, and how it moves through its statuses and clocks. Their words, in both languages,
+are data in ticket_texts.py.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, bindparam, func, insert, select, text, update
 from tqdm import tqdm
@@ -30,7 +34,8 @@ from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.extensions import db, dialect_name
 from portal.customers.models import CreditAccount, Customer
-from portal.demo.customers import _pick
+from portal.demo import ticket_texts as texts
+from portal.demo.base import SeedContext, bulk_insert, pick
 from portal.tickets import clocks, services
 from portal.tickets.jobs import WATCH_ACTOR
 from portal.tickets.models import (
@@ -46,9 +51,6 @@ from portal.tickets.models import (
     Ticket,
     TicketEvent,
 )
-
-if TYPE_CHECKING:  # seed.py imports this module to list its seeder
-    from portal.demo.seed import SeedContext
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 DEMO_HANDLER_EMAIL = "handler@demo.example.com"
@@ -80,16 +82,14 @@ OTHER_KINDS_OPEN = 0.3  # past a week, inquiries, feedback and compliments are r
 
 # ---------------------------------------------------------------- teams
 
-REGIONS = (("华北", "North"), ("华东", "East"), ("华南", "South"), ("西部", "West"))
-DESKS = (("信用卡与支付", "Cards and payments"), ("贷款", "Loans"), ("疑难投诉", "Escalations"))
-TEAMS = {"small": len(DESKS), "large": len(REGIONS) * len(DESKS)}
+TEAMS = {"small": len(texts.DESKS), "large": len(texts.REGIONS) * len(texts.DESKS)}
 
 
 def team_names(scale: str) -> list[str]:
     """Team names in order: desk by desk for the small seed, region by desk for the large."""
-    if TEAMS[scale] == len(DESKS):
-        return [f"{zh} {en}" for zh, en in DESKS]
-    return [f"{rzh}{dzh} {ren}: {den}" for rzh, ren in REGIONS for dzh, den in DESKS]
+    if TEAMS[scale] == len(texts.DESKS):
+        return [f"{zh} {en}" for zh, en in texts.DESKS]
+    return [f"{rzh}{dzh} {ren}: {den}" for rzh, ren in texts.REGIONS for dzh, den in texts.DESKS]
 
 
 @dataclass
@@ -138,7 +138,7 @@ def seed_teams(ctx: SeedContext) -> _Staff:
 
 # ---------------------------------------------------------------- the taxonomy in use
 
-KINDS = _pick(
+KINDS = pick(
     {
         Kind.COMPLAINT.value: 72,
         Kind.INQUIRY.value: 13,
@@ -146,7 +146,7 @@ KINDS = _pick(
         Kind.COMPLIMENT.value: 5,
     }
 )
-CHANNELS = _pick(
+CHANNELS = pick(
     {
         "A0303": 27,  # mobile app
         "A0302": 25,  # phone banking, the hotline
@@ -160,7 +160,7 @@ CHANNELS = _pick(
         "A99": 5,
     }
 )
-BUSINESSES = _pick(
+BUSINESSES = pick(
     {
         "B0302": 34,  # credit cards
         "B0201": 29,  # consumer loans
@@ -175,7 +175,7 @@ BUSINESSES = _pick(
         "B99": 3,
     }
 )
-CAUSES = _pick(
+CAUSES = pick(
     {
         "C07": 22,  # pricing and fees
         "C08": 18,  # debt-collection conduct
@@ -192,11 +192,11 @@ CAUSES = _pick(
     }
 )
 KIND_CAUSES = {  # what the other kinds are about
-    Kind.INQUIRY.value: _pick({"C03": 40, "C05": 30, "C07": 20, "C99": 10}),
-    Kind.FEEDBACK.value: _pick({"C02": 45, "C03": 25, "C01": 20, "C99": 10}),
-    Kind.COMPLIMENT.value: _pick({"C01": 90, "C99": 10}),
+    Kind.INQUIRY.value: pick({"C03": 40, "C05": 30, "C07": 20, "C99": 10}),
+    Kind.FEEDBACK.value: pick({"C02": 45, "C03": 25, "C01": 20, "C99": 10}),
+    Kind.COMPLIMENT.value: pick({"C01": 90, "C99": 10}),
 }
-SEVERITIES = _pick({"low": 22, "medium": 52, "high": 21, "critical": 5})
+SEVERITIES = pick({"low": 22, "medium": 52, "high": 21, "critical": 5})
 SERIOUS_CAUSES = {"C08", "C10", "C11"}  # collection conduct, fund and data security
 ACCOUNT_BUSINESS = {
     "credit_card": "B0302",
@@ -204,188 +204,8 @@ ACCOUNT_BUSINESS = {
     "mortgage": "B0202",
     "auto_loan": "B0203",
 }
-PRODUCT_NAMES = {
-    "B0302": ("信用卡", "Credit card"),
-    "B0301": ("借记卡", "Debit card"),
-    "B0201": ("个人消费贷款", "Personal loan"),
-    "B0202": ("个人住房贷款", "Mortgage"),
-    "B0203": ("汽车贷款", "Car loan"),
-    "B0204": ("经营性贷款", "Business loan"),
-}
 CARD_DESK = {"B0301", "B0302", "B04"}
 LOAN_DESK = {"B0201", "B0202", "B0203", "B0204"}
-
-
-# ---------------------------------------------------------------- texts
-
-# (subject, what the customer asks for) per cause, in Chinese and English.
-COMPLAINT_TEXTS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
-    "C01": (
-        (("客服态度恶劣，多次推诿", "要求道歉并处理"), ("网点排队时间过长", "要求改进服务")),
-        (
-            ("Rude treatment by the hotline agent", "An apology and a proper answer"),
-            ("Waited over an hour in the branch", "Better service"),
-        ),
-    ),
-    "C02": (
-        (
-            ("手机银行还款失败", "要求核实并免除因此产生的逾期费用"),
-            ("自动扣款未成功", "要求更正征信记录"),
-        ),
-        (
-            ("Repayment failed in the app", "Waive the late fee this caused"),
-            ("Direct debit did not run", "Correct the credit record"),
-        ),
-    ),
-    "C03": (
-        (("提前还款手续繁琐", "要求简化流程"), ("注销信用卡流程过长", "要求尽快注销")),
-        (
-            ("Early repayment takes too many steps", "A simpler process"),
-            ("Closing the card takes weeks", "Close the card now"),
-        ),
-    ),
-    "C04": (
-        (("频繁推销电话骚扰", "要求停止营销来电"), ("分期产品宣传与实际不符", "要求退还手续费")),
-        (
-            ("Sales calls every day", "Stop the marketing calls"),
-            ("Instalment plan was mis-sold", "Refund the plan's fees"),
-        ),
-    ),
-    "C05": (
-        (
-            ("未告知分期实际年化利率", "要求说明并退还多收利息"),
-            ("账单费用说明不清", "要求逐项解释"),
-        ),
-        (
-            ("The APR of the instalment plan was never disclosed", "Refund the excess interest"),
-            ("Statement charges are unclear", "An itemised explanation"),
-        ),
-    ),
-    "C06": (
-        (("合同条款存在不公平约定", "要求修改条款"), ("保险被默认捆绑", "要求退保并退款")),
-        (
-            ("Unfair term in the loan agreement", "Change the term"),
-            ("Insurance was bundled by default", "Cancel it and refund the premium"),
-        ),
-    ),
-    "C07": (
-        (("信用卡年费收取不合理", "要求退还年费"), ("逾期违约金过高", "要求减免违约金")),
-        (
-            ("Annual fee charged without notice", "Refund the annual fee"),
-            ("Late-payment penalty is excessive", "Waive the penalty"),
-        ),
-    ),
-    "C08": (
-        (("催收人员频繁致电亲友", "要求停止骚扰第三方"), ("催收电话深夜打来", "要求规范催收时间")),
-        (
-            ("Collectors keep calling my relatives", "Stop contacting third parties"),
-            ("Collection calls late at night", "Calls only at reasonable hours"),
-        ),
-    ),
-    "C09": (
-        (
-            ("被强制办理附加业务", "要求取消附加业务"),
-            ("无法自主选择还款方式", "要求提供其他还款方式"),
-        ),
-        (
-            ("Forced to take an add-on product", "Cancel the add-on"),
-            ("No choice of repayment method", "Offer another way to repay"),
-        ),
-    ),
-    "C10": (
-        (("信用卡被盗刷", "要求核查并退还被盗刷款项"), ("账户资金异常扣划", "要求退回款项")),
-        (
-            ("Fraudulent card transactions", "Investigate and refund them"),
-            ("Money taken from my account without consent", "Return the money"),
-        ),
-    ),
-    "C11": (
-        (("个人信息疑似泄露", "要求调查并说明"), ("未经同意查询征信", "要求删除查询记录")),
-        (
-            ("My personal data seems to have leaked", "Investigate and explain"),
-            ("Credit report pulled without consent", "Remove the enquiry"),
-        ),
-    ),
-    "C99": (
-        (("对处理结果不满意", "要求重新处理"), ("其他问题", "要求回复")),
-        (
-            ("Unhappy with how my case was handled", "Look at it again"),
-            ("Another problem", "A reply"),
-        ),
-    ),
-}
-OTHER_TEXTS = {
-    Kind.INQUIRY.value: (
-        (("咨询提前还款手续费", ""), ("咨询账单分期利率", ""), ("咨询如何调整还款日", "")),
-        (
-            ("Question about early repayment fees", ""),
-            ("What rate does the instalment plan charge?", ""),
-            ("How do I move my due date?", ""),
-        ),
-    ),
-    Kind.FEEDBACK.value: (
-        (("建议手机银行增加账单分期入口", ""), ("希望延长客服热线服务时间", "")),
-        (
-            ("Suggestion: put instalments in the app's menu", ""),
-            ("Please open the hotline longer", ""),
-        ),
-    ),
-    Kind.COMPLIMENT.value: (
-        (("表扬客服专员耐心解答", ""), ("感谢网点工作人员热情服务", "")),
-        (
-            ("Thanks to the agent who sorted out my statement", ""),
-            ("Great help at the branch", ""),
-        ),
-    ),
-}
-ZH_DESCRIPTIONS = (
-    "客户于{day}来电反映：{subject}。涉及金额约{amount}元，客户情绪{mood}。",
-    "客户称{day}发现{subject}，已多次联系未果，要求尽快答复。",
-    "{subject}。客户提供了截图和账单，涉及{product}，金额{amount}元。",
-)
-EN_DESCRIPTIONS = (
-    "The customer called on {day}: {subject}. About CNY {amount} involved; the customer is {mood}.",
-    "On {day} the customer noticed: {subject}. Several calls got no answer; wants a reply soon.",
-    "{subject}. Screenshots and the statement attached; {product}, CNY {amount}.",
-)
-ZH_MOODS = ("较为激动", "平稳", "不满", "焦急")
-EN_MOODS = ("upset", "calm", "annoyed", "anxious")
-ZH_RESOLUTIONS = (
-    "经核实，相关费用收取有误，已退还{amount}元并向客户致歉，客户表示认可。",
-    "经调取录音核查，已向客户详细解释收费依据，客户表示理解。",
-    "已协调相关部门整改，并向客户反馈处理结果。",
-    "已为客户减免违约金{amount}元，客户满意。",
-)
-EN_RESOLUTIONS = (
-    "Checked: the fee was charged in error. Refunded CNY {amount} and apologised; accepted.",
-    "Reviewed the call recordings and explained the charges; the customer understands.",
-    "Raised with the department concerned; told the customer what changes.",
-    "Waived CNY {amount} of penalties; the customer is satisfied.",
-)
-ZH_NOTES = (
-    "已调取通话录音，待核查。",
-    "已联系业务部门，等待回复。",
-    "客户要求书面答复。",
-    "与客户电话沟通，客户同意等待核查结果。",
-)
-EN_NOTES = (
-    "Pulled the call recordings; checking them.",
-    "Asked the card operations team; waiting for their answer.",
-    "Customer wants the answer in writing.",
-    "Spoke to the customer, who is happy to wait for our findings.",
-)
-ZH_ACK = "您好，您的{ref}已受理，我们将在规定期限内答复。"
-EN_ACK = "Thank you: we have registered {ref} and will answer within the time allowed."
-ZH_EXTEND = ("案情复杂，需调取合同及录音核查", "需多个部门会同核查，申请延长处理期限")
-EN_EXTEND = ("Complex case: contract and recordings under review", "Needs several departments")
-ZH_EXTEND_NOTICE = "因案情复杂，我们将延长处理期限，最迟于{due}前答复您。"
-EN_EXTEND_NOTICE = "Your case needs more time; we will answer by {due} at the latest."
-ZH_PAUSE = "提交第三方鉴定，鉴定期间不计入处理期限"
-EN_PAUSE = "Sent for outside appraisal; the time it takes does not count"
-ZH_WITHDRAW = "客户来电撤回投诉"
-EN_WITHDRAW = "Customer withdrew the complaint after our call-back"
-ZH_ROOT = ("系统参数配置错误", "员工未按规定告知", "外包催收机构违规")
-EN_ROOT = ("Wrong fee parameter in the card system", "Staff skipped the disclosure script")
 
 
 # ---------------------------------------------------------------- planning
@@ -486,7 +306,7 @@ class _Generator:
     def _render_texts(self) -> None:
         rng = self.rng
         self.descriptions: dict[tuple[str, str], list[str]] = {}
-        for cause, (zh, en) in COMPLAINT_TEXTS.items():
+        for cause, (zh, en) in texts.COMPLAINT_TEXTS.items():
             for lang, pairs in (("zh", zh), ("en", en)):
                 self.descriptions[lang, cause] = [
                     self._describe(lang, rng.choice(pairs)[0]) for _ in range(VARIANTS)
@@ -496,7 +316,7 @@ class _Generator:
                 rng.choice(pool).format(amount=f"{rng.randrange(50, 5_000, 10):,}")
                 for _ in range(VARIANTS)
             ]
-            for lang, pool in (("zh", ZH_RESOLUTIONS), ("en", EN_RESOLUTIONS))
+            for lang, pool in (("zh", texts.ZH_RESOLUTIONS), ("en", texts.EN_RESOLUTIONS))
         }
 
     def _describe(self, lang: str, subject: str) -> str:
@@ -504,21 +324,21 @@ class _Generator:
         day = self.today - timedelta(days=rng.randint(1, 20))
         amount = f"{rng.randrange(100, 20_000, 10):,}"
         if lang == "zh":
-            template = rng.choice(ZH_DESCRIPTIONS)
+            template = rng.choice(texts.ZH_DESCRIPTIONS)
             return template.format(
                 day=f"{day.month}月{day.day}日",
                 subject=subject,
                 amount=amount,
-                mood=rng.choice(ZH_MOODS),
-                product=rng.choice(PRODUCT_NAMES["B0302"][:1] + PRODUCT_NAMES["B0201"][:1]),
+                mood=rng.choice(texts.ZH_MOODS),
+                product=rng.choice(texts.ZH_DESCRIBED_PRODUCTS),
             )
-        template = rng.choice(EN_DESCRIPTIONS)
+        template = rng.choice(texts.EN_DESCRIPTIONS)
         return template.format(
             day=day.strftime("%d %b"),
             subject=subject,
             amount=amount,
-            mood=rng.choice(EN_MOODS),
-            product=rng.choice(("credit card", "personal loan")),
+            mood=rng.choice(texts.EN_MOODS),
+            product=rng.choice(texts.EN_DESCRIBED_PRODUCTS),
         )
 
     # -- clocks, as the services compute them
@@ -588,7 +408,7 @@ class _Generator:
         actor: int | None,
         key: tuple[date | None, int, int],
     ) -> None:
-        reason = ZH_PAUSE if life.lang == "zh" else EN_PAUSE
+        reason = texts.ZH_PAUSE if life.lang == "zh" else texts.EN_PAUSE
         self._clock_event(life, received, at, actor, ("clock.paused", reason), key, key)
         life.notice(at, actor, reason, "clock.paused")
 
@@ -602,12 +422,12 @@ class _Generator:
             state.received,
             at,
             actor,
-            ("clock.extended", self.rng.choice(ZH_EXTEND if zh else EN_EXTEND)),
+            ("clock.extended", self.rng.choice(texts.ZH_EXTEND if zh else texts.EN_EXTEND)),
             (state.counting_from, extension - 1, paused),
             (state.counting_from, extension, paused),
             approver=self.staff.emails.get(actor) if extension == 2 and actor else None,
         )
-        notice = (ZH_EXTEND_NOTICE if zh else EN_EXTEND_NOTICE).format(due=last_day)
+        notice = (texts.ZH_EXTEND_NOTICE if zh else texts.EN_EXTEND_NOTICE).format(due=last_day)
         life.notice(at, actor, notice, "clock.extended")
 
     # -- the plan: when tickets arrived, and which are still open
@@ -681,57 +501,104 @@ class _Generator:
             desk = 1
         else:
             desk = 2
-        index = desk + len(DESKS) * (region % max(len(teams) // len(DESKS), 1))
+        index = desk + len(texts.DESKS) * (region % max(len(teams) // len(texts.DESKS), 1))
         return teams[index % len(teams)]
 
+    # -- its steps, in order: each draws from the random generator in turn
+
     def ticket(self, plan: _Plan, rows: _Rows) -> None:
-        rng, now, factor = self.rng, self.now, self.volume.feature_factor
-        received = plan.received
-        age_days = (now - received).total_seconds() / 86_400
-        repeat = None
+        """One ticket with its events, as the services would have stored them."""
+        age_days = (self.now - plan.received).total_seconds() / 86_400
+        draft = _Draft(plan, age_days, self._repeat_of(plan))
+        self._choose_sender(draft)
+        self._choose_topic(draft)
+        state = _State(received=plan.received, severity=draft.severity)
+        self._route(draft, state)
+        self._word(draft)
+        life = self._register(draft, rows)
+        end: datetime | None = None  # when it was merged, withdrawn or resolved
+        if draft.repeat is not None:
+            end = self._merged_life(draft, life, state)
+        elif plan.open:
+            self._open_life(draft, life, state)
+        else:
+            end = self._finished_life(draft, life, state)
+        clock = self._clocks(draft, state)
+        self._opening_events(draft, life, state, clock)
+        watched = self._watch(life, state, clock, end)
+        closing = self._closing(draft, life, state)
+        events = life.finish()
+        rows.tickets.append(self._ticket_row(draft, state, clock, watched, closing, events))
+        if draft.complaint and draft.customer_id is not None and state.merged_into is None:
+            self.recent.append(
+                _Recent(
+                    draft.ticket_id,
+                    draft.reference,
+                    draft.customer_id,
+                    draft.account_id,
+                    draft.business,
+                    draft.cause,
+                    draft.received,
+                    None if state.is_open else end,
+                )
+            )
+
+    def _repeat_of(self, plan: _Plan) -> _Recent | None:
+        """Now and then a complaint is sent again while the first is open: the one it repeats."""
+        received, now = plan.received, self.now
         if (
             plan.kind == Kind.COMPLAINT.value
             and not plan.showcase
-            and rng.random() < 0.003 * factor
+            and self.rng.random() < 0.003 * self.volume.feature_factor
         ):
-            repeat = next(
+            return next(
                 (r for r in self.recent if r.received < received and (r.ends or now) > received),
                 None,
             )
-        kind = plan.kind
-        complaint = kind == Kind.COMPLAINT.value
+        return None
 
-        customer_id, lang, account_id, product_code = None, "zh", None, None
-        chosen = None if rng.random() > (0.88 if complaint else 0.6) else self._customer()
-        if repeat is not None:
-            customer_id, account_id = repeat.customer_id, repeat.account_id
-            lang = "zh" if rng.random() < 0.75 else "en"
+    def _choose_sender(self, d: _Draft) -> None:
+        """Who sent it (a repeat's customer, a customer, or someone who is not one), in which
+        language, and about which of their accounts."""
+        rng = self.rng
+        d.customer_id, d.lang, d.account_id, d.product_code = None, "zh", None, None
+        chosen = None if rng.random() > (0.88 if d.complaint else 0.6) else self._customer()
+        if d.repeat is not None:
+            d.customer_id, d.account_id = d.repeat.customer_id, d.repeat.account_id
+            d.lang = "zh" if rng.random() < 0.75 else "en"
         elif chosen is not None:
-            customer_id, lang = chosen
-            owned = self.accounts.get(customer_id) or []
+            d.customer_id, d.lang = chosen
+            owned = self.accounts.get(d.customer_id) or []
             if owned and rng.random() < 0.6:
-                account_id, product = rng.choice(owned)
-                product_code = ACCOUNT_BUSINESS.get(product)
+                d.account_id, product = rng.choice(owned)
+                d.product_code = ACCOUNT_BUSINESS.get(product)
         else:
-            lang = "zh" if rng.random() < 0.75 else "en"
-        if repeat is not None:
-            business, cause = repeat.business, repeat.cause
-        else:
-            business = product_code or BUSINESSES(rng.random())
-            cause = CAUSES(rng.random()) if complaint else KIND_CAUSES[kind](rng.random())
-        channel = CHANNELS(rng.random())
-        severity = SEVERITIES(rng.random()) if kind != Kind.COMPLIMENT.value else "low"
-        if cause in SERIOUS_CAUSES and severity in ("low", "medium") and rng.random() < 0.5:
-            severity = "high"
-        if plan.showcase == "breached":
-            severity = "high"
+            d.lang = "zh" if rng.random() < 0.75 else "en"
 
-        region = (customer_id or rng.randrange(1_000)) % len(REGIONS)
-        team_id = self._team_for(business, severity, channel, region)
+    def _choose_topic(self, d: _Draft) -> None:
+        """Business and cause (a repeat's own), channel and severity, from the mix in use."""
+        rng, kind = self.rng, d.plan.kind
+        if d.repeat is not None:
+            d.business, d.cause = d.repeat.business, d.repeat.cause
+        else:
+            d.business = d.product_code or BUSINESSES(rng.random())
+            d.cause = CAUSES(rng.random()) if d.complaint else KIND_CAUSES[kind](rng.random())
+        d.channel = CHANNELS(rng.random())
+        severity = SEVERITIES(rng.random()) if kind != Kind.COMPLIMENT.value else "low"
+        if d.cause in SERIOUS_CAUSES and severity in ("low", "medium") and rng.random() < 0.5:
+            severity = "high"
+        if d.plan.showcase == "breached":
+            severity = "high"
+        d.severity = severity
+
+    def _route(self, d: _Draft, state: _State) -> None:
+        """Its team, handler and lead; a showcase goes to the demo handler."""
+        rng, plan = self.rng, d.plan
+        region = (d.customer_id or rng.randrange(1_000)) % len(texts.REGIONS)
+        team_id = self._team_for(d.business, d.severity, d.channel, region)
         members = self.staff.members.get(team_id, []) if team_id else []
-        state = _State(received=received, severity=severity)
         # Not yet acknowledged, and often not yet assigned.
-        state.stays_new = plan.open and repeat is None and self._stays_new(plan, age_days)
+        state.stays_new = plan.open and d.repeat is None and self._stays_new(plan, d.age_days)
         if plan.showcase and self.staff.demo_handler is not None:
             team_id = self.staff.team_ids[0] if self.staff.team_ids else None
             assignee = self.staff.demo_handler
@@ -740,76 +607,54 @@ class _Generator:
             team_id = team_id if rng.random() < 0.6 else None
         else:
             assignee = rng.choice(members) if members else None
-        lead = self.staff.leads.get(team_id) if team_id else None
+        d.team_id, d.assignee = team_id, assignee
+        d.lead = self.staff.leads.get(team_id) if team_id else None
 
-        if complaint:
-            subjects = COMPLAINT_TEXTS[cause][0 if lang == "zh" else 1]
+    def _word(self, d: _Draft) -> None:
+        """Subject, request and description in the sender's language, and the product's name."""
+        rng, zh = self.rng, d.lang == "zh"
+        if d.complaint:
+            subjects = texts.COMPLAINT_TEXTS[d.cause][0 if zh else 1]
         else:
-            subjects = OTHER_TEXTS[kind][0 if lang == "zh" else 1]
-        subject, request = rng.choice(subjects)
-        if repeat is not None:
-            subject = ("再次投诉：" if lang == "zh" else "Again: ") + subject
-        description = (
-            rng.choice(self.descriptions[lang, cause])
-            if complaint
-            else subject + ("。" if lang == "zh" else ".")
+            subjects = texts.OTHER_TEXTS[d.plan.kind][0 if zh else 1]
+        subject, d.request = rng.choice(subjects)
+        if d.repeat is not None:
+            subject = (texts.ZH_AGAIN if zh else texts.EN_AGAIN) + subject
+        d.subject = subject
+        d.description = (
+            rng.choice(self.descriptions[d.lang, d.cause])
+            if d.complaint
+            else subject + ("。" if zh else ".")
         )
-        names = PRODUCT_NAMES.get(business)
-        product = names[0 if lang == "zh" else 1] if names else None
+        names = texts.PRODUCT_NAMES.get(d.business)
+        d.product = names[0 if zh else 1] if names else None
 
-        ticket_id = self._take(Ticket)
-        reference = self._reference(kind, received)
-        registrar = assignee or rng.choice(self.staff.registrars)
-        created = min(received + timedelta(seconds=rng.randint(60, 1800)), now)
-
-        life = _Life(self, rows, ticket_id, lang)
-        life.add(created, registrar, "created")  # data filled in below, once clocks are known
-        if assignee or team_id:
+    def _register(self, d: _Draft, rows: _Rows) -> _Life:
+        """Its id and reference, who registered it and when: its first events."""
+        rng = self.rng
+        d.ticket_id = self._take(Ticket)
+        d.reference = self._reference(d.plan.kind, d.received)
+        d.registrar = d.assignee or rng.choice(self.staff.registrars)
+        d.created = min(d.received + timedelta(seconds=rng.randint(60, 1800)), self.now)
+        life = _Life(self, rows, d.ticket_id, d.lang)
+        life.add(d.created, d.registrar, "created")  # data filled in later, once clocks are known
+        if d.assignee or d.team_id:
             life.add(
-                created,
-                registrar,
+                d.created,
+                d.registrar,
                 "assigned",
-                data={"assignee_id": assignee, "team_id": team_id},
+                data={"assignee_id": d.assignee, "team_id": d.team_id},
             )
+        return life
 
-        # -- what happened to it
-        if repeat is not None:
-            state.status = Status.CLOSED.value
-            ends = min(received + timedelta(hours=rng.uniform(1, 48)), now)
-            if repeat.ends is not None:
-                ends = min(ends, repeat.ends)
-            ends = max(ends, created)
-            state.closed_at = ends
-            state.merged_into = repeat.ticket_id
-            state.resolution = f"Merged into {repeat.reference}"
-            reason = "同一投诉重复提交" if lang == "zh" else "Same complaint sent twice"
-            life.add(
-                ends,
-                assignee or registrar,
-                "merged.into",
-                reason=reason,
-                data={"into": repeat.reference, "from_status": Status.NEW.value},
-            )
-            merged_from = life.row(
-                repeat.ticket_id,
-                ends,
-                assignee or registrar,
-                "merged.from",
-                reason=reason,
-                data={"duplicate": reference},
-            )
-            merged_from["id"] = self._take(TicketEvent)
-            rows.events.append(merged_from)
-            end = ends
-        elif plan.open:
-            end = self._open_life(plan, life, state, created, assignee, lead, age_days, complaint)
-        else:
-            end = self._finished_life(life, state, created, assignee, lead, age_days, complaint)
+    # -- the clocks the services would have stored, and what the clock watch did
 
-        # -- the clocks the services would have stored
-        sla_due = self._sla_due(received, severity, state.sla_paused_hours)
+    def _clocks(self, d: _Draft, state: _State) -> _Clocks:
+        """The deadlines as they stand after the clock's extensions, pauses and restarts."""
+        received = d.received
+        sla_due = self._sla_due(received, d.severity, state.sla_paused_hours)
         summary_due = None
-        if complaint:
+        if d.complaint:
             found = self._deadlines(
                 received, state.counting_from, state.extensions, state.paused_days
             )
@@ -818,12 +663,19 @@ class _Generator:
         else:
             due = sla_due
         warn_at = received + (due - received) * services.WARN_SHARE
-        first = self._deadlines(received, None, 0, 0) if complaint else None
-        first_sla = self._sla_due(received, severity, 0.0) if state.sla_paused_hours else sla_due
+        return _Clocks(due, summary_due, sla_due, warn_at)
+
+    def _opening_events(self, d: _Draft, life: _Life, state: _State, clock: _Clocks) -> None:
+        """The created event's data (the deadlines as first set) and the extension events."""
+        received = d.received
+        first = self._deadlines(received, None, 0, 0) if d.complaint else None
+        first_sla = (
+            self._sla_due(received, d.severity, 0.0) if state.sla_paused_hours else clock.sla_due
+        )
         life.created_data(
             {
-                "reference": reference,
-                "kind": kind,
+                "reference": d.reference,
+                "kind": d.plan.kind,
                 "profile": self.profile_code,
                 "received_at": received.isoformat(),
                 "due_at": (first.respond_by if first else first_sla).isoformat(),
@@ -832,106 +684,115 @@ class _Generator:
             }
         )
         for extension, at in enumerate(state.extended_at, 1):
-            self._extension(life, state, at, extension, lead if extension == 2 else assignee)
+            self._extension(life, state, at, extension, d.lead if extension == 2 else d.assignee)
 
-        # -- the clock watch, as if it had run every few minutes until WATCH_LAG ago
-        is_open = state.status in OPEN_VALUES
-        watch_end = min(end or now, self.watched)
+    def _watch(
+        self, life: _Life, state: _State, clock: _Clocks, end: datetime | None
+    ) -> tuple[datetime | None, datetime | None]:
+        """(warned at, escalated at): the clock watch, as if it had run every few minutes
+        until WATCH_LAG ago."""
+        rng = self.rng
+        watch_end = min(end or self.now, self.watched)
         if state.paused_since is not None:
             watch_end = min(watch_end, state.paused_since)
         warned_at = escalated_at = None
-        if warn_at < watch_end and state.merged_into is None:
-            warned_at = warn_at + timedelta(minutes=rng.randint(1, 10))
+        due = clock.due
+        if clock.warn_at < watch_end and state.merged_into is None:
+            warned_at = clock.warn_at + timedelta(minutes=rng.randint(1, 10))
             life.add(warned_at, None, "clock.warning", data={"due_at": due.isoformat()})
         if due < watch_end and state.merged_into is None:
             escalated_at = due + timedelta(minutes=rng.randint(1, 10))
             life.add(escalated_at, None, "clock.breached", data={"due_at": due.isoformat()})
+        return warned_at, escalated_at
 
+    # -- how it closed, and its row
+
+    def _closing(self, d: _Draft, life: _Life, state: _State) -> _Closing:
+        """The resolution of a resolved ticket and what is recorded with it: remedies told
+        (CN), redress, root cause, the company's response (US)."""
+        rng, complaint = self.rng, d.complaint
         resolution = state.resolution
         remedies = company_response = redress_kind = redress_amount = root_cause = None
         if state.resolved_at is not None:
-            resolution = rng.choice(self.resolutions[lang])
+            resolution = rng.choice(self.resolutions[d.lang])
             if complaint and self.profile_code == "CN":
                 remedies = list(REMEDIES) if rng.random() < 0.8 else ["review", "mediation"]
             if complaint and rng.random() < 0.3:
                 redress_kind = rng.choice(("refund", "fee_waiver", "compensation", "goodwill"))
                 redress_amount = Decimal(rng.randrange(2_000, 500_000)).scaleb(-2)
             if complaint and rng.random() < 0.25:
-                root_cause = rng.choice(ZH_ROOT if lang == "zh" else EN_ROOT)
+                root_cause = rng.choice(texts.ZH_ROOT if d.lang == "zh" else texts.EN_ROOT)
             if complaint and self.profile_code == "US":
                 company_response = (
                     "Closed with monetary relief" if redress_amount else "Closed with explanation"
                 )
-            life.resolution(state.resolved_at, assignee or registrar, resolution)
+            life.resolution(state.resolved_at, d.assignee or d.registrar, resolution)
         elif complaint and self.profile_code == "US" and state.extensions:
             company_response = "In progress"
-
-        events = life.finish()
-        rows.tickets.append(
-            {
-                "id": ticket_id,
-                "reference": reference,
-                "kind": kind,
-                "status": state.status,
-                "is_open": is_open,
-                "customer_id": customer_id,
-                "account_id": account_id,
-                "product": product,
-                "channel_code": channel,
-                "business_code": business,
-                "cause_code": cause,
-                "severity": severity,
-                "subject": subject,
-                "request": request,
-                "description": description,
-                "assignee_id": assignee,
-                "team_id": team_id,
-                "registered_by_id": registrar,
-                "resolution": resolution,
-                "redress_kind": redress_kind,
-                "redress_amount": redress_amount,
-                "root_cause": root_cause,
-                "remedies_told": remedies,
-                "company_response": company_response,
-                "merged_into_id": state.merged_into,
-                "profile": self.profile_code,
-                "received_at": received,
-                "counting_from": state.counting_from,
-                "extensions": state.extensions,
-                "paused_since": state.paused_since,
-                "paused_days": state.paused_days,
-                "due_at": due,
-                "summary_due_at": summary_due,
-                "sla_due_at": sla_due,
-                "sla_paused_since": state.sla_paused_since,
-                "sla_paused_hours": state.sla_paused_hours,
-                "acknowledged_at": state.acknowledged_at,
-                "resolved_at": state.resolved_at,
-                "closed_at": state.closed_at,
-                "warn_at": warn_at,
-                "warned_at": warned_at,
-                "escalated_at": escalated_at,
-                "source": "staff",
-                "external_id": None,
-                "original": None,
-                "version": 1 + sum(e["action"] in VERSIONED for e in events),
-                "created_at": created,
-                "updated_at": max([created, *(e["occurred_at"] for e in events)]),
-            }
+        return _Closing(
+            resolution, remedies, company_response, redress_kind, redress_amount, root_cause
         )
-        if complaint and customer_id is not None and state.merged_into is None:
-            self.recent.append(
-                _Recent(
-                    ticket_id,
-                    reference,
-                    customer_id,
-                    account_id,
-                    business,
-                    cause,
-                    received,
-                    None if is_open else end,
-                )
-            )
+
+    def _ticket_row(
+        self,
+        d: _Draft,
+        state: _State,
+        clock: _Clocks,
+        watched: tuple[datetime | None, datetime | None],
+        closing: _Closing,
+        events: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        warned_at, escalated_at = watched
+        return {
+            "id": d.ticket_id,
+            "reference": d.reference,
+            "kind": d.plan.kind,
+            "status": state.status,
+            "is_open": state.is_open,
+            "customer_id": d.customer_id,
+            "account_id": d.account_id,
+            "product": d.product,
+            "channel_code": d.channel,
+            "business_code": d.business,
+            "cause_code": d.cause,
+            "severity": d.severity,
+            "subject": d.subject,
+            "request": d.request,
+            "description": d.description,
+            "assignee_id": d.assignee,
+            "team_id": d.team_id,
+            "registered_by_id": d.registrar,
+            "resolution": closing.resolution,
+            "redress_kind": closing.redress_kind,
+            "redress_amount": closing.redress_amount,
+            "root_cause": closing.root_cause,
+            "remedies_told": closing.remedies,
+            "company_response": closing.company_response,
+            "merged_into_id": state.merged_into,
+            "profile": self.profile_code,
+            "received_at": d.received,
+            "counting_from": state.counting_from,
+            "extensions": state.extensions,
+            "paused_since": state.paused_since,
+            "paused_days": state.paused_days,
+            "due_at": clock.due,
+            "summary_due_at": clock.summary_due,
+            "sla_due_at": clock.sla_due,
+            "sla_paused_since": state.sla_paused_since,
+            "sla_paused_hours": state.sla_paused_hours,
+            "acknowledged_at": state.acknowledged_at,
+            "resolved_at": state.resolved_at,
+            "closed_at": state.closed_at,
+            "warn_at": clock.warn_at,
+            "warned_at": warned_at,
+            "escalated_at": escalated_at,
+            "source": "staff",
+            "external_id": None,
+            "original": None,
+            "version": 1 + sum(e["action"] in VERSIONED for e in events),
+            "created_at": d.created,
+            "updated_at": max([d.created, *(e["occurred_at"] for e in events)]),
+        }
 
     # -- lives of tickets
 
@@ -940,109 +801,145 @@ class _Generator:
             return plan.showcase == "new"
         return self.rng.random() < (0.6 if age < 1 else 0.1 if age < 3 else 0.02)
 
-    def _open_life(
-        self,
-        plan: _Plan,
-        life: _Life,
-        state: _State,
-        created: datetime,
-        assignee: int | None,
-        lead: int | None,
-        age: float,
-        complaint: bool,
-    ) -> None:
+    def _merged_life(self, d: _Draft, life: _Life, state: _State) -> datetime:
+        """A repeat, merged into the complaint it repeats; returns when that was done."""
+        repeat = d.repeat
+        assert repeat is not None
+        state.status = Status.CLOSED.value
+        ends = min(d.received + timedelta(hours=self.rng.uniform(1, 48)), self.now)
+        if repeat.ends is not None:
+            ends = min(ends, repeat.ends)
+        ends = max(ends, d.created)
+        state.closed_at = ends
+        state.merged_into = repeat.ticket_id
+        state.resolution = f"Merged into {repeat.reference}"
+        reason = texts.ZH_DUPLICATE if d.lang == "zh" else texts.EN_DUPLICATE
+        life.add(
+            ends,
+            d.assignee or d.registrar,
+            "merged.into",
+            reason=reason,
+            data={"into": repeat.reference, "from_status": Status.NEW.value},
+        )
+        merged_from = life.row(
+            repeat.ticket_id,
+            ends,
+            d.assignee or d.registrar,
+            "merged.from",
+            reason=reason,
+            data={"duplicate": d.reference},
+        )
+        merged_from["id"] = self._take(TicketEvent)
+        life.rows.events.append(merged_from)
+        return ends
+
+    def _open_life(self, d: _Draft, life: _Life, state: _State) -> None:
         """An open ticket: how far it got, and its clock's extensions, pauses and restarts."""
-        rng, now, factor = self.rng, self.now, self.volume.feature_factor
-        showcase = plan.showcase
-        actor = assignee or lead
+        rng, now, age = self.rng, self.now, d.age_days
+        showcase = d.plan.showcase
+        actor = d.assignee or d.lead
         if state.stays_new:
-            return None
-        acknowledged = _between(rng, created, now, 0.2 / 24, min(1.0, age * 0.3))
+            return
+        acknowledged = _between(rng, d.created, now, 0.2 / 24, min(1.0, age * 0.3))
         state.acknowledged_at = acknowledged
         life.status(acknowledged, actor, Status.NEW, Status.ACKNOWLEDGED)
-        if complaint and rng.random() < 0.5:
+        if d.complaint and rng.random() < 0.5:
             life.response(acknowledged, actor, "ack")
         state.status = Status.ACKNOWLEDGED.value
         if showcase is None and rng.random() < (0.75 if age < 1 else 0.1):
-            return None
+            return
         working = _between(rng, acknowledged, now, 0.05, min(2.0, age * 0.3))
         life.status(working, actor, Status.ACKNOWLEDGED, Status.IN_PROGRESS)
         state.status = Status.IN_PROGRESS.value
         if rng.random() < 0.5:
             life.note(_between(rng, working, now, 0.01, 3.0), actor)
-
-        profile = self.profile
-        if complaint:
-            period = profile.response_days
-            wants = showcase in ("extended", "extended_twice") or (
-                showcase is None and age > period - 2 and rng.random() < 0.9
-            )
-            if profile.extended_days and wants:
-                state.extended_at.append(received_plus(state.received, period - rng.uniform(1, 3)))
-                second = showcase == "extended_twice" or (
-                    showcase is None and age > 28 and rng.random() < 0.85
-                )
-                if len(profile.extended_days) > 1 and second:
-                    state.extended_at.append(
-                        received_plus(state.received, profile.extended_days[0] - rng.uniform(1, 3))
-                    )
-                state.extensions = len(state.extended_at)
-            restart = profile.can_restart and age > 3
-            restart = restart and (
-                showcase == "restarted" or (showcase is None and rng.random() < 0.01 * factor)
-            )
-            pause = profile.can_pause and age > 3 and not restart
-            pause = pause and (
-                showcase == "paused" or (showcase is None and rng.random() < 0.06 * factor)
-            )
-            if restart:
-                facts = received_plus(state.received, rng.uniform(2, min(age - 0.5, 6)))
-                state.counting_from = facts.astimezone(self.zone).date()
-                reason = "客户补充新材料" if life.lang == "zh" else "New documents arrived"
-                self._clock_event(
-                    life,
-                    state.received,
-                    facts,
-                    actor,
-                    ("clock.restarted", reason),
-                    (None, 0, 0),
-                    (state.counting_from, 0, 0),
-                )
-            elif pause:
-                since = _between(rng, working, now, 0.5, min(age * 0.6, 10.0))
-                state.paused_since = since
-                done = sum(at <= since for at in state.extended_at)
-                self._pause(life, state.received, since, actor, (None, done, 0))
+        if d.complaint:
+            self._extended_while_open(d, state)
+            self._restarted_or_paused(d, life, state, working)
         if showcase == "waiting" or (showcase is None and rng.random() < 0.22):
             waiting = _between(rng, working, now, 0.05, min(age * 0.5, 6.0))
             life.status(waiting, actor, Status.IN_PROGRESS, Status.WAITING)
             state.status = Status.WAITING.value
             state.sla_paused_since = waiting
-        return None
 
-    def _finished_life(
-        self,
-        life: _Life,
-        state: _State,
-        created: datetime,
-        assignee: int | None,
-        lead: int | None,
-        age: float,
-        complaint: bool,
-    ) -> datetime:
+    def _extended_while_open(self, d: _Draft, state: _State) -> None:
+        """An open complaint near the end of its period is extended (and again, near the end
+        of the first extension) where the profile allows it."""
+        rng, profile, showcase, age = self.rng, self.profile, d.plan.showcase, d.age_days
+        period = profile.response_days
+        wants = showcase in ("extended", "extended_twice") or (
+            showcase is None and age > period - 2 and rng.random() < 0.9
+        )
+        if profile.extended_days and wants:
+            state.extended_at.append(received_plus(state.received, period - rng.uniform(1, 3)))
+            second = showcase == "extended_twice" or (
+                showcase is None and age > 28 and rng.random() < 0.85
+            )
+            if len(profile.extended_days) > 1 and second:
+                state.extended_at.append(
+                    received_plus(state.received, profile.extended_days[0] - rng.uniform(1, 3))
+                )
+            state.extensions = len(state.extended_at)
+
+    def _restarted_or_paused(
+        self, d: _Draft, life: _Life, state: _State, working: datetime
+    ) -> None:
+        """Now and then an open complaint's clock restarted on new facts, or paused."""
+        rng, profile, showcase, age = self.rng, self.profile, d.plan.showcase, d.age_days
+        factor, actor = self.volume.feature_factor, d.assignee or d.lead
+        restart = profile.can_restart and age > 3
+        restart = restart and (
+            showcase == "restarted" or (showcase is None and rng.random() < 0.01 * factor)
+        )
+        pause = profile.can_pause and age > 3 and not restart
+        pause = pause and (
+            showcase == "paused" or (showcase is None and rng.random() < 0.06 * factor)
+        )
+        if restart:
+            facts = received_plus(state.received, rng.uniform(2, min(age - 0.5, 6)))
+            state.counting_from = facts.astimezone(self.zone).date()
+            reason = texts.ZH_RESTART if life.lang == "zh" else texts.EN_RESTART
+            self._clock_event(
+                life,
+                state.received,
+                facts,
+                actor,
+                ("clock.restarted", reason),
+                (None, 0, 0),
+                (state.counting_from, 0, 0),
+            )
+        elif pause:
+            since = _between(rng, working, self.now, 0.5, min(age * 0.6, 10.0))
+            state.paused_since = since
+            done = sum(at <= since for at in state.extended_at)
+            self._pause(life, state.received, since, actor, (None, done, 0))
+
+    def _finished_life(self, d: _Draft, life: _Life, state: _State) -> datetime:
         """A ticket that was resolved (and mostly closed) or withdrawn; returns when it ended."""
-        rng, now, factor = self.rng, self.now, self.volume.feature_factor
-        profile = self.profile
-        actor = assignee or lead
-        took = _handling_days(rng, complaint)
-        if took > age:
-            took = age * rng.uniform(0.3, 0.95)
-        ends = max(received_plus(state.received, took), created + timedelta(minutes=5))
-        ends = min(ends, now)
-        acknowledged = _between(rng, created, ends, 0.05, min(1.0, took * 0.3))
+        rng, profile = self.rng, self.profile
+        took = _handling_days(rng, d.complaint)
+        if took > d.age_days:
+            took = d.age_days * rng.uniform(0.3, 0.95)
+        ends = max(received_plus(state.received, took), d.created + timedelta(minutes=5))
+        ends = min(ends, self.now)
+        acknowledged, current = self._worked_on(d, life, state, took, ends)
+        if d.complaint and profile.extended_days:
+            self._extended_in_time(state, took, ends)
+        factor = self.volume.feature_factor
+        if d.complaint and profile.can_pause and rng.random() < 0.03 * factor and took > 4:
+            self._paused_for_appraisal(d, life, state, (acknowledged, ends), took)
+        return self._ended(d, life, state, current, ends)
+
+    def _worked_on(
+        self, d: _Draft, life: _Life, state: _State, took: float, ends: datetime
+    ) -> tuple[datetime, Status]:
+        """Acknowledged, maybe worked on (and waited on the customer), maybe a note; returns
+        when it was acknowledged and the status it got to."""
+        rng, actor = self.rng, d.assignee or d.lead
+        acknowledged = _between(rng, d.created, ends, 0.05, min(1.0, took * 0.3))
         state.acknowledged_at = acknowledged
         life.status(acknowledged, actor, Status.NEW, Status.ACKNOWLEDGED)
-        if complaint and rng.random() < 0.3:
+        if d.complaint and rng.random() < 0.3:
             life.response(acknowledged, actor, "ack")
         current = Status.ACKNOWLEDGED
         if rng.random() < 0.4:
@@ -1059,46 +956,68 @@ class _Generator:
                 )
         if rng.random() < 0.3:
             life.note(_between(rng, acknowledged, ends, 0.01, took), actor)
-        if complaint and profile.extended_days:
-            period = profile.response_days
-            if took > period - 1.5 and rng.random() < 0.9:
-                state.extended_at.append(received_plus(state.received, period - rng.uniform(1, 3)))
-                if len(profile.extended_days) > 1 and took > profile.extended_days[0] - 1.5:
-                    state.extended_at.append(
-                        received_plus(state.received, profile.extended_days[0] - rng.uniform(1, 3))
-                    )
-                state.extended_at = [min(at, ends) for at in state.extended_at]
-                state.extensions = len(state.extended_at)
-        if complaint and profile.can_pause and rng.random() < 0.03 * factor and took > 4:
-            since = _between(rng, acknowledged, ends, 0.1, took * 0.3)
-            until = _between(rng, since, ends, 1.0, took * 0.5)
-            done = sum(at <= since for at in state.extended_at)
-            self._pause(life, state.received, since, actor, (None, done, 0))
-            resumed = clocks.resume(
-                clocks.ClockState(self.profile_code, state.received, paused_since=since),
-                until,
-                self.zone,
-            )
-            state.paused_days = resumed.paused_days
-            done = sum(at <= until for at in state.extended_at)
-            reason = "鉴定结果已出" if life.lang == "zh" else "Appraisal report received"
-            self._clock_event(
-                life,
-                state.received,
-                until,
-                actor,
-                ("clock.resumed", reason),
-                (None, done, 0),
-                (None, done, state.paused_days),
-            )
-        withdrawn = rng.random() < (0.03 if complaint else 0.01)
+        return acknowledged, current
+
+    def _extended_in_time(self, state: _State, took: float, ends: datetime) -> None:
+        """A complaint that took past its period was mostly extended before it ran out."""
+        rng, profile = self.rng, self.profile
+        period = profile.response_days
+        if took > period - 1.5 and rng.random() < 0.9:
+            state.extended_at.append(received_plus(state.received, period - rng.uniform(1, 3)))
+            if len(profile.extended_days) > 1 and took > profile.extended_days[0] - 1.5:
+                state.extended_at.append(
+                    received_plus(state.received, profile.extended_days[0] - rng.uniform(1, 3))
+                )
+            state.extended_at = [min(at, ends) for at in state.extended_at]
+            state.extensions = len(state.extended_at)
+
+    def _paused_for_appraisal(
+        self,
+        d: _Draft,
+        life: _Life,
+        state: _State,
+        span: tuple[datetime, datetime],
+        took: float,
+    ) -> None:
+        """A complaint's clock paused for an outside appraisal within `span` (acknowledged,
+        ended), and resumed when the report came back."""
+        rng, actor = self.rng, d.assignee or d.lead
+        acknowledged, ends = span
+        since = _between(rng, acknowledged, ends, 0.1, took * 0.3)
+        until = _between(rng, since, ends, 1.0, took * 0.5)
+        done = sum(at <= since for at in state.extended_at)
+        self._pause(life, state.received, since, actor, (None, done, 0))
+        resumed = clocks.resume(
+            clocks.ClockState(self.profile_code, state.received, paused_since=since),
+            until,
+            self.zone,
+        )
+        state.paused_days = resumed.paused_days
+        done = sum(at <= until for at in state.extended_at)
+        reason = texts.ZH_RESUME if life.lang == "zh" else texts.EN_RESUME
+        self._clock_event(
+            life,
+            state.received,
+            until,
+            actor,
+            ("clock.resumed", reason),
+            (None, done, 0),
+            (None, done, state.paused_days),
+        )
+
+    def _ended(
+        self, d: _Draft, life: _Life, state: _State, current: Status, ends: datetime
+    ) -> datetime:
+        """Withdrawn, or resolved and, once a few days have passed, closed; returns `ends`."""
+        rng, actor = self.rng, d.assignee or d.lead
+        withdrawn = rng.random() < (0.03 if d.complaint else 0.01)
         if withdrawn:
             life.status(
                 ends,
                 actor,
                 current,
                 Status.WITHDRAWN,
-                reason=ZH_WITHDRAW if life.lang == "zh" else EN_WITHDRAW,
+                reason=texts.ZH_WITHDRAW if life.lang == "zh" else texts.EN_WITHDRAW,
             )
             state.status = Status.WITHDRAWN.value
             return ends
@@ -1106,7 +1025,7 @@ class _Generator:
         state.resolved_at = ends
         state.status = Status.RESOLVED.value
         closes = ends + timedelta(days=rng.uniform(1, 10))
-        if closes <= now:
+        if closes <= self.now:
             life.status(closes, actor, Status.RESOLVED, Status.CLOSED)
             state.closed_at = closes
             state.status = Status.CLOSED.value
@@ -1146,6 +1065,66 @@ def _handling_days(rng: Any, complaint: bool) -> float:
 
 
 @dataclass
+class _Draft:
+    """A ticket as its steps decide it: who sent it, about what, where it went, in which words,
+    and how it was registered. Each step sets its own fields; the row is written from them."""
+
+    plan: _Plan
+    age_days: float
+    repeat: _Recent | None  # the recent complaint this one repeats: merged into it
+    # _choose_sender
+    customer_id: int | None = field(init=False)
+    lang: str = field(init=False)
+    account_id: int | None = field(init=False)
+    product_code: str | None = field(init=False)  # the business of that account's product
+    # _choose_topic
+    business: str = field(init=False)
+    cause: str = field(init=False)
+    channel: str = field(init=False)
+    severity: str = field(init=False)
+    # _route
+    team_id: int | None = field(init=False)
+    assignee: int | None = field(init=False)
+    lead: int | None = field(init=False)
+    # _word
+    subject: str = field(init=False)
+    request: str = field(init=False)
+    description: str = field(init=False)
+    product: str | None = field(init=False)
+    # _register
+    ticket_id: int = field(init=False)
+    reference: str = field(init=False)
+    registrar: int = field(init=False)
+    created: datetime = field(init=False)
+
+    @property
+    def received(self) -> datetime:
+        return self.plan.received
+
+    @property
+    def complaint(self) -> bool:
+        return self.plan.kind == Kind.COMPLAINT.value
+
+
+class _Clocks(NamedTuple):
+    """A ticket's deadlines as stored: the regulatory one (complaints) or else the SLA's."""
+
+    due: datetime
+    summary_due: datetime | None
+    sla_due: datetime
+    warn_at: datetime
+
+
+class _Closing(NamedTuple):
+    resolution: str | None
+    remedies: list[str] | None
+    company_response: str | None
+    redress_kind: str | None
+    redress_amount: Decimal | None
+    root_cause: str | None
+
+
+@dataclass
 class _State:
     received: datetime
     severity: str
@@ -1163,6 +1142,10 @@ class _State:
     paused_days: int = 0
     sla_paused_since: datetime | None = None
     sla_paused_hours: float = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_VALUES
 
 
 class _Life:
@@ -1220,11 +1203,16 @@ class _Life:
 
     def note(self, at: datetime, user_id: int | None) -> None:
         rng = self.generator.rng
-        self.add(at, user_id, "note", body=rng.choice(ZH_NOTES if self.lang == "zh" else EN_NOTES))
+        self.add(
+            at,
+            user_id,
+            "note",
+            body=rng.choice(texts.ZH_NOTES if self.lang == "zh" else texts.EN_NOTES),
+        )
 
     def response(self, at: datetime, user_id: int | None, what: str) -> None:
-        template = ZH_ACK if self.lang == "zh" else EN_ACK
-        ref = "投诉" if self.lang == "zh" else "your complaint"
+        template = texts.ZH_ACK if self.lang == "zh" else texts.EN_ACK
+        ref = texts.ZH_ACK_REF if self.lang == "zh" else texts.EN_ACK_REF
         self.add(at, user_id, "response", body=template.format(ref=ref))
 
     def notice(self, at: datetime, user_id: int | None, body: str, action: str) -> None:
@@ -1263,8 +1251,6 @@ def _insert_statement(model: Any, json_columns: tuple[str, ...] = ()) -> Any:
 
 
 def _insert(ctx: SeedContext, rows: _Rows) -> None:
-    from portal.demo.seed import bulk_insert
-
     bulk_insert(
         ctx,
         _insert_statement(Ticket, ("remedies_told", "original")),

@@ -12,45 +12,35 @@ Each message is rendered as its email is built (compose.py), with the batch's te
 customers' names read inside the claim, so sending reads nothing; the text and headers sent are
 stored with the sent message. A message its template cannot render fails alone, with the reason.
 
-Transports: `smtp` (one reused connection, STARTTLS and login when configured) and `file`
-(`<MAIL_DIR>/<YYYY-MM-DD>/<id>.eml`, the embedded default). Temporary failures — 4xx replies,
-refused or lost connections, timeouts — are retried with exponential backoff and jitter; a 5xx
-reply to the recipient or the data fails the message and suppresses the address.
+Transports (transports.py) hand the built email (mime.py) over: temporary failures — 4xx
+replies, refused or lost connections, timeouts — are retried with exponential backoff and
+jitter; a 5xx reply to the recipient or the data fails the message and suppresses the address.
 """
 
-import base64
-import email.policy
 import json
 import logging
 import os
 import random
 import re
-import smtplib
 import socket
-import ssl
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from email.headerregistry import HeaderRegistry
-from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import and_, bindparam, insert, select, update
 
 from portal.core.extensions import db, dialect_name
 from portal.customers.models import Customer
 from portal.messaging.compose import Composed, Composer, RenderFailed
+from portal.messaging.mime import Outgoing, build_email, check_address
 from portal.messaging.models import Message, MessageStatus, Suppression
 from portal.messaging.policy import suppressed_addresses
+from portal.messaging.transports import Envelope, SendFailure, Transport, transport_from_config
 
 log = logging.getLogger("portal.messaging")
 
@@ -76,316 +66,6 @@ def retry_delay(attempts: int) -> timedelta:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[-80:]
-
-
-# ---------------------------------------------------------------- building the email
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """An email to build: where it goes and what it says."""
-
-    id: int
-    to_address: str
-    subject: str
-    body_text: str
-    body_html: str
-    headers: Mapping[str, str] | None
-    message_id: str
-    attempts: int
-
-
-class _HeaderClasses(HeaderRegistry):
-    """The standard registry makes a new class for every header it parses; keep them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._made: dict[str, type] = {}
-
-    def __getitem__(self, name: str) -> type:
-        key = name.lower()
-        if key not in self._made:
-            self._made[key] = super().__getitem__(name)
-        return self._made[key]
-
-
-# Stored headers (List-Unsubscribe, …) are written as given (`refold_source="none"`), folded
-# between list items: Python's own folding would turn a long URL into RFC 2047 encoded-words,
-# which mail providers do not read as a link.
-MAIL_POLICY = email.policy.default.clone(refold_source="none", header_factory=_HeaderClasses())
-_LIST_ITEM_BREAK = re.compile(r"(?<=>)\s*,\s*")
-_PLAIN_HEADER = re.compile(r"[\x20-\x7e]*")
-
-# The headers every email has alike, parsed once. The parts are put together from them rather
-# than with `set_content`/`add_alternative`, which parse each of them again for every email:
-# that halves the cost of building and flattening one (about 0.8 → 0.4 ms), a third of what
-# sending a message costs the worker.
-_header = MAIL_POLICY.header_factory
-_ALTERNATIVE = _header("Content-Type", "multipart/alternative")
-_PART_TYPES = {
-    "plain": _header("Content-Type", 'text/plain; charset="utf-8"'),
-    "html": _header("Content-Type", 'text/html; charset="utf-8"'),
-}
-_SEVEN_BIT = _header("Content-Transfer-Encoding", "7bit")
-_BASE64 = _header("Content-Transfer-Encoding", "base64")
-_MIME_VERSION = _header("MIME-Version", "1.0")
-_LINE_LIMIT = 78
-
-
-@lru_cache(maxsize=8)
-def _from_header(sender: str) -> Any:
-    return _header("From", sender)
-
-
-def _header_as_given(value: str) -> str | None:
-    """The value folded between `<…>` items, or None when it must be encoded instead."""
-    if not _PLAIN_HEADER.fullmatch(value):
-        return None
-    return ",\n ".join(_LIST_ITEM_BREAK.split(value.strip()))
-
-
-def _fill(part: EmailMessage, subtype: str, body: str) -> EmailMessage:
-    """A text body as-is when it is short-lined ASCII, else base64: never raw 8-bit, so a
-    relay without 8BITMIME takes it too."""
-    part["Content-Type"] = _PART_TYPES[subtype]
-    if body.isascii() and all(len(line) <= _LINE_LIMIT for line in body.splitlines()):
-        part["Content-Transfer-Encoding"] = _SEVEN_BIT
-        part.set_payload(body if body.endswith("\n") else body + "\n")
-    else:
-        part["Content-Transfer-Encoding"] = _BASE64
-        part.set_payload(base64.encodebytes(body.encode()).decode("ascii"))
-    return part
-
-
-def build_email(outgoing: Outgoing, sender: str, date: datetime) -> EmailMessage:
-    """`multipart/alternative`, text first then HTML, with the row's headers."""
-    message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = _from_header(sender)
-    message["To"] = outgoing.to_address
-    message["Subject"] = outgoing.subject
-    message["Date"] = date
-    message["Message-ID"] = outgoing.message_id
-    for name, value in (outgoing.headers or {}).items():
-        as_given = _header_as_given(value)
-        if as_given is None:
-            message[name] = value
-        else:
-            message.set_raw(name, as_given)
-    message["MIME-Version"] = _MIME_VERSION
-    if not outgoing.body_html:
-        return _fill(message, "plain", outgoing.body_text)
-    message["Content-Type"] = _ALTERNATIVE
-    message.set_payload(
-        [
-            _fill(EmailMessage(policy=MAIL_POLICY), "plain", outgoing.body_text),
-            _fill(EmailMessage(policy=MAIL_POLICY), "html", outgoing.body_html),
-        ]
-    )
-    return message
-
-
-def check_address(address: str | None) -> tuple[str | None, str | None]:
-    """(the address to send to, None) or (None, why it cannot be sent to)."""
-    if not address or not address.strip():
-        return None, "no address"
-    try:
-        valid = validate_email(
-            address.strip(), check_deliverability=False, globally_deliverable=False
-        )
-    except EmailNotValidError as error:
-        return None, str(error)
-    # An internationalised domain goes out in its ASCII form, so no SMTPUTF8 is needed for it.
-    return valid.ascii_email or valid.normalized, None
-
-
-# ---------------------------------------------------------------- transports
-
-
-@dataclass(frozen=True)
-class Envelope:
-    sender: str
-    recipient: str
-    key: int  # the outbox row id
-    at: datetime
-
-
-class SendFailure(Exception):
-    """A message the transport could not hand over, and what that means for it.
-
-    `connection_failed`: no connection could be made, so the rest of the batch would fail too.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        permanent: bool = False,
-        suppress: bool = False,
-        connection_failed: bool = False,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.suppress = suppress
-        self.connection_failed = connection_failed
-
-
-class Transport(Protocol):
-    def send(self, message: EmailMessage, envelope: Envelope) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def _text(raw: bytes | str) -> str:
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-
-
-def _refusal(stage: str, code: int, text: bytes | str) -> SendFailure:
-    """A reply to RCPT or DATA: 5xx fails the message and suppresses the address, else retry."""
-    reason = f"{code} {_text(text)} ({stage})"
-    if 500 <= code < 600:
-        return SendFailure(reason, permanent=True, suppress=True)
-    return SendFailure(reason)
-
-
-class SmtpTransport:
-    """One SMTP connection, opened on first use and reused until it fails or is closed."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        starttls: bool = False,
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float = 10.0,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
-        self.starttls, self.username, self.password = starttls, username, password
-        self.ssl_context = ssl_context
-        self.connections = 0  # how many were opened, for the tests and the benchmark
-        self._smtp: smtplib.SMTP | None = None
-
-    def _open(self) -> smtplib.SMTP:
-        where = f"{self.host}:{self.port}"
-        try:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        except smtplib.SMTPResponseException as error:  # e.g. 421 in the greeting
-            raise SendFailure(
-                f"{where} refused the session: {error.smtp_code} {_text(error.smtp_error)}",
-                connection_failed=True,
-            ) from error
-        except (smtplib.SMTPException, OSError) as error:
-            raise SendFailure(
-                f"cannot connect to {where}: {error}", connection_failed=True
-            ) from error
-        try:
-            if self.starttls:
-                smtp.starttls(context=self.ssl_context or ssl.create_default_context())
-            if self.username:
-                smtp.login(self.username, self.password or "")
-        except smtplib.SMTPResponseException as error:
-            smtp.close()
-            raise SendFailure(
-                f"{where}: {error.smtp_code} {_text(error.smtp_error)} (STARTTLS/login)",
-                connection_failed=True,
-            ) from error
-        except (smtplib.SMTPException, OSError) as error:
-            smtp.close()
-            raise SendFailure(
-                f"{where}: STARTTLS/login: {error}", connection_failed=True
-            ) from error
-        self.connections += 1
-        return smtp
-
-    def send(self, message: EmailMessage, envelope: Envelope) -> None:
-        if self._smtp is None:
-            self._smtp = self._open()
-        smtp = self._smtp
-        try:
-            smtp.send_message(message, from_addr=envelope.sender, to_addrs=[envelope.recipient])
-        except smtplib.SMTPRecipientsRefused as error:
-            code, text = next(iter(error.recipients.values()))
-            raise _refusal("RCPT", code, text) from None
-        except smtplib.SMTPSenderRefused as error:
-            # Our own address was refused: a configuration matter, not the recipient's, so
-            # the message waits for it to be fixed instead of failing.
-            raise SendFailure(
-                f"sender refused: {error.smtp_code} {_text(error.smtp_error)} (MAIL)"
-            ) from None
-        except smtplib.SMTPDataError as error:
-            raise _refusal("DATA", error.smtp_code, error.smtp_error) from None
-        except smtplib.SMTPNotSupportedError as error:  # e.g. a non-ASCII mailbox, no SMTPUTF8
-            raise SendFailure(f"not supported by the server: {error}", permanent=True) from None
-        except smtplib.SMTPResponseException as error:  # e.g. to EHLO: not the recipient's doing
-            self._drop()
-            raise SendFailure(f"{error.smtp_code} {_text(error.smtp_error)}") from None
-        except (smtplib.SMTPException, OSError) as error:
-            self._drop()
-            raise SendFailure(f"connection lost: {error or type(error).__name__}") from None
-        finally:
-            if self._smtp is not None and self._smtp.sock is None:  # smtplib closed it (421)
-                self._smtp = None
-
-    def _drop(self) -> None:
-        if self._smtp is not None:
-            self._smtp.close()
-            self._smtp = None
-
-    def close(self) -> None:
-        if self._smtp is None:
-            return
-        try:
-            self._smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
-        finally:
-            self._drop()
-
-
-class FileTransport:
-    """Writes `<directory>/<YYYY-MM-DD>/<id>.eml`; a re-sent message replaces its own file."""
-
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-
-    def send(self, message: EmailMessage, envelope: Envelope) -> None:
-        folder = self.directory / envelope.at.strftime("%Y-%m-%d")
-        target = folder / f"{envelope.key}.eml"
-        temporary: str | None = None
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{envelope.key}.")
-            with os.fdopen(handle, "wb") as file:
-                file.write(message.as_bytes())
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, target)  # readers see the whole file or none
-        except OSError as error:
-            if temporary:
-                Path(temporary).unlink(missing_ok=True)
-            raise SendFailure(f"cannot write {target}: {error}") from error
-
-    def close(self) -> None:
-        pass
-
-
-def transport_from_config(config: Mapping[str, Any]) -> Transport:
-    if config.get("MAIL_TRANSPORT", "file") == "smtp":
-        return SmtpTransport(
-            config["SMTP_HOST"],
-            int(config["SMTP_PORT"]),
-            starttls=bool(config.get("SMTP_STARTTLS")),
-            username=config.get("SMTP_USERNAME"),
-            password=config.get("SMTP_PASSWORD"),
-            timeout=float(config.get("SMTP_TIMEOUT", 10.0)),
-        )
-    return FileTransport(config["MAIL_DIR"])
-
-
-# ---------------------------------------------------------------- the outbox side
 
 
 @dataclass
