@@ -35,6 +35,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, insert, select, update
 
 from portal.core.extensions import db, dialect_name
+from portal.core.transaction import transaction
 from portal.customers.models import Customer
 from portal.messaging.compose import Composed, Composer, RenderFailed
 from portal.messaging.mime import Outgoing, build_email, check_address
@@ -241,6 +242,10 @@ class Worker:
         Rows whose address is invalid or suppressed are settled here, in the same transaction,
         in which the batch's templates (`self.composer`) and customers' names are read too.
         """
+        with transaction():
+            return self._claim(now)
+
+    def _claim(self, now: datetime) -> tuple[list[Claimed], int]:
         due = (
             # A dead worker's claim first: those rows have waited longest.
             and_(Message.status == MessageStatus.SENDING.value, Message.claimed_until < now),
@@ -262,7 +267,6 @@ class Worker:
                 ).all()
             )
         if not rows:
-            db.session.rollback()
             return [], 0
         bounced = suppressed_addresses((row.to_address or "").strip() for row in rows)
         people = _customers_of(rows)
@@ -308,13 +312,21 @@ class Worker:
                 ),
                 execution_options=_NO_SYNC,
             )
-        db.session.commit()
         return sendable, len(rows)
 
     # -- recording outcomes: failures at once, sent messages in small groups
 
     def _commit(self) -> None:
-        """Write the sent messages not yet recorded, and commit with whatever else is pending."""
+        """Write the sent messages not yet recorded, and commit with whatever else is pending.
+
+        The worker keeps its own commit points rather than one use case per message: a commit
+        waits for the disk, so sent messages are recorded in groups (RECORD_EVERY) while
+        failures and settled rows ride along with the next group.
+        """
+        with transaction():
+            self._record_sent()
+
+    def _record_sent(self) -> None:
         if self._unrecorded:
             result = db.session.execute(_RECORD_SENT, self._unrecorded)
             if 0 <= result.rowcount < len(self._unrecorded):
@@ -325,7 +337,6 @@ class Worker:
                     messages=len(self._unrecorded) - result.rowcount,
                 )
             self._unrecorded = []
-        db.session.commit()
 
     def _record_due(self) -> bool:
         return bool(self._unrecorded) and (
@@ -507,11 +518,7 @@ class Worker:
                 self._sent(outgoing, content, now)
                 done += 1
         finally:
-            try:
-                self._commit()  # what went out is recorded, whatever happened after
-            except Exception:
-                db.session.rollback()
-                raise
+            self._commit()  # what went out is recorded, whatever happened after
             self.release(batch[done:])
         return True
 
