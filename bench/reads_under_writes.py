@@ -7,7 +7,7 @@ TEMPLATE` for PostgreSQL), which it drops afterwards, so the source is never cha
 times the search alone for `--seconds` (the floor), then again for as long as a separate
 `flask import customers` process loads `--rows` generated customers and accounts. It prints the
 median, p90, p99 and maximum of both, and their ratios. On SQLite this shows whether pages that
-only read wait for the writer's lock (see the README, "Running in production").
+only read wait for the writer's lock (see docs/operations.md, "SQLite").
 """
 
 from __future__ import annotations
