@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from portal.core.audit import Actor, AuditEvent
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
-from portal.customers import services
+from portal.customers import contacts, search, services
 from portal.customers.models import Customer, FollowUp, Interaction
 from tests.factories import make_customer, make_interaction, make_user
 
@@ -99,9 +99,9 @@ def test_search_takes_wildcards_literally_and_pages_broad_and_narrow_prefixes(
         ("a_b%c*d?[x]@", odd),
         ("o'b\\r'", quoted),
     ]:
-        found = services.search_customers(actor, services.CustomerFilters(query=query)).rows
+        found = search.search_customers(actor, search.CustomerFilters(query=query)).rows
         assert [c.id for c in found] == [expected.id], query
-    assert services.search_customers(actor, services.CustomerFilters(query="a?b")).rows == []
+    assert search.search_customers(actor, search.CustomerFilters(query="a?b")).rows == []
     assert plain.number in client.get("/customers", query_string={"q": "axb"}).text
 
     batch = [make_customer(name=f"Batch {n}", number=f"Q7{n:06d}") for n in range(7)]
@@ -109,12 +109,12 @@ def test_search_takes_wildcards_literally_and_pages_broad_and_narrow_prefixes(
     batch[4].vulnerable = True
     db.session.commit()
     for cut_off in (1000, 3):  # few matches: read from the index; many: walk ids
-        monkeypatch.setattr(services, "BROAD_PREFIX", cut_off)
+        monkeypatch.setattr(search, "BROAD_PREFIX", cut_off)
         seen: list[int] = []
         after = ""
         while True:
-            page = services.search_customers(
-                actor, services.CustomerFilters(query="q7", after=after), limit=3
+            page = search.search_customers(
+                actor, search.CustomerFilters(query="q7", after=after), limit=3
             )
             seen += [c.id for c in page.rows]
             if not page.next_key:
@@ -126,9 +126,7 @@ def test_search_takes_wildcards_literally_and_pages_broad_and_narrow_prefixes(
             ({"flag": "vulnerable"}, [batch[4]]),
             ({"owner_id": admin.id}, []),
         ]:
-            page = services.search_customers(
-                actor, services.CustomerFilters(query="q70000", **filters)
-            )
+            page = search.search_customers(actor, search.CustomerFilters(query="q70000", **filters))
             assert page.rows == expected, (cut_off, filters)
 
 
@@ -445,8 +443,8 @@ def test_services_refuse_an_rm_acting_on_another_rms_customer(db) -> None:
     from portal.core.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied):
-        services.log_contact(
-            actor, customer.id, services.ContactInput("call", "outbound", utc_now(), "x", "reached")
+        contacts.log_contact(
+            actor, customer.id, contacts.ContactInput("call", "outbound", utc_now(), "x", "reached")
         )
 
 
@@ -513,10 +511,10 @@ def test_erasure_scrubs_the_history_and_nothing_new_can_be_added(client, login_a
         "Asia/Shanghai",
     )
     contact = make_interaction(customer, author_id=admin.id, summary="private words")
-    services.edit_contact(
+    contacts.edit_contact(
         actor,
         contact.id,
-        services.ContactInput(
+        contacts.ContactInput(
             "call", "outbound", contact.occurred_at, "more private words", "reached"
         ),
     )
@@ -643,9 +641,9 @@ def test_a_long_chinese_name_is_found_when_typed_whole(client, login_as) -> None
 def test_contact_choices_are_stored_normalised(db) -> None:
     rm = make_user(role="rm")
     customer = make_customer(owner_id=rm.id)
-    contact = services.log_contact(
+    contact = contacts.log_contact(
         Actor(rm.id, rm.email, "rm"),
         customer.id,
-        services.ContactInput(" Call ", "OUTBOUND", utc_now(), "ok", "Reached"),
+        contacts.ContactInput(" Call ", "OUTBOUND", utc_now(), "ok", "Reached"),
     )
     assert (contact.channel, contact.direction, contact.outcome) == ("call", "outbound", "reached")

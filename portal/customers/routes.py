@@ -17,7 +17,7 @@ from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id, writes_on_read
 from portal.core.timeutil import utc_now
-from portal.customers import access, imports, privacy, services
+from portal.customers import access, contacts, imports, privacy, search, services
 from portal.customers.forms import (
     ACCOUNT_STATUS_LABELS,
     CHANNEL_LABELS,
@@ -84,14 +84,14 @@ def _relationship_managers() -> list[Any]:
 @signed_in
 def index() -> Any:
     owner = request.args.get("owner", "")
-    filters = services.CustomerFilters(
+    filters = search.CustomerFilters(
         query=(request.args.get("q") or "")[:100],
         segment=request.args.get("segment", ""),
         owner_id=parse_id(owner),
         flag=request.args.get("flag", ""),
         after=(request.args.get("after") or "")[:200],
     )
-    page = services.search_customers(_actor(), filters, PAGE)
+    page = search.search_customers(_actor(), filters, PAGE)
     return render(
         "customers/index.html",
         "customers/_rows.html",
@@ -159,11 +159,11 @@ def timeline(customer_id: int) -> Any:
     )
 
 
-def _contact_input(form: ContactForm) -> services.ContactInput:
-    if form.occurred_at.data.year < services.EARLIEST_YEAR:
+def _contact_input(form: ContactForm) -> contacts.ContactInput:
+    if form.occurred_at.data.year < contacts.EARLIEST_YEAR:
         raise ValidationFailed(_("Enter a date after 1900."), "occurred_at")
     local = form.occurred_at.data.replace(tzinfo=viewer_zone())
-    return services.ContactInput(
+    return contacts.ContactInput(
         channel=form.channel.data,
         direction=form.direction.data,
         occurred_at=local.astimezone(UTC),
@@ -181,7 +181,7 @@ def log_contact(customer_id: int) -> Any:
     if not form.validate():
         return _show(customer_id, form, status=400)
     try:
-        services.log_contact(_actor(), customer_id, _contact_input(form))
+        contacts.log_contact(_actor(), customer_id, _contact_input(form))
     except ServiceError as error:
         if error.status in (403, 404):
             raise
@@ -193,7 +193,7 @@ def log_contact(customer_id: int) -> Any:
 @bp.route("/contacts/<int:interaction_id>/edit", methods=["GET", "POST"])
 @roles(Role.ADMIN, Role.RM, Role.HANDLER)
 def edit_contact(interaction_id: int) -> Any:
-    interaction, customer = services.get_contact(_actor(), interaction_id)
+    interaction, customer = contacts.get_contact(_actor(), interaction_id)
     form = ContactForm(obj=None if request.method == "POST" else interaction)
     if request.method == "GET":
         form.occurred_at.data = interaction.occurred_at.astimezone(viewer_zone()).replace(
@@ -201,7 +201,7 @@ def edit_contact(interaction_id: int) -> Any:
         )
     elif form.validate():
         try:
-            services.edit_contact(_actor(), interaction_id, _contact_input(form))
+            contacts.edit_contact(_actor(), interaction_id, _contact_input(form))
         except ServiceError as error:
             if error.status in (403, 404):
                 raise
@@ -345,7 +345,7 @@ def my_day() -> Any:
     actor = _actor()
     return render(
         "customers/my_day.html",
-        day=services.my_day(actor, today, days),
+        day=contacts.my_day(actor, today, days),
         sections=contributed_sections(actor, utc_now()),
         quiet_days=days,
         today=today,
@@ -370,7 +370,7 @@ def _follow_up_row(follow_up: FollowUp, status: int = 200, error: Any = None) ->
 @bp.route("/follow-ups/<int:follow_up_id>/done", methods=["POST"])
 @roles(Role.ADMIN, Role.RM, Role.HANDLER)
 def follow_up_done(follow_up_id: int) -> Any:
-    follow_up = services.complete_follow_up(_actor(), follow_up_id)
+    follow_up = contacts.complete_follow_up(_actor(), follow_up_id)
     if is_htmx():
         return _follow_up_row(follow_up)
     flash(_("Follow-up done."), "success")
@@ -380,12 +380,12 @@ def follow_up_done(follow_up_id: int) -> Any:
 @bp.route("/follow-ups/<int:follow_up_id>/reschedule", methods=["POST"])
 @roles(Role.ADMIN, Role.RM, Role.HANDLER)
 def follow_up_reschedule(follow_up_id: int) -> Any:
-    services.get_follow_up(_actor(), follow_up_id)  # 404 or 403 before anything else
+    contacts.get_follow_up(_actor(), follow_up_id)  # 404 or 403 before anything else
     form = RescheduleForm()
     try:
         if not form.validate():
             raise ValidationFailed(_("Choose a valid date."), "due_on")
-        follow_up = services.reschedule_follow_up(
+        follow_up = contacts.reschedule_follow_up(
             _actor(), follow_up_id, form.due_on.data, _today()
         )
     except ServiceError as error:

@@ -38,7 +38,7 @@ from portal.customers.models import (
     Product,
     Segment,
 )
-from portal.customers.services import reversed_digits, search_terms
+from portal.customers.search import reversed_digits, search_terms
 
 if TYPE_CHECKING:  # seed.py imports this module to list its seeder
     from portal.demo.seed import SeedContext
