@@ -13,6 +13,7 @@ from portal.core.audit import Actor, record_event
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.core.transaction import use_case
 from portal.customers import access
 from portal.customers.cleaning import clean_choice
 from portal.customers.models import (
@@ -62,6 +63,7 @@ def _check_contact(data: ContactInput, now: datetime) -> None:
         raise ValidationFailed(_l("The follow-up date lies before the contact."), "follow_up_on")
 
 
+@use_case
 def log_contact(actor: Actor, customer_id: int, data: ContactInput) -> Interaction:
     customer = get_customer(actor, customer_id)
     access.require(access.can_log_contact(actor, customer))
@@ -90,7 +92,6 @@ def log_contact(actor: Actor, customer_id: int, data: ContactInput) -> Interacti
                 note=(data.follow_up_note or "").strip()[:SUMMARY_MAX],
             )
         )
-    db.session.commit()
     return interaction
 
 
@@ -119,6 +120,7 @@ def get_contact(actor: Actor, interaction_id: int) -> tuple[Interaction, Custome
     return interaction, customer
 
 
+@use_case
 def edit_contact(actor: Actor, interaction_id: int, data: ContactInput) -> Interaction:
     """Correct a logged contact; the original stays in the audit trail."""
     interaction, customer = get_contact(actor, interaction_id)
@@ -139,7 +141,6 @@ def edit_contact(actor: Actor, interaction_id: int, data: ContactInput) -> Inter
     record_event(
         actor, "interaction.edited", "interaction", interaction.id, before=before, after=after
     )
-    db.session.commit()
     return interaction
 
 
@@ -152,6 +153,7 @@ def get_follow_up(actor: Actor, follow_up_id: int) -> FollowUp:
     return follow_up
 
 
+@use_case
 def complete_follow_up(actor: Actor, follow_up_id: int) -> FollowUp:
     follow_up = get_follow_up(actor, follow_up_id)
     if follow_up.status == FollowUpStatus.OPEN:
@@ -166,10 +168,10 @@ def complete_follow_up(actor: Actor, follow_up_id: int) -> FollowUp:
             before={"status": "open"},
             after={"status": "done"},
         )
-        db.session.commit()
     return follow_up
 
 
+@use_case
 def reschedule_follow_up(actor: Actor, follow_up_id: int, due_on: date, today: date) -> FollowUp:
     follow_up = get_follow_up(actor, follow_up_id)
     if follow_up.status != FollowUpStatus.OPEN:
@@ -186,7 +188,6 @@ def reschedule_follow_up(actor: Actor, follow_up_id: int, due_on: date, today: d
         before=before,
         after={"due_on": due_on.isoformat()},
     )
-    db.session.commit()
     return follow_up
 
 

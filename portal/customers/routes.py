@@ -320,7 +320,6 @@ def edit(customer_id: int) -> Any:
         except ServiceError as error:
             if error.status in (403, 404):
                 raise
-            db.session.rollback()
             return render(
                 "customers/form.html",
                 status=error.status,

@@ -11,13 +11,13 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
 from portal.core.pagination import Page
+from portal.core.transaction import use_case
 from portal.customers import access
 from portal.customers.cleaning import (
     clean_birthday,
@@ -72,6 +72,7 @@ def customer_timeline(
     return timeline_page(customer_id, Cursor.decode(before), limit)
 
 
+@use_case
 def reveal_pii(actor: Actor, customer_id: int) -> dict[str, str | None]:
     """The whole phone and ID number, for the owning RM or an admin; recorded every time."""
     customer = get_customer(actor, customer_id)
@@ -83,7 +84,6 @@ def reveal_pii(actor: Actor, customer_id: int) -> dict[str, str | None]:
         customer.id,
         after={"fields": ["phone", "id_number"]},
     )
-    db.session.commit()
     return {"phone": customer.phone, "id_number": customer.id_number}
 
 
@@ -103,6 +103,7 @@ def audit_value(value: Any) -> Any:
 # ---------------------------------------------------------------- reassignment
 
 
+@use_case
 def reassign(actor: Actor, customer_ids: list[int], new_owner_id: int, reason: str = "") -> int:
     """Move customers to another RM in one transaction, with one audit event per customer."""
 
@@ -130,7 +131,6 @@ def reassign(actor: Actor, customer_ids: list[int], new_owner_id: int, reason: s
         moved_ids.append(customer.id)
     if moved_ids:
         move_open_follow_ups(moved_ids, new_owner_id)
-    db.session.commit()
     return len(moved_ids)
 
 
@@ -145,6 +145,9 @@ def move_open_follow_ups(customer_ids: list[int], new_owner_id: int | None) -> N
 
 
 # ---------------------------------------------------------------- creating and editing
+
+
+CUSTOMER_CHANGED = _l("Someone else changed this customer in the meantime. Reload and try again.")
 
 
 @dataclass
@@ -228,6 +231,7 @@ def _apply(customer: Customer, data: CustomerInput, default_timezone: str) -> No
             setattr(customer, flag, bool(given))
 
 
+@use_case
 def create_customer(actor: Actor, data: CustomerInput, default_timezone: str) -> Customer:
     if actor.role not in (Role.ADMIN, Role.RM) and not actor.is_system:
         raise ValidationFailed(_l("Only admins and relationship managers add customers."))
@@ -243,7 +247,6 @@ def create_customer(actor: Actor, data: CustomerInput, default_timezone: str) ->
     try:
         db.session.flush()
     except IntegrityError as error:  # created by someone else a moment ago
-        db.session.rollback()
         raise ValidationFailed(
             _l("Customer number %(number)s is already in use.", number=number), field="number"
         ) from error
@@ -251,10 +254,10 @@ def create_customer(actor: Actor, data: CustomerInput, default_timezone: str) ->
     record_event(
         actor, "customer.created", "customer", customer.id, after=_audit_snapshot(customer)
     )
-    db.session.commit()
     return customer
 
 
+@use_case(stale=lambda *_args, **_kwargs: Conflict(CUSTOMER_CHANGED))
 def update_customer(
     actor: Actor, customer_id: int, data: CustomerInput, version: int, default_timezone: str
 ) -> Customer:
@@ -262,9 +265,7 @@ def update_customer(
     customer = get_customer(actor, customer_id)
     access.require(access.can_edit(actor, customer))
     if customer.version != version:
-        raise Conflict(
-            _l("Someone else changed this customer in the meantime. Reload and try again.")
-        )
+        raise Conflict(CUSTOMER_CHANGED)
     refuse_erased(customer)
     before = _audit_snapshot(customer)
     old_name = customer.name
@@ -281,11 +282,4 @@ def update_customer(
     after = _audit_snapshot(customer)
     if after != before:
         record_event(actor, "customer.updated", "customer", customer.id, before=before, after=after)
-    try:
-        db.session.commit()
-    except StaleDataError as error:
-        db.session.rollback()
-        raise Conflict(
-            _l("Someone else changed this customer in the meantime. Reload and try again.")
-        ) from error
     return customer
