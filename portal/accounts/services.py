@@ -6,7 +6,7 @@ from enum import Enum
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -95,6 +95,18 @@ def active_ids_by_email(emails: Iterable[str], roles: Iterable[Role]) -> dict[st
         )
     )
     return {email.lower(): user_id for email, user_id in found}
+
+
+def active_relationship_managers(limit: int = 1000) -> list[Row[tuple[int, str]]]:
+    """(id, name) of every active relationship manager by name: who may own customers."""
+    return list(
+        db.session.execute(
+            select(User.id, User.name)
+            .where(User.role == Role.RM, User.active)
+            .order_by(User.name)
+            .limit(limit)
+        )
+    )
 
 
 def get_user(user_id: int) -> User:

@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
+from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.errors import NotFound, ValidationFailed
@@ -232,8 +233,6 @@ def my_day(actor: Actor, today: date, quiet_days: int, limit: int = 50) -> MyDay
 
 
 def _contacts_with_author() -> Any:
-    from portal.accounts.models import User
-
     return select(Interaction, User.name).outerjoin(User, User.id == Interaction.author_id)
 
 

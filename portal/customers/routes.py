@@ -6,13 +6,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from portal.accounts.models import User
-from portal.accounts.services import actor_for
+from portal.accounts.services import active_relationship_managers, actor_for
 from portal.core.access import Role, roles, signed_in
 from portal.core.errors import ServiceError, ValidationFailed
-from portal.core.extensions import db
 from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id, writes_on_read
@@ -68,18 +65,6 @@ def _today() -> date:
     return utc_now().astimezone(viewer_zone()).date()
 
 
-def _relationship_managers() -> list[Any]:
-    """(id, name) of every active RM, for the owner filter and the reassign form."""
-    return list(
-        db.session.execute(
-            select(User.id, User.name)
-            .where(User.role == Role.RM, User.active)
-            .order_by(User.name)
-            .limit(1000)
-        )
-    )
-
-
 @bp.route("/customers")
 @signed_in
 def index() -> Any:
@@ -99,7 +84,9 @@ def index() -> Any:
         filters=filters,
         flags=FLAGS,
         # the live-search partial shows no dropdowns: spare it the query
-        managers=[] if is_htmx() or current_user.role == Role.RM else _relationship_managers(),
+        managers=[]
+        if is_htmx() or current_user.role == Role.RM
+        else active_relationship_managers(),
         can_reassign=access.can_reassign(_actor()),
     )
 
@@ -120,14 +107,15 @@ def _show(
     customer_id: int, contact_form: ContactForm | None = None, status: int = 200, **extra: Any
 ) -> Any:
     actor = _actor()
-    customer = services.get_customer(actor, customer_id)
+    page = services.customer_page(actor, customer_id, TIMELINE_PAGE)
+    customer = page.customer
     return render(
         "customers/show.html",
         status=status,
         customer=customer,
-        accounts=services.accounts_of(customer.id),
-        owner=db.session.get(User, customer.owner_id) if customer.owner_id else None,
-        timeline=services.customer_timeline(actor, customer.id, None, TIMELINE_PAGE),
+        accounts=page.accounts,
+        owner=page.owner,
+        timeline=page.timeline,
         contact_form=contact_form or _contact_form(),
         can_log=access.can_log_contact(actor, customer),
         can_edit=access.can_edit(actor, customer),
@@ -240,7 +228,7 @@ def _customer_form(customer: Any = None) -> CustomerForm:
         if customer is not None and request.method == "GET"
         else CustomerForm()
     )
-    managers = _relationship_managers()
+    managers = active_relationship_managers()
     form.owner_id.choices = [("", _("Unassigned"))] + [(str(u.id), u.name) for u in managers]
     if customer is not None and request.method == "GET":
         form.owner_id.data = str(customer.owner_id or "")
@@ -304,8 +292,7 @@ def new() -> Any:
 @bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
 @roles(Role.ADMIN, Role.RM)
 def edit(customer_id: int) -> Any:
-    customer = services.get_customer(_actor(), customer_id)
-    access.require(access.can_edit(_actor(), customer))
+    customer = services.get_editable_customer(_actor(), customer_id)
     form = _customer_form(customer)
     if request.method == "POST" and form.validate():
         version = parse_id(form.version.data) or -1
@@ -379,7 +366,7 @@ def follow_up_done(follow_up_id: int) -> Any:
 @bp.route("/follow-ups/<int:follow_up_id>/reschedule", methods=["POST"])
 @roles(Role.ADMIN, Role.RM, Role.HANDLER)
 def follow_up_reschedule(follow_up_id: int) -> Any:
-    contacts.get_follow_up(_actor(), follow_up_id)  # 404 or 403 before anything else
+    current = contacts.get_follow_up(_actor(), follow_up_id)  # 404 or 403 before anything else
     form = RescheduleForm()
     try:
         if not form.validate():
@@ -391,7 +378,7 @@ def follow_up_reschedule(follow_up_id: int) -> Any:
         if error.status in (403, 404):
             raise
         if is_htmx():
-            return _follow_up_row(db.session.get(FollowUp, follow_up_id), 400, error.message)
+            return _follow_up_row(current, 400, error.message)
         flash(str(error.message), "error")
         return see_other(url_for("customers.my_day"))
     if is_htmx():

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -63,6 +64,33 @@ def accounts_of(customer_id: int) -> list[CreditAccount]:
             .order_by(CreditAccount.status, CreditAccount.number)
         )
     )
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    """What the 360 page shows of one customer besides its forms."""
+
+    customer: Customer
+    accounts: list[CreditAccount]
+    owner: User | None
+    timeline: Page[TimelineEntry]
+
+
+def customer_page(actor: Actor, customer_id: int, timeline_limit: int = 20) -> CustomerPage:
+    customer = get_customer(actor, customer_id)
+    return CustomerPage(
+        customer=customer,
+        accounts=accounts_of(customer.id),
+        owner=db.session.get(User, customer.owner_id) if customer.owner_id else None,
+        timeline=timeline_page(customer.id, None, timeline_limit),
+    )
+
+
+def get_editable_customer(actor: Actor, customer_id: int) -> Customer:
+    """The customer, for someone who may change them: the owning RM, an admin or the system."""
+    customer = get_customer(actor, customer_id)
+    access.require(access.can_edit(actor, customer))
+    return customer
 
 
 def customer_timeline(
@@ -203,8 +231,6 @@ def write_search_terms(customer_id: int, name: str) -> None:
 
 
 def _check_owner(owner_id: int | None) -> int | None:
-    from portal.accounts.models import User
-
     if owner_id is None:
         return None
     owner = db.session.get(User, owner_id)
@@ -262,8 +288,7 @@ def update_customer(
     actor: Actor, customer_id: int, data: CustomerInput, version: int, default_timezone: str
 ) -> Customer:
     """Save an edit made on `version` of the customer; a later save by someone else wins a 409."""
-    customer = get_customer(actor, customer_id)
-    access.require(access.can_edit(actor, customer))
+    customer = get_editable_customer(actor, customer_id)
     if customer.version != version:
         raise Conflict(CUSTOMER_CHANGED)
     refuse_erased(customer)
