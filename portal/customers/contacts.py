@@ -31,6 +31,10 @@ from portal.customers.timeline import Cursor, Source, TimelineEntry
 
 SUMMARY_MAX = 4000
 EARLIEST_YEAR = 1900
+# My day lists customers not contacted for this many days unless asked for another number,
+# which must be between 1 and about ten years.
+QUIET_DAYS_DEFAULT = 30
+QUIET_DAYS_MAX = 3650
 
 
 @dataclass
@@ -196,10 +200,14 @@ def reschedule_follow_up(actor: Actor, follow_up_id: int, due_on: date, today: d
 class MyDay:
     due: list[tuple[FollowUp, Customer]] = field(default_factory=list)
     quiet: list[Customer] = field(default_factory=list)
+    quiet_days: int = QUIET_DAYS_DEFAULT
 
 
-def my_day(actor: Actor, today: date, quiet_days: int, limit: int = 50) -> MyDay:
-    """Follow-ups due today or overdue, and customers not contacted for `quiet_days` days."""
+def my_day(actor: Actor, today: date, quiet_days: int | None = None, limit: int = 50) -> MyDay:
+    """Follow-ups due today or overdue, and customers not contacted for `quiet_days` days
+    (the default when none is asked for or the number is out of range)."""
+    if quiet_days is None or not 0 < quiet_days <= QUIET_DAYS_MAX:
+        quiet_days = QUIET_DAYS_DEFAULT
     due_stmt = (
         select(FollowUp, Customer)
         .join(Customer, Customer.id == FollowUp.customer_id)
@@ -226,7 +234,7 @@ def my_day(actor: Actor, today: date, quiet_days: int, limit: int = 50) -> MyDay
         .order_by(Customer.last_contact_at.asc().nulls_first(), Customer.id)
         .limit(limit)
     ).all()
-    return MyDay(due=[(f, c) for f, c in due], quiet=list(quiet))
+    return MyDay(due=[(f, c) for f, c in due], quiet=list(quiet), quiet_days=quiet_days)
 
 
 # ---------------------------------------------------------------- the 360 timeline

@@ -324,16 +324,14 @@ def edit(customer_id: int) -> Any:
 @bp.route("/my-day")
 @signed_in
 def my_day() -> Any:
-    quiet_days = request.args.get("quiet", "")
-    days = parse_id(quiet_days) or 30
-    days = days if days <= 3650 else 30
     today = _today()
     actor = _actor()
+    day = contacts.my_day(actor, today, parse_id(request.args.get("quiet")))
     return render(
         "customers/my_day.html",
-        day=contacts.my_day(actor, today, days),
+        day=day,
         sections=contributed_sections(actor, utc_now()),
-        quiet_days=days,
+        quiet_days=day.quiet_days,
         today=today,
         reschedule_form=RescheduleForm(formdata=None, due_on=today + timedelta(days=1)),
     )
