@@ -148,6 +148,7 @@ def timeline(customer_id: int) -> Any:
 
 
 def _contact_input(form: ContactForm) -> contacts.ContactInput:
+    # The use case refuses these too; checked first because year 1 cannot move to UTC.
     if form.occurred_at.data.year < contacts.EARLIEST_YEAR:
         raise ValidationFailed(_("Enter a date after 1900."), "occurred_at")
     local = form.occurred_at.data.replace(tzinfo=viewer_zone())

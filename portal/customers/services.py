@@ -115,6 +115,9 @@ def reveal_pii(actor: Actor, customer_id: int) -> dict[str, str | None]:
     return {"phone": customer.phone, "id_number": customer.id_number}
 
 
+# ---------------------------------------------------------------- shared with contacts
+
+
 def refuse_erased(customer: Customer) -> None:
     """Nothing is added to or changed about a customer whose personal data was erased."""
     if customer.erased_at is not None:
