@@ -19,18 +19,7 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from portal.core.extensions import db
 from portal.core.pagination import Page
 from portal.core.transaction import use_case
-from portal.customers import access
-from portal.customers.cleaning import (
-    clean_birthday,
-    clean_choice,
-    clean_email,
-    clean_id_number,
-    clean_locale,
-    clean_name,
-    clean_number,
-    clean_phone,
-    clean_timezone,
-)
+from portal.customers import access, cleaning
 from portal.customers.models import (
     CONSENT_PURPOSES,
     FLAGS,
@@ -243,15 +232,15 @@ def _check_owner(owner_id: int | None) -> int | None:
 
 
 def _apply(customer: Customer, data: CustomerInput, default_timezone: str) -> None:
-    customer.name = clean_name(data.name)
-    customer.email = clean_email(data.email)
-    customer.phone = clean_phone(data.phone)
+    customer.name = cleaning.clean_name(data.name)
+    customer.email = cleaning.clean_email(data.email)
+    customer.phone = cleaning.clean_phone(data.phone)
     customer.phone_reversed = reversed_digits(customer.phone)
-    customer.id_number = clean_id_number(data.id_number)
-    customer.birthday = clean_birthday(data.birthday)
-    customer.locale = clean_locale(data.locale)
-    customer.timezone = clean_timezone(data.timezone, default_timezone)
-    customer.segment = clean_choice(data.segment, Segment, "segment", Segment.MASS.value)
+    customer.id_number = cleaning.clean_id_number(data.id_number)
+    customer.birthday = cleaning.clean_birthday(data.birthday)
+    customer.locale = cleaning.clean_locale(data.locale)
+    customer.timezone = cleaning.clean_timezone(data.timezone, default_timezone)
+    customer.segment = cleaning.clean_choice(data.segment, Segment, "segment", Segment.MASS.value)
     for purpose, given in data.consents.items():
         if purpose in CONSENT_PURPOSES:
             setattr(customer, f"consent_{purpose}", bool(given))
@@ -264,7 +253,7 @@ def _apply(customer: Customer, data: CustomerInput, default_timezone: str) -> No
 def create_customer(actor: Actor, data: CustomerInput, default_timezone: str) -> Customer:
     if actor.role not in (Role.ADMIN, Role.RM) and not actor.is_system:
         raise ValidationFailed(_l("Only admins and relationship managers add customers."))
-    number = clean_number(data.number)
+    number = cleaning.clean_number(data.number)
     if db.session.scalar(select(Customer.id).where(Customer.number == number)) is not None:
         raise ValidationFailed(
             _l("Customer number %(number)s is already in use.", number=number), field="number"
