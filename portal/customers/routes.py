@@ -77,16 +77,15 @@ def index() -> Any:
         after=(request.args.get("after") or "")[:200],
     )
     page = search.search_customers(_actor(), filters, PAGE)
+    # the live-search partial shows no dropdowns, nor does an RM's list: spare them the query
+    with_managers = not is_htmx() and current_user.role != Role.RM
     return render(
         "customers/index.html",
         "customers/_rows.html",
         page=page,
         filters=filters,
         flags=FLAGS,
-        # the live-search partial shows no dropdowns: spare it the query
-        managers=[]
-        if is_htmx() or current_user.role == Role.RM
-        else active_relationship_managers(),
+        managers=active_relationship_managers() if with_managers else [],
         can_reassign=access.can_reassign(_actor()),
     )
 
