@@ -38,7 +38,6 @@ from portal import create_app
 from portal.accounts.models import User
 from portal.core.access import Role, role_label
 from portal.core.extensions import db
-from portal.customers.routes import customer_labels
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -301,7 +300,6 @@ def plain_user(user: Any) -> PlainRow | None:
 
 # Supplied by Flask, Flask-Login, the layout or the floor's own context processors.
 _NOT_CAPTURED = {"g", "request", "session", "config", "current_user", "has_role"}
-_NOT_CAPTURED |= set(customer_labels())
 
 
 @dataclasses.dataclass
@@ -404,7 +402,10 @@ def build_floor(portal: Flask, pages: dict[str, Rendered], *, full_layout: bool 
     )
     Babel(floor, locale_selector=lambda: g.bench_locale, timezone_selector=lambda: g.bench_zone)
     CSRFProtect(floor)
-    floor.context_processor(customer_labels)
+    # what the rooms give every template (labels, masks), as the portal's init_app set it
+    floor.jinja_env.globals.update(
+        {k: v for k, v in portal.jinja_env.globals.items() if k not in floor.jinja_env.globals}
+    )
     floor.add_template_filter(role_label, "role_label")
     floor.url_map.converters.update(portal.url_map.converters)
     for rule in portal.url_map.iter_rules():

@@ -191,8 +191,39 @@ def test_the_last_active_admin_cannot_be_deactivated_even_by_the_cli(db) -> None
 
     admin = make_user(role="admin")
     with pytest.raises(PermissionDenied, match="last active admin"):
-        services.set_active(admin.id, False, Actor.system("cli"))
+        services.set_active(Actor.system("cli"), admin.id, False)
     second = make_user(role="admin")
-    services.set_active(admin.id, False, Actor.system("cli"))
+    services.set_active(Actor.system("cli"), admin.id, False)
     with pytest.raises(PermissionDenied, match="last active admin"):
-        services.change_role(second.id, "rm", Actor.system("cli"))
+        services.change_role(Actor.system("cli"), second.id, "rm")
+
+
+def test_only_admins_and_system_actors_manage_accounts(db) -> None:
+    from portal.accounts import services
+    from portal.accounts.services import actor_for
+    from portal.core.audit import Actor
+    from portal.core.errors import PermissionDenied
+
+    target = make_user(role="rm")
+    uses = [
+        lambda actor: services.get_user(actor, target.id),
+        lambda actor: services.list_users(actor),
+        lambda actor: services.change_role(actor, target.id, "lead"),
+        lambda actor: services.set_active(actor, target.id, False),
+        lambda actor: services.set_password(actor, target.id, "another-password-1"),
+        lambda actor: services.create_user(
+            actor, f"new-{actor.user_id}@bank.example.com", "New", "rm", "initial-password-1"
+        ),
+    ]
+    for role in ("rm", "handler", "lead"):
+        actor = actor_for(make_user(role=role))
+        for use in uses:
+            with pytest.raises(PermissionDenied, match="Only admins manage staff accounts"):
+                use(actor)
+    assert events_for(target) == []
+    for actor in (actor_for(make_user(role="admin")), Actor.system("cli")):
+        services.set_active(actor, target.id, True)
+        for use in uses:
+            use(actor)
+    actions = [e.action for e in events_for(target)]
+    assert actions.count("user.password_set") == 2 and actions.count("user.deactivated") == 2

@@ -4,8 +4,13 @@ import time
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from portal import create_app
+from portal.accounts import services
+from portal.accounts.models import User
+from portal.core.audit import Actor, AuditEvent
+from portal.core.errors import NotFound
 from portal.core.extensions import db as _db
 from tests.conftest import PortalClient, config_for
 from tests.factories import PASSWORD, make_user
@@ -274,12 +279,9 @@ def test_password_change_refusals_are_explained(client, login_as, form, message)
 
 
 def test_deactivating_a_user_ends_their_session(app, client, login_as) -> None:
-    from portal.accounts import services
-    from portal.core.audit import Actor
-
     user = login_as("rm")
     assert client.get("/").status_code == 200
-    services.set_active(user.id, False, Actor.system("test"))
+    services.set_active(Actor.system("test"), user.id, False)
     assert client.get("/").status_code == 303
 
 
@@ -310,3 +312,27 @@ def test_every_attempt_counts_before_the_password_is_checked(client) -> None:
     for _ in range(5):
         assert sign_in(client, user.email, "wrong-password-1").status_code == 401
     assert sign_in(client, user.email).status_code == 429
+
+
+def test_a_sign_in_is_recorded_and_a_refused_one_changes_nothing(client) -> None:
+    user = make_user()
+    assert sign_in(client, user.email, "wrong-password-1").status_code == 401
+    assert sign_in(client, user.email).status_code == 303
+    events = _db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.subject_type == "user", AuditEvent.subject_id == str(user.id)
+        )
+    ).all()
+    assert [(e.action, e.actor_id) for e in events] == [("user.signed_in", user.id)]
+
+
+def test_own_password_and_language_are_changed_by_the_actor_themselves(db) -> None:
+    user = make_user(locale="zh_Hans")
+    actor = services.actor_for(user)
+    services.change_own_password(actor, PASSWORD, "a-brand-new-password")
+    services.set_preferences(actor, locale="en")
+    _db.session.expire_all()
+    assert services.authenticate(user.email, "a-brand-new-password").outcome is services.SignIn.OK
+    assert _db.session.get(User, user.id).locale == "en"
+    with pytest.raises(NotFound):
+        services.change_own_password(Actor.system("cli"), PASSWORD, "a-brand-new-password")

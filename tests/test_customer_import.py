@@ -13,6 +13,7 @@ from portal.core.extensions import db
 from portal.customers import imports, services
 from portal.customers.imports import errors_csv, import_customers
 from portal.customers.models import CreditAccount, Customer, CustomerImport
+from portal.customers.search import CustomerFilters, search_customers
 from tests.factories import make_user
 
 SAMPLE = Path(__file__).parent / "data" / "customers_sample.csv"
@@ -51,7 +52,7 @@ def message(record: CustomerImport, row: int) -> str:
 
 
 def search(query: str) -> list[str]:
-    page = services.search_customers(ACTOR, services.CustomerFilters(query=query))
+    page = search_customers(ACTOR, CustomerFilters(query=query))
     return [c.number for c in page.rows]
 
 

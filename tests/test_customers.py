@@ -5,12 +5,13 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal.core.audit import Actor, AuditEvent
+from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
-from portal.customers import services
+from portal.customers import contacts, search, services
 from portal.customers.models import Customer, FollowUp, Interaction
 from tests.factories import make_customer, make_interaction, make_user
 
@@ -99,9 +100,9 @@ def test_search_takes_wildcards_literally_and_pages_broad_and_narrow_prefixes(
         ("a_b%c*d?[x]@", odd),
         ("o'b\\r'", quoted),
     ]:
-        found = services.search_customers(actor, services.CustomerFilters(query=query)).rows
+        found = search.search_customers(actor, search.CustomerFilters(query=query)).rows
         assert [c.id for c in found] == [expected.id], query
-    assert services.search_customers(actor, services.CustomerFilters(query="a?b")).rows == []
+    assert search.search_customers(actor, search.CustomerFilters(query="a?b")).rows == []
     assert plain.number in client.get("/customers", query_string={"q": "axb"}).text
 
     batch = [make_customer(name=f"Batch {n}", number=f"Q7{n:06d}") for n in range(7)]
@@ -109,12 +110,12 @@ def test_search_takes_wildcards_literally_and_pages_broad_and_narrow_prefixes(
     batch[4].vulnerable = True
     db.session.commit()
     for cut_off in (1000, 3):  # few matches: read from the index; many: walk ids
-        monkeypatch.setattr(services, "BROAD_PREFIX", cut_off)
+        monkeypatch.setattr(search, "BROAD_PREFIX", cut_off)
         seen: list[int] = []
         after = ""
         while True:
-            page = services.search_customers(
-                actor, services.CustomerFilters(query="q7", after=after), limit=3
+            page = search.search_customers(
+                actor, search.CustomerFilters(query="q7", after=after), limit=3
             )
             seen += [c.id for c in page.rows]
             if not page.next_key:
@@ -126,9 +127,7 @@ def test_search_takes_wildcards_literally_and_pages_broad_and_narrow_prefixes(
             ({"flag": "vulnerable"}, [batch[4]]),
             ({"owner_id": admin.id}, []),
         ]:
-            page = services.search_customers(
-                actor, services.CustomerFilters(query="q70000", **filters)
-            )
+            page = search.search_customers(actor, search.CustomerFilters(query="q70000", **filters))
             assert page.rows == expected, (cut_off, filters)
 
 
@@ -442,11 +441,9 @@ def test_services_refuse_an_rm_acting_on_another_rms_customer(db) -> None:
     rm, other = make_user(role="rm"), make_user(role="rm")
     customer = make_customer(owner_id=other.id)
     actor = Actor(rm.id, rm.email, "rm")
-    from portal.core.errors import PermissionDenied
-
     with pytest.raises(PermissionDenied):
-        services.log_contact(
-            actor, customer.id, services.ContactInput("call", "outbound", utc_now(), "x", "reached")
+        contacts.log_contact(
+            actor, customer.id, contacts.ContactInput("call", "outbound", utc_now(), "x", "reached")
         )
 
 
@@ -513,10 +510,10 @@ def test_erasure_scrubs_the_history_and_nothing_new_can_be_added(client, login_a
         "Asia/Shanghai",
     )
     contact = make_interaction(customer, author_id=admin.id, summary="private words")
-    services.edit_contact(
+    contacts.edit_contact(
         actor,
         contact.id,
-        services.ContactInput(
+        contacts.ContactInput(
             "call", "outbound", contact.occurred_at, "more private words", "reached"
         ),
     )
@@ -643,9 +640,77 @@ def test_a_long_chinese_name_is_found_when_typed_whole(client, login_as) -> None
 def test_contact_choices_are_stored_normalised(db) -> None:
     rm = make_user(role="rm")
     customer = make_customer(owner_id=rm.id)
-    contact = services.log_contact(
+    contact = contacts.log_contact(
         Actor(rm.id, rm.email, "rm"),
         customer.id,
-        services.ContactInput(" Call ", "OUTBOUND", utc_now(), "ok", "Reached"),
+        contacts.ContactInput(" Call ", "OUTBOUND", utc_now(), "ok", "Reached"),
     )
     assert (contact.channel, contact.direction, contact.outcome) == ("call", "outbound", "reached")
+
+
+def actor_of(user) -> Actor:
+    return Actor(user.id, user.email, user.role)
+
+
+def test_my_day_lists_customers_quiet_for_one_to_3650_days_and_thirty_otherwise(db) -> None:
+    rm = make_user(role="rm")
+    quiet = make_customer(owner_id=rm.id, last_contact_at=utc_now() - timedelta(days=45))
+    today = utc_now().date()
+    for asked, used, listed in [(None, 30, True), (0, 30, True), (5000, 30, True), (60, 60, False)]:
+        day = contacts.my_day(actor_of(rm), today, asked)
+        assert day.quiet_days == used, asked
+        assert (quiet in day.quiet) is listed, asked
+
+
+def test_only_the_owning_rm_or_an_admin_opens_a_customer_to_edit(db) -> None:
+    owner, other = make_user(role="rm"), make_user(role="rm")
+    customer = make_customer(owner_id=owner.id)
+    for role in ("handler", "lead"):
+        with pytest.raises(PermissionDenied):
+            services.get_editable_customer(actor_of(make_user(role=role)), customer.id)
+    with pytest.raises(PermissionDenied):
+        services.get_editable_customer(actor_of(other), customer.id)
+    for allowed in (owner, make_user(role="admin")):
+        assert services.get_editable_customer(actor_of(allowed), customer.id) == customer
+
+
+def test_only_admins_and_leads_reassign_and_only_to_an_active_rm(db) -> None:
+    old, new = make_user(role="rm"), make_user(role="rm")
+    customer = make_customer(owner_id=old.id)
+    for role in ("rm", "handler"):
+        with pytest.raises(PermissionDenied):
+            services.reassign(actor_of(make_user(role=role)), [customer.id], new.id)
+    lead, handler = make_user(role="lead"), make_user(role="handler")
+    with pytest.raises(ValidationFailed, match="active relationship manager"):
+        services.reassign(actor_of(lead), [customer.id], handler.id)
+    assert services.reassign(actor_of(lead), [customer.id], new.id) == 1
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).owner_id == new.id
+
+
+def test_only_the_owning_rm_or_an_admin_reveals_pii_and_each_reveal_is_recorded(db) -> None:
+    owner = make_user(role="rm")
+    customer = make_customer(owner_id=owner.id, phone="13812345678")
+    for role in ("handler", "lead"):
+        with pytest.raises(PermissionDenied):
+            services.reveal_pii(actor_of(make_user(role=role)), customer.id)
+    assert services.reveal_pii(actor_of(owner), customer.id)["phone"] == "13812345678"
+    assert [e.actor_id for e in events("customer.pii_revealed")] == [owner.id]
+
+
+def test_an_edit_saved_over_a_concurrent_change_is_a_conflict_and_saves_nothing(db) -> None:
+    owner = make_user(role="rm")
+    customer = make_customer(owner_id=owner.id, name="Before")
+    version = customer.version
+    db.session.execute(  # another session saves the customer after this one read it
+        update(Customer)
+        .where(Customer.id == customer.id)
+        .values(version=Customer.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    data = services.CustomerInput(number=customer.number, name="After")
+    with pytest.raises(Conflict, match="Someone else changed this customer"):
+        services.update_customer(actor_of(owner), customer.id, data, version, "Asia/Shanghai")
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).name == "Before"
+    assert events("customer.updated") == []

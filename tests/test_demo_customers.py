@@ -10,7 +10,7 @@ from portal.accounts.models import User
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
-from portal.customers import services
+from portal.customers import contacts, search
 from portal.customers.models import (
     CreditAccount,
     Customer,
@@ -56,14 +56,14 @@ def test_every_customer_has_the_search_terms_of_their_name(seeded) -> None:
         stored = db.session.scalars(
             select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == customer.id)
         )
-        assert set(stored) == services.search_terms(customer.name)
+        assert set(stored) == search.search_terms(customer.name)
 
 
 def test_the_demo_rm_has_a_book_and_a_busy_day(seeded) -> None:
     rm = db.session.scalar(select(User).where(User.email == DEMO_RM_EMAIL))
     assert count(Customer, Customer.owner_id == rm.id) >= 40
     today = utc_now().astimezone(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date()
-    day = services.my_day(Actor(rm.id, rm.email, "rm"), today, quiet_days=30)
+    day = contacts.my_day(Actor(rm.id, rm.email, "rm"), today, quiet_days=30)
     due = [follow_up.due_on for follow_up, _customer in day.due]
     assert sum(d < today for d in due) >= 3
     assert sum(d == today for d in due) >= 2

@@ -32,7 +32,7 @@ def create(email: str, name: str, role: str, password_stdin: bool) -> None:
     try:
         services.check_role(role)
         password = _read_password(password_stdin)
-        user = services.create_user(email, name, role, password, CLI_ACTOR)
+        user = services.create_user(CLI_ACTOR, email, name, role, password)
     except ServiceError as error:
         click.echo(f"Error: {error.message}", err=True)
         sys.exit(1)
@@ -51,7 +51,7 @@ def set_password(email: str, password_stdin: bool) -> None:
         click.echo(f"Error: no user with email {email}", err=True)
         sys.exit(1)
     try:
-        services.set_password(user.id, _read_password(password_stdin), CLI_ACTOR)
+        services.set_password(CLI_ACTOR, user.id, _read_password(password_stdin))
     except ServiceError as error:
         click.echo(f"Error: {error.message}", err=True)
         sys.exit(1)
@@ -63,7 +63,7 @@ def list_users() -> None:
     """Every account with its role and status."""
     after = ""
     while True:
-        page = services.list_users(after=after, limit=500)
+        page = services.list_users(CLI_ACTOR, after=after, limit=500)
         for user in page.rows:
             status = "active" if user.active else "deactivated"
             click.echo(f"{user.id}\t{user.email}\t{user.role}\t{status}\t{user.name}")

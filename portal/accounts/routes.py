@@ -20,6 +20,7 @@ from portal.accounts.forms import (
     UserCreateForm,
 )
 from portal.core.access import Role, mark_signed_in, public, role_label, roles, signed_in
+from portal.core.audit import Actor
 from portal.core.errors import ServiceError, error_response
 from portal.core.extensions import limiter
 from portal.core.htmx import render, see_other
@@ -57,6 +58,10 @@ def _ip_limit() -> str:
 
 def _account_limit() -> str:
     return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+def _actor() -> Actor:
+    return services.actor_for(current_user)
 
 
 def _form_errors_as_flash(form: Any) -> None:
@@ -159,7 +164,7 @@ def password() -> Any:
             return render("accounts/password.html", form=form, status=400)
         try:
             user = services.change_own_password(
-                current_user.id, form.current_password.data, form.new_password.data
+                _actor(), form.current_password.data, form.new_password.data
             )
         except ServiceError as error:
             return render("accounts/password.html", form=form, status=400, error=error.message)
@@ -179,7 +184,7 @@ def set_language() -> Any:
         return see_other(back)
     session["locale"] = form.locale.data
     if current_user.is_authenticated:
-        services.set_preferences(current_user.id, locale=form.locale.data)
+        services.set_preferences(_actor(), locale=form.locale.data)
     return see_other(back)
 
 
@@ -192,6 +197,7 @@ def users() -> Any:
         "q": (request.args.get("q") or "").strip()[:100],
     }
     page = services.list_users(
+        _actor(),
         role=filters["role"],
         status=filters["status"],
         query=filters["q"],
@@ -215,11 +221,7 @@ def user_new() -> Any:
             return render("accounts/user_new.html", form=form, status=400)
         try:
             user = services.create_user(
-                form.email.data,
-                form.name.data,
-                form.role.data,
-                form.password.data,
-                services.actor_for(current_user),
+                _actor(), form.email.data, form.name.data, form.role.data, form.password.data
             )
         except ServiceError as error:
             return render(
@@ -233,7 +235,7 @@ def user_new() -> Any:
 @bp.route("/admin/users/<int:user_id>")
 @roles(Role.ADMIN)
 def user_detail(user_id: int) -> Any:
-    user = services.get_user(user_id)
+    user = services.get_user(_actor(), user_id)
     role_form = RoleForm(role=user.role)
     active_form = ActiveForm(active="0" if user.active else "1")
     return render(
@@ -254,7 +256,7 @@ def user_role(user_id: int) -> Any:
         _form_errors_as_flash(form)
         return see_other(target)
     try:
-        user = services.change_role(user_id, form.role.data, services.actor_for(current_user))
+        user = services.change_role(_actor(), user_id, form.role.data)
     except ServiceError as error:
         if error.status == 404:
             raise
@@ -276,9 +278,7 @@ def user_active(user_id: int) -> Any:
         flash(_("Choose whether to activate or deactivate."), "error")
         return see_other(target)
     try:
-        user = services.set_active(
-            user_id, form.active.data == "1", services.actor_for(current_user)
-        )
+        user = services.set_active(_actor(), user_id, form.active.data == "1")
     except ServiceError as error:
         if error.status == 404:
             raise

@@ -1,4 +1,10 @@
-"""Use cases for staff accounts. Each function owns its transaction and takes an explicit actor."""
+"""Use cases for staff accounts, each taking the actor first and owning its transaction.
+
+Only admins (and system actors such as the CLI) manage other people's accounts; everyone
+changes their own password and preferences. Signing in and loading the session's user come
+before there is an actor, so they take the credentials or the session id instead; the
+lookups other rooms make (by email, the active RMs, the audit trail) take what they look up.
+"""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -6,7 +12,7 @@ from enum import Enum
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,6 +24,7 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from portal.core.extensions import db
 from portal.core.pagination import Page
 from portal.core.timeutil import is_valid_timezone, utc_now
+from portal.core.transaction import use_case
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 128
@@ -97,14 +104,38 @@ def active_ids_by_email(emails: Iterable[str], roles: Iterable[Role]) -> dict[st
     return {email.lower(): user_id for email, user_id in found}
 
 
-def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+def active_relationship_managers(limit: int = 1000) -> list[Row[tuple[int, str]]]:
+    """(id, name) of every active relationship manager by name: who may own customers."""
+    return list(
+        db.session.execute(
+            select(User.id, User.name)
+            .where(User.role == Role.RM, User.active)
+            .order_by(User.name)
+            .limit(limit)
+        )
+    )
+
+
+def _require_admin(actor: Actor) -> None:
+    if not (actor.is_system or actor.role == Role.ADMIN):
+        raise PermissionDenied(_l("Only admins manage staff accounts."))
+
+
+def _user(user_id: int | None) -> User:
+    user = db.session.get(User, user_id) if user_id is not None else None
     if user is None:
         raise NotFound(_l("No such user."))
     return user
 
 
-def create_user(email: str, name: str, role: str, password: str, actor: Actor) -> User:
+def get_user(actor: Actor, user_id: int) -> User:
+    _require_admin(actor)
+    return _user(user_id)
+
+
+@use_case
+def create_user(actor: Actor, email: str, name: str, role: str, password: str) -> User:
+    _require_admin(actor)
     address = normalise_email(email)
     checked_role = check_role(role)
     clean_name = _check_name(name)
@@ -123,12 +154,10 @@ def create_user(email: str, name: str, role: str, password: str, actor: Actor) -
     try:
         db.session.flush()
     except IntegrityError as error:  # another request created the same email a moment ago
-        db.session.rollback()
         raise Conflict(
             _l("A user with email %(email)s already exists.", email=address), "email"
         ) from error
     record_event(actor, "user.created", "user", user.id, after=user.snapshot())
-    db.session.commit()
     return user
 
 
@@ -140,8 +169,10 @@ def _active_admins() -> int:
     return len(ids)
 
 
-def change_role(user_id: int, role: str, actor: Actor) -> User:
-    user = get_user(user_id)
+@use_case
+def change_role(actor: Actor, user_id: int, role: str) -> User:
+    _require_admin(actor)
+    user = _user(user_id)
     new_role = check_role(role)
     if user.role == new_role:
         return user
@@ -150,12 +181,13 @@ def change_role(user_id: int, role: str, actor: Actor) -> User:
     before = user.snapshot()
     user.role = new_role.value
     record_event(actor, "user.role_changed", "user", user.id, before=before, after=user.snapshot())
-    db.session.commit()
     return user
 
 
-def set_active(user_id: int, active: bool, actor: Actor) -> User:
-    user = get_user(user_id)
+@use_case
+def set_active(actor: Actor, user_id: int, active: bool) -> User:
+    _require_admin(actor)
+    user = _user(user_id)
     if user.active == active:
         return user
     if not active:
@@ -168,24 +200,26 @@ def set_active(user_id: int, active: bool, actor: Actor) -> User:
     user.session_token = new_session_token()
     action = "user.reactivated" if active else "user.deactivated"
     record_event(actor, action, "user", user.id, before=before, after=user.snapshot())
-    db.session.commit()
     return user
 
 
-def set_password(user_id: int, new_password: str, actor: Actor) -> User:
+@use_case
+def set_password(actor: Actor, user_id: int, new_password: str) -> User:
     """An admin (or the CLI) sets a password; every session of that user ends."""
-    user = get_user(user_id)
+    _require_admin(actor)
+    user = _user(user_id)
     check_password_policy(new_password, user.email)
     user.password_hash = generate_password_hash(new_password)
     user.password_changed_at = utc_now()
     user.session_token = new_session_token()
     record_event(actor, "user.password_set", "user", user.id)
-    db.session.commit()
     return user
 
 
-def change_own_password(user_id: int, current: str, new_password: str) -> User:
-    user = get_user(user_id)
+@use_case
+def change_own_password(actor: Actor, current: str, new_password: str) -> User:
+    """The actor changes their own password; their other sessions end."""
+    user = _user(actor.user_id)
     if not check_password_hash(user.password_hash, current or ""):
         raise ValidationFailed(_l("The current password is wrong."), field="current_password")
     if current == new_password:
@@ -196,15 +230,16 @@ def change_own_password(user_id: int, current: str, new_password: str) -> User:
     user.password_hash = generate_password_hash(new_password)
     user.password_changed_at = utc_now()
     user.session_token = new_session_token()
-    record_event(actor_for(user), "user.password_changed", "user", user.id)
-    db.session.commit()
+    record_event(actor, "user.password_changed", "user", user.id)
     return user
 
 
+@use_case
 def set_preferences(
-    user_id: int, *, locale: str | None = None, timezone: str | None = None
+    actor: Actor, *, locale: str | None = None, timezone: str | None = None
 ) -> User:
-    user = get_user(user_id)
+    """The actor's own language and time zone."""
+    user = _user(actor.user_id)
     before = {"locale": user.locale, "timezone": user.timezone}
     if locale is not None:
         if locale not in LANGUAGES:
@@ -216,10 +251,7 @@ def set_preferences(
         user.timezone = timezone
     after = {"locale": user.locale, "timezone": user.timezone}
     if after != before:
-        record_event(
-            actor_for(user), "user.preferences_changed", "user", user.id, before=before, after=after
-        )
-    db.session.commit()
+        record_event(actor, "user.preferences_changed", "user", user.id, before=before, after=after)
     return user
 
 
@@ -235,6 +267,7 @@ class SignInResult:
     user: User | None = None
 
 
+@use_case
 def authenticate(email: str, password: str) -> SignInResult:
     """Check credentials. A disabled account is only revealed to someone who knows its password."""
     user = find_by_email(email or "")
@@ -246,7 +279,7 @@ def authenticate(email: str, password: str) -> SignInResult:
     if not user.active:
         return SignInResult(SignIn.DISABLED)
     user.last_login_at = utc_now()
-    db.session.commit()
+    record_event(actor_for(user), "user.signed_in", "user", user.id)
     return SignInResult(SignIn.OK, user)
 
 
@@ -262,8 +295,15 @@ def load_session_user(session_id: str) -> User | None:
 
 
 def list_users(
-    *, role: str = "", status: str = "", query: str = "", after: str = "", limit: int = 50
+    actor: Actor,
+    *,
+    role: str = "",
+    status: str = "",
+    query: str = "",
+    after: str = "",
+    limit: int = 50,
 ) -> Page[User]:
+    _require_admin(actor)
     stmt = select(User).order_by(User.email).limit(limit + 1)
     if role in {r.value for r in Role}:
         stmt = stmt.where(User.role == role)

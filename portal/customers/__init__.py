@@ -6,8 +6,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from portal.core.cli import import_group
     from portal.customers.cli import import_customers_command
+    from portal.customers.contacts import contact_entries, follow_up_entries
     from portal.customers.routes import TEMPLATE_GLOBALS, bp
-    from portal.customers.services import contact_entries, follow_up_entries
     from portal.customers.timeline import register_provider
 
     app.register_blueprint(bp)

@@ -79,6 +79,17 @@ from portal.core.csvfiles import (
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.extensions import among, db
 from portal.core.timeutil import utc_now
+from portal.customers.cleaning import (
+    clean_birthday,
+    clean_choice,
+    clean_email,
+    clean_id_number,
+    clean_locale,
+    clean_name,
+    clean_number,
+    clean_phone,
+    clean_timezone,
+)
 from portal.customers.models import (
     FLAGS,
     AccountStatus,
@@ -89,20 +100,8 @@ from portal.customers.models import (
     Product,
     Segment,
 )
-from portal.customers.services import (
-    clean_birthday,
-    clean_choice,
-    clean_email,
-    clean_id_number,
-    clean_locale,
-    clean_name,
-    clean_number,
-    clean_phone,
-    clean_timezone,
-    move_open_follow_ups,
-    reversed_digits,
-    search_terms,
-)
+from portal.customers.search import reversed_digits, search_terms
+from portal.customers.services import move_open_follow_ups
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.extensions import db
 from portal.core.registry import contribute, contributions
 from portal.core.timeutil import utc_now
+from portal.core.transaction import use_case
 from portal.customers.models import (
     CreditAccount,
     Customer,
@@ -66,6 +67,7 @@ def _require_admin(actor: Actor) -> None:
         raise PermissionDenied(_l("Only admins handle data-subject requests."))
 
 
+@use_case
 def export_customer(actor: Actor, customer_id: int) -> dict[str, Any]:
     """Everything the portal holds about one customer, whole (this is the subject's own copy)."""
     _require_admin(actor)
@@ -97,7 +99,6 @@ def export_customer(actor: Actor, customer_id: int) -> dict[str, Any]:
     for name, section in contributions(EXPORT_SECTIONS).items():
         document[name] = section(customer.id)
     record_event(actor, "customer.exported", "customer", customer.id)
-    db.session.commit()
     return document
 
 
@@ -133,6 +134,7 @@ def _scrub_history(customer_id: int) -> None:
                 )
 
 
+@use_case
 def erase_customer(actor: Actor, customer_id: int, reason: str, confirm_number: str) -> Customer:
     """Remove personal data and keep the records that only count (accounts, dates, categories)."""
     _require_admin(actor)
@@ -171,5 +173,4 @@ def erase_customer(actor: Actor, customer_id: int, reason: str, confirm_number: 
     for step in contributions(ERASURE_STEPS).values():
         step(customer.id)
     record_event(actor, "customer.erased", "customer", customer.id, reason=reason[:1000])
-    db.session.commit()
     return customer

@@ -6,18 +6,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from portal.accounts.models import User
-from portal.accounts.services import actor_for
+from portal.accounts.services import active_relationship_managers, actor_for
 from portal.core.access import Role, roles, signed_in
 from portal.core.errors import ServiceError, ValidationFailed
-from portal.core.extensions import db
 from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id, writes_on_read
 from portal.core.timeutil import utc_now
-from portal.customers import access, imports, privacy, services
+from portal.customers import access, contacts, imports, privacy, search, services
 from portal.customers.forms import (
     ACCOUNT_STATUS_LABELS,
     CHANNEL_LABELS,
@@ -68,38 +65,27 @@ def _today() -> date:
     return utc_now().astimezone(viewer_zone()).date()
 
 
-def _relationship_managers() -> list[Any]:
-    """(id, name) of every active RM, for the owner filter and the reassign form."""
-    return list(
-        db.session.execute(
-            select(User.id, User.name)
-            .where(User.role == Role.RM, User.active)
-            .order_by(User.name)
-            .limit(1000)
-        )
-    )
-
-
 @bp.route("/customers")
 @signed_in
 def index() -> Any:
     owner = request.args.get("owner", "")
-    filters = services.CustomerFilters(
+    filters = search.CustomerFilters(
         query=(request.args.get("q") or "")[:100],
         segment=request.args.get("segment", ""),
         owner_id=parse_id(owner),
         flag=request.args.get("flag", ""),
         after=(request.args.get("after") or "")[:200],
     )
-    page = services.search_customers(_actor(), filters, PAGE)
+    page = search.search_customers(_actor(), filters, PAGE)
+    # the live-search partial shows no dropdowns, nor does an RM's list: spare them the query
+    with_managers = not is_htmx() and current_user.role != Role.RM
     return render(
         "customers/index.html",
         "customers/_rows.html",
         page=page,
         filters=filters,
         flags=FLAGS,
-        # the live-search partial shows no dropdowns: spare it the query
-        managers=[] if is_htmx() or current_user.role == Role.RM else _relationship_managers(),
+        managers=active_relationship_managers() if with_managers else [],
         can_reassign=access.can_reassign(_actor()),
     )
 
@@ -120,14 +106,15 @@ def _show(
     customer_id: int, contact_form: ContactForm | None = None, status: int = 200, **extra: Any
 ) -> Any:
     actor = _actor()
-    customer = services.get_customer(actor, customer_id)
+    page = services.customer_page(actor, customer_id, TIMELINE_PAGE)
+    customer = page.customer
     return render(
         "customers/show.html",
         status=status,
         customer=customer,
-        accounts=services.accounts_of(customer.id),
-        owner=db.session.get(User, customer.owner_id) if customer.owner_id else None,
-        timeline=services.customer_timeline(actor, customer.id, None, TIMELINE_PAGE),
+        accounts=page.accounts,
+        owner=page.owner,
+        timeline=page.timeline,
         contact_form=contact_form or _contact_form(),
         can_log=access.can_log_contact(actor, customer),
         can_edit=access.can_edit(actor, customer),
@@ -159,11 +146,12 @@ def timeline(customer_id: int) -> Any:
     )
 
 
-def _contact_input(form: ContactForm) -> services.ContactInput:
-    if form.occurred_at.data.year < services.EARLIEST_YEAR:
+def _contact_input(form: ContactForm) -> contacts.ContactInput:
+    # The use case refuses these too; checked first because year 1 cannot move to UTC.
+    if form.occurred_at.data.year < contacts.EARLIEST_YEAR:
         raise ValidationFailed(_("Enter a date after 1900."), "occurred_at")
     local = form.occurred_at.data.replace(tzinfo=viewer_zone())
-    return services.ContactInput(
+    return contacts.ContactInput(
         channel=form.channel.data,
         direction=form.direction.data,
         occurred_at=local.astimezone(UTC),
@@ -181,7 +169,7 @@ def log_contact(customer_id: int) -> Any:
     if not form.validate():
         return _show(customer_id, form, status=400)
     try:
-        services.log_contact(_actor(), customer_id, _contact_input(form))
+        contacts.log_contact(_actor(), customer_id, _contact_input(form))
     except ServiceError as error:
         if error.status in (403, 404):
             raise
@@ -193,7 +181,7 @@ def log_contact(customer_id: int) -> Any:
 @bp.route("/contacts/<int:interaction_id>/edit", methods=["GET", "POST"])
 @roles(Role.ADMIN, Role.RM, Role.HANDLER)
 def edit_contact(interaction_id: int) -> Any:
-    interaction, customer = services.get_contact(_actor(), interaction_id)
+    interaction, customer = contacts.get_contact(_actor(), interaction_id)
     form = ContactForm(obj=None if request.method == "POST" else interaction)
     if request.method == "GET":
         form.occurred_at.data = interaction.occurred_at.astimezone(viewer_zone()).replace(
@@ -201,7 +189,7 @@ def edit_contact(interaction_id: int) -> Any:
         )
     elif form.validate():
         try:
-            services.edit_contact(_actor(), interaction_id, _contact_input(form))
+            contacts.edit_contact(_actor(), interaction_id, _contact_input(form))
         except ServiceError as error:
             if error.status in (403, 404):
                 raise
@@ -240,7 +228,7 @@ def _customer_form(customer: Any = None) -> CustomerForm:
         if customer is not None and request.method == "GET"
         else CustomerForm()
     )
-    managers = _relationship_managers()
+    managers = active_relationship_managers()
     form.owner_id.choices = [("", _("Unassigned"))] + [(str(u.id), u.name) for u in managers]
     if customer is not None and request.method == "GET":
         form.owner_id.data = str(customer.owner_id or "")
@@ -304,8 +292,7 @@ def new() -> Any:
 @bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
 @roles(Role.ADMIN, Role.RM)
 def edit(customer_id: int) -> Any:
-    customer = services.get_customer(_actor(), customer_id)
-    access.require(access.can_edit(_actor(), customer))
+    customer = services.get_editable_customer(_actor(), customer_id)
     form = _customer_form(customer)
     if request.method == "POST" and form.validate():
         version = parse_id(form.version.data) or -1
@@ -320,7 +307,6 @@ def edit(customer_id: int) -> Any:
         except ServiceError as error:
             if error.status in (403, 404):
                 raise
-            db.session.rollback()
             return render(
                 "customers/form.html",
                 status=error.status,
@@ -338,16 +324,14 @@ def edit(customer_id: int) -> Any:
 @bp.route("/my-day")
 @signed_in
 def my_day() -> Any:
-    quiet_days = request.args.get("quiet", "")
-    days = parse_id(quiet_days) or 30
-    days = days if days <= 3650 else 30
     today = _today()
     actor = _actor()
+    day = contacts.my_day(actor, today, parse_id(request.args.get("quiet")))
     return render(
         "customers/my_day.html",
-        day=services.my_day(actor, today, days),
+        day=day,
         sections=contributed_sections(actor, utc_now()),
-        quiet_days=days,
+        quiet_days=day.quiet_days,
         today=today,
         reschedule_form=RescheduleForm(formdata=None, due_on=today + timedelta(days=1)),
     )
@@ -370,7 +354,7 @@ def _follow_up_row(follow_up: FollowUp, status: int = 200, error: Any = None) ->
 @bp.route("/follow-ups/<int:follow_up_id>/done", methods=["POST"])
 @roles(Role.ADMIN, Role.RM, Role.HANDLER)
 def follow_up_done(follow_up_id: int) -> Any:
-    follow_up = services.complete_follow_up(_actor(), follow_up_id)
+    follow_up = contacts.complete_follow_up(_actor(), follow_up_id)
     if is_htmx():
         return _follow_up_row(follow_up)
     flash(_("Follow-up done."), "success")
@@ -380,19 +364,19 @@ def follow_up_done(follow_up_id: int) -> Any:
 @bp.route("/follow-ups/<int:follow_up_id>/reschedule", methods=["POST"])
 @roles(Role.ADMIN, Role.RM, Role.HANDLER)
 def follow_up_reschedule(follow_up_id: int) -> Any:
-    services.get_follow_up(_actor(), follow_up_id)  # 404 or 403 before anything else
+    current = contacts.get_follow_up(_actor(), follow_up_id)  # 404 or 403 before anything else
     form = RescheduleForm()
     try:
         if not form.validate():
             raise ValidationFailed(_("Choose a valid date."), "due_on")
-        follow_up = services.reschedule_follow_up(
+        follow_up = contacts.reschedule_follow_up(
             _actor(), follow_up_id, form.due_on.data, _today()
         )
     except ServiceError as error:
         if error.status in (403, 404):
             raise
         if is_htmx():
-            return _follow_up_row(db.session.get(FollowUp, follow_up_id), 400, error.message)
+            return _follow_up_row(current, 400, error.message)
         flash(str(error.message), "error")
         return see_other(url_for("customers.my_day"))
     if is_htmx():

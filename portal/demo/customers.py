@@ -38,7 +38,7 @@ from portal.customers.models import (
     Product,
     Segment,
 )
-from portal.customers.services import reversed_digits, search_terms
+from portal.customers.search import reversed_digits, search_terms
 from portal.demo.base import (
     COMPOUND_SURNAMES,
     ENGLISH_FIRST,

@@ -74,7 +74,7 @@ def seed_users(ctx: SeedContext) -> None:
     from portal.accounts import services
 
     for account in DEMO_ACCOUNTS:
-        services.create_user(account.email, account.name, account.role, account.password, ctx.actor)
+        services.create_user(ctx.actor, account.email, account.name, account.role, account.password)
     ctx.counts["users"] = len(DEMO_ACCOUNTS)
     staff_hash = generate_password_hash(STAFF_PASSWORD)  # one hash: scrypt per row would dominate
     plan = STAFF[ctx.scale]

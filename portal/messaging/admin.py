@@ -20,8 +20,8 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from portal.core.extensions import db
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
+from portal.customers.cleaning import clean_number
 from portal.customers.models import Customer
-from portal.customers.services import clean_number
 from portal.messaging.compose import Composed, RenderFailed, as_sent, content_of, subjects_of
 from portal.messaging.models import Message, MessageStatus, MessageTemplate, Purpose, Suppression
 from portal.messaging.templates import (

@@ -15,8 +15,8 @@ from sqlalchemy import func, or_, select
 from portal.core.audit import Actor
 from portal.core.errors import NotFound, ServiceError, ValidationFailed
 from portal.core.extensions import db
+from portal.customers.cleaning import clean_email
 from portal.customers.models import Customer
-from portal.customers.services import clean_email
 from portal.tickets.models import Prospect, Ticket
 from portal.tickets.services import add_event, commit_change, locked_for_change, require_handler
 

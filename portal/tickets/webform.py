@@ -17,8 +17,8 @@ from portal.core.config import LANGUAGES
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.customers.cleaning import clean_email, clean_phone
 from portal.customers.models import Product
-from portal.customers.services import clean_email, clean_phone
 from portal.tickets import intake, services
 from portal.tickets.models import Axis, Kind, Ticket
 from portal.tickets.services import clean_text
