@@ -19,7 +19,7 @@ from portal.core.i18n import html_lang
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
 from portal.core.security import CONTENT_SECURITY_POLICY
-from portal.messaging import admin, services
+from portal.messaging import outbox, services, template_editing
 from portal.messaging.forms import TemplateForm
 from portal.messaging.labels import MESSAGE_STATUS_LABELS, PURPOSE_LABELS, UNSUBSCRIBE_LABELS
 from portal.messaging.models import MessageStatus, Purpose
@@ -68,12 +68,12 @@ def _actor() -> Any:
 # ---------------------------------------------------------------- the outbox
 
 
-@bp.route("/admin/outbox")
+@bp.route("/admin/outbox", endpoint="outbox")
 @roles(Role.ADMIN)
-def outbox() -> Any:
-    filters = admin.OutboxFilters.from_args(request.args)
+def outbox_list() -> Any:
+    filters = outbox.OutboxFilters.from_args(request.args)
     try:
-        page = admin.outbox_page(_actor(), filters, PAGE)
+        page = outbox.outbox_page(_actor(), filters, PAGE)
         filter_error = None
     except ValidationFailed as error:
         page, filter_error = Page([], None), error.message
@@ -92,12 +92,12 @@ def outbox() -> Any:
 @bp.route("/admin/outbox/<int:message_id>")
 @roles(Role.ADMIN)
 def message(message_id: int) -> Any:
-    found = admin.get_message(_actor(), message_id)
+    found = outbox.get_message(_actor(), message_id)
     return render(
         "messaging/message.html",
         message=found,
-        text=admin.message_text(found),
-        customer=admin.customer_of(found),
+        text=outbox.message_text(found),
+        customer=outbox.customer_of(found),
         events=list_audit_events(subject=("message", str(found.id)), limit=EVENTS_SHOWN).rows,
     )
 
@@ -106,8 +106,8 @@ def message(message_id: int) -> Any:
 @roles(Role.ADMIN)
 def message_html(message_id: int) -> Response:
     """The HTML part as the customer's mail program shows it, for a sandboxed frame."""
-    found = admin.get_message(_actor(), message_id)
-    response = Response(admin.message_text(found).content.body_html, mimetype="text/html")
+    found = outbox.get_message(_actor(), message_id)
+    response = Response(outbox.message_text(found).content.body_html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = HTML_PART_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -141,14 +141,14 @@ def retry(message_id: int) -> Any:
 @bp.route("/admin/suppressions")
 @roles(Role.ADMIN)
 def suppressions() -> Any:
-    page = admin.suppressions_page(_actor(), request.args.get("after", ""), PAGE)
+    page = outbox.suppressions_page(_actor(), request.args.get("after", ""), PAGE)
     return render("messaging/suppressions.html", page=page)
 
 
 @bp.route("/admin/suppressions/remove", methods=["POST"])
 @roles(Role.ADMIN)
 def remove_suppression() -> Any:
-    removed = admin.remove_suppression(_actor(), request.form.get("address", ""))
+    removed = outbox.remove_suppression(_actor(), request.form.get("address", ""))
     flash(_("%(address)s can be mailed again.", address=removed.address), "success")
     return see_other(url_for("messaging.suppressions"))
 
@@ -160,12 +160,14 @@ def remove_suppression() -> Any:
 @roles(Role.ADMIN)
 def templates() -> Any:
     return render(
-        "messaging/templates.html", states=admin.template_overview(_actor()), languages=LANGUAGES
+        "messaging/templates.html",
+        states=template_editing.template_overview(_actor()),
+        languages=LANGUAGES,
     )
 
 
-def _typed(form: TemplateForm) -> admin.TemplateSource:
-    return admin.TemplateSource.typed(
+def _typed(form: TemplateForm) -> template_editing.TemplateSource:
+    return template_editing.TemplateSource.typed(
         form.subject.data or "",
         form.body_text.data or "",
         form.body_html.data or "",
@@ -173,7 +175,9 @@ def _typed(form: TemplateForm) -> admin.TemplateSource:
     )
 
 
-def _editor(state: admin.TemplateState, form: TemplateForm, status: int = 200, **extra: Any) -> Any:
+def _editor(
+    state: template_editing.TemplateState, form: TemplateForm, status: int = 200, **extra: Any
+) -> Any:
     response = make_response(
         render(
             "messaging/template_edit.html",
@@ -181,7 +185,7 @@ def _editor(state: admin.TemplateState, form: TemplateForm, status: int = 200, *
             status=status,
             state=state,
             form=form,
-            names=admin.available_names(state.key),
+            names=template_editing.available_names(state.key),
             language=LANGUAGES[state.locale],
             **extra,
         )
@@ -192,7 +196,7 @@ def _editor(state: admin.TemplateState, form: TemplateForm, status: int = 200, *
 
 def _refused(form: TemplateForm, error: ServiceError) -> dict[str, Any]:
     """A refusal shown next to the field it is about, else above the form."""
-    if error.field in admin.TEMPLATE_PARTS:
+    if error.field in template_editing.TEMPLATE_PARTS:
         form[error.field].errors = [str(error.message)]
         return {"problem": f"{form[error.field].label.text}: {error.message}"}
     return {"error": error.message}
@@ -202,7 +206,7 @@ def _refused(form: TemplateForm, error: ServiceError) -> dict[str, Any]:
 @roles(Role.ADMIN)
 def template_edit(key: str, locale: str) -> Any:
     actor = _actor()
-    state = admin.template_state(actor, key, locale)
+    state = template_editing.template_state(actor, key, locale)
     form = TemplateForm()
     if request.method == "GET":
         form.subject.data = state.source.subject
@@ -211,13 +215,15 @@ def template_edit(key: str, locale: str) -> Any:
         form.ad_prefix.data = state.source.ad_prefix
         form.version.data = str(state.version)
         try:
-            preview = admin.preview_template(actor, key, locale, state.source)
+            preview = template_editing.preview_template(actor, key, locale, state.source)
         except ValidationFailed as error:  # stored before a shipped template changed
             return _editor(state, form, **_refused(form, error))
         return _editor(state, form, preview=preview)
     version = parse_id(form.version.data)
     try:
-        admin.save_template(actor, key, locale, _typed(form), -1 if version is None else version)
+        template_editing.save_template(
+            actor, key, locale, _typed(form), -1 if version is None else version
+        )
     except ServiceError as error:
         if error.status in (403, 404):
             raise
@@ -231,10 +237,10 @@ def template_edit(key: str, locale: str) -> Any:
 @roles(Role.ADMIN)
 def template_preview(key: str, locale: str) -> Any:
     actor = _actor()
-    state = admin.template_state(actor, key, locale)
+    state = template_editing.template_state(actor, key, locale)
     form = TemplateForm()
     try:
-        preview = admin.preview_template(actor, key, locale, _typed(form))
+        preview = template_editing.preview_template(actor, key, locale, _typed(form))
     except ServiceError as error:
         if error.status in (403, 404):
             raise
@@ -248,7 +254,9 @@ def template_reset(key: str, locale: str) -> Any:
     target = url_for("messaging.template_edit", key=key, locale=locale)
     version = parse_id(request.form.get("version"))
     try:
-        reset = admin.reset_template(_actor(), key, locale, -1 if version is None else version)
+        reset = template_editing.reset_template(
+            _actor(), key, locale, -1 if version is None else version
+        )
     except ServiceError as error:
         if error.status in (403, 404):
             raise

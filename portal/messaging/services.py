@@ -124,6 +124,11 @@ class QueueResult:
             self.reasons[decision.reason] = self.reasons.get(decision.reason, 0) + 1
 
 
+def require_admin(actor: Actor) -> None:
+    if not (actor.is_system or actor.role == Role.ADMIN):
+        raise PermissionDenied(_l("Only admins manage messages and their templates."))
+
+
 def policy_settings() -> PolicySettings:
     return PolicySettings.from_config(current_app.config)
 
@@ -453,8 +458,7 @@ def retry(actor: Actor, message_id: int, now: datetime | None = None) -> Message
     address put on the suppression list, or a cap reached refuses the retry with the reason;
     quiet hours defer it. Only a failed message can be retried.
     """
-    if not (actor.is_system or actor.role == Role.ADMIN):
-        raise PermissionDenied(_l("Only admins retry messages."))
+    require_admin(actor)
     now = now or utc_now()
     message = db.session.get(Message, message_id, with_for_update=True)
     if message is None:
