@@ -9,11 +9,13 @@ from urllib.parse import urlencode
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core.audit import Actor, record_event
+from portal.accounts.services import list_audit_events
+from portal.core.audit import Actor, AuditEvent, record_event
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
+from portal.core.transaction import use_case
 from portal.customers.models import Customer
 from portal.customers.services import clean_number
 from portal.messaging.compose import Composed, RenderFailed, as_sent, content_of, subjects_of
@@ -103,7 +105,7 @@ def outbox_page(actor: Actor, filters: OutboxFilters, limit: int = 50) -> Page[O
     return Page(page, str(page[-1].message.id) if len(rows) > limit else None)
 
 
-def get_message(actor: Actor, message_id: int) -> Message:
+def _message(actor: Actor, message_id: int) -> Message:
     require_admin(actor)
     message = db.session.get(Message, message_id)
     if message is None:
@@ -121,15 +123,34 @@ class MessageText:
     problem: str | None = None
 
 
-def message_text(message: Message) -> MessageText:
+def _text_of(message: Message) -> MessageText:
     try:
         return MessageText(content_of(message), as_sent(message))
     except RenderFailed as failure:
         return MessageText(Composed("", "", "", dict(message.headers or {})), False, failure.reason)
 
 
-def customer_of(message: Message) -> Customer | None:
-    return db.session.get(Customer, message.customer_id) if message.customer_id else None
+@dataclass(frozen=True)
+class MessagePage:
+    """One message for its admin page: what it says, to which customer, and what happened
+    to it (its newest audit events)."""
+
+    message: Message
+    text: MessageText
+    customer: Customer | None
+    events: list[AuditEvent]
+
+
+def message_page(actor: Actor, message_id: int, events_shown: int = 50) -> MessagePage:
+    message = _message(actor, message_id)
+    customer = db.session.get(Customer, message.customer_id) if message.customer_id else None
+    events = list_audit_events(subject=("message", str(message.id)), limit=events_shown).rows
+    return MessagePage(message, _text_of(message), customer, events)
+
+
+def message_html(actor: Actor, message_id: int) -> str:
+    """The HTML part of a message, as the customer's mail program gets it."""
+    return _text_of(_message(actor, message_id)).content.body_html
 
 
 # ---------------------------------------------------------------- the suppression list
@@ -145,6 +166,7 @@ def suppressions_page(actor: Actor, after: str = "", limit: int = 50) -> Page[Su
     return Page(rows[:limit], rows[limit - 1].address if len(rows) > limit else None)
 
 
+@use_case
 def remove_suppression(actor: Actor, address: str) -> Suppression:
     """Let an address be mailed again (it was fixed, or the bounce was a mistake)."""
     require_admin(actor)
@@ -159,5 +181,4 @@ def remove_suppression(actor: Actor, address: str) -> Suppression:
         before={"address": found.address, "reason": found.reason},
     )
     db.session.delete(found)
-    db.session.commit()
     return found

@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from portal.accounts.services import actor_for, list_audit_events
+from portal.accounts.services import actor_for
 from portal.core.access import Role, public, roles
 from portal.core.config import LANGUAGES
 from portal.core.errors import ServiceError, ValidationFailed
-from portal.core.extensions import csrf, db, limiter
+from portal.core.extensions import csrf, limiter
 from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import html_lang
 from portal.core.pagination import Page
@@ -29,7 +29,6 @@ bp = Blueprint("messaging", __name__)
 
 PAGE = 50
 EVENTS_SHOWN = 50
-TOKEN_MAX = 200
 # Mailbox providers send one-click POSTs from shared addresses: the limit only stops floods.
 UNSUBSCRIBE_LIMIT = "60 per minute"
 # The HTML part of a stored message is the one place the portal serves markup it did not
@@ -92,13 +91,13 @@ def outbox_list() -> Any:
 @bp.route("/admin/outbox/<int:message_id>")
 @roles(Role.ADMIN)
 def message(message_id: int) -> Any:
-    found = outbox.get_message(_actor(), message_id)
+    page = outbox.message_page(_actor(), message_id, EVENTS_SHOWN)
     return render(
         "messaging/message.html",
-        message=found,
-        text=outbox.message_text(found),
-        customer=outbox.customer_of(found),
-        events=list_audit_events(subject=("message", str(found.id)), limit=EVENTS_SHOWN).rows,
+        message=page.message,
+        text=page.text,
+        customer=page.customer,
+        events=page.events,
     )
 
 
@@ -106,8 +105,7 @@ def message(message_id: int) -> Any:
 @roles(Role.ADMIN)
 def message_html(message_id: int) -> Response:
     """The HTML part as the customer's mail program shows it, for a sandboxed frame."""
-    found = outbox.get_message(_actor(), message_id)
-    response = Response(outbox.message_text(found).content.body_html, mimetype="text/html")
+    response = Response(outbox.message_html(_actor(), message_id), mimetype="text/html")
     response.headers["Content-Security-Policy"] = HTML_PART_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -123,7 +121,6 @@ def retry(message_id: int) -> Any:
     except ServiceError as error:
         if error.status in (403, 404):
             raise
-        db.session.rollback()
         flash(str(error.message), "error")
         return see_other(target)
     flash(
@@ -219,15 +216,13 @@ def template_edit(key: str, locale: str) -> Any:
         except ValidationFailed as error:  # stored before a shipped template changed
             return _editor(state, form, **_refused(form, error))
         return _editor(state, form, preview=preview)
-    version = parse_id(form.version.data)
     try:
         template_editing.save_template(
-            actor, key, locale, _typed(form), -1 if version is None else version
+            actor, key, locale, _typed(form), parse_id(form.version.data)
         )
     except ServiceError as error:
         if error.status in (403, 404):
             raise
-        db.session.rollback()
         return _editor(state, form, status=error.status, **_refused(form, error))
     flash(_("Template saved; messages queued from now on use it."), "success")
     return see_other(url_for("messaging.template_edit", key=key, locale=locale))
@@ -252,15 +247,13 @@ def template_preview(key: str, locale: str) -> Any:
 @roles(Role.ADMIN)
 def template_reset(key: str, locale: str) -> Any:
     target = url_for("messaging.template_edit", key=key, locale=locale)
-    version = parse_id(request.form.get("version"))
     try:
         reset = template_editing.reset_template(
-            _actor(), key, locale, -1 if version is None else version
+            _actor(), key, locale, parse_id(request.form.get("version"))
         )
     except ServiceError as error:
         if error.status in (403, 404):
             raise
-        db.session.rollback()
         flash(str(error.message), "error")
         return see_other(target)
     if reset:
@@ -312,8 +305,6 @@ def _broken_link() -> Any:
 @public
 @limiter.limit(UNSUBSCRIBE_LIMIT, key_func=get_remote_address, scope="unsubscribe")
 def unsubscribe(token: str) -> Any:
-    if len(token) > TOKEN_MAX:
-        return _broken_link()
     if request.method == "GET":
         link = services.unsubscribe_link(token)
         if link is None:

@@ -16,6 +16,7 @@ from portal.core.audit import Actor, record_event
 from portal.core.config import LANGUAGES
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
+from portal.core.transaction import use_case
 from portal.messaging.models import MessageTemplate
 from portal.messaging.services import require_admin
 from portal.messaging.templates import (
@@ -163,18 +164,21 @@ def preview_template(actor: Actor, key: str, locale: str, source: TemplateSource
     return render(key, locale, dict(SAMPLE_CONTEXT), {(key, locale): source.as_tuple()})
 
 
-def _stale() -> Conflict:
+def _changed_meanwhile(*_use_case_args: Any, **_use_case_kwargs: Any) -> Conflict:
     return Conflict(_l("Someone else changed this template in the meantime. Reload and try again."))
 
 
+# Two admins saving the first edit of one template at once both insert it: IntegrityError.
+@use_case(stale=_changed_meanwhile, conflicts=(StaleDataError, IntegrityError))
 def save_template(
-    actor: Actor, key: str, locale: str, source: TemplateSource, version: int
+    actor: Actor, key: str, locale: str, source: TemplateSource, version: int | None
 ) -> TemplateState:
     """Store an admin's template for one kind and language, made from `version` (0: from the
-    shipped one). A template that would fail when a message is rendered is refused here."""
+    shipped one; None, a form that lost it, is refused like an outdated one). A template that
+    would fail when a message is rendered is refused here."""
     current = template_state(actor, key, locale)
     if version != current.version:
-        raise _stale()
+        raise _changed_meanwhile()
     check_source(key, source)
     stored = db.session.get(MessageTemplate, (key, locale))
     if stored is None:
@@ -191,21 +195,19 @@ def save_template(
         before=current.source.snapshot(),
         after=source.snapshot(),
     )
-    try:
-        db.session.commit()
-    except (StaleDataError, IntegrityError) as error:  # saved by someone else a moment ago
-        db.session.rollback()
-        raise _stale() from error
+    db.session.flush()  # the new version, for the state returned
     return template_state(actor, key, locale)
 
 
-def reset_template(actor: Actor, key: str, locale: str, version: int) -> bool:
-    """Drop the admin's template so the shipped one is used again; False if there was none."""
+@use_case(stale=_changed_meanwhile)
+def reset_template(actor: Actor, key: str, locale: str, version: int | None) -> bool:
+    """Drop the admin's template so the shipped one is used again; False if there was none.
+    `version` is the one the admin saw, as for saving."""
     current = template_state(actor, key, locale)
     if not current.edited:
         return False
     if version != current.version:
-        raise _stale()
+        raise _changed_meanwhile()
     stored = db.session.get(MessageTemplate, (key, locale))
     db.session.delete(stored)
     record_event(
@@ -216,9 +218,4 @@ def reset_template(actor: Actor, key: str, locale: str, version: int) -> bool:
         before=current.source.snapshot(),
         after=_shipped(key, locale).snapshot(),
     )
-    try:
-        db.session.commit()
-    except StaleDataError as error:
-        db.session.rollback()
-        raise _stale() from error
     return True
