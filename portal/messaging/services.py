@@ -258,9 +258,10 @@ def _decide(
 
 
 def queue(drafts: list[Draft], now: datetime | None = None) -> QueueResult:
-    """Decide and write `drafts` in the caller's transaction (the caller commits). Nothing is
-    rendered: the row keeps the template key, the language and the draft's values, and
-    delivery renders the message when it sends it.
+    """Decide and write `drafts` in the caller's transaction: a step of the caller's use case
+    or batch (`transaction()`), not a use case of its own — the messages are written with
+    whatever caused them, or not at all. Nothing is rendered: the row keeps the template key,
+    the language and the draft's values, and delivery renders the message when it sends it.
 
     A draft whose key is already in the outbox is skipped: planning the same day twice, or in
     two processes at once, writes each message once.
