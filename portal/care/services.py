@@ -184,7 +184,7 @@ def save_rule(
         "send_hour": send_hour,
         "days_before": parse_lead_days(days_before) if key == RuleKey.REMINDER else "",
     }
-    stored = current.version != 0
+    stored = current.version != 0  # a default not stored yet is version 0
     before = current.snapshot() if stored else None
     if stored and all(getattr(current, name) == value for name, value in changes.items()):
         return current
