@@ -2,6 +2,7 @@
 what it says, and lifting a suppression. (Retrying a message and unsubscribing are use cases of
 services.py; editing the templates is template_editing.py.)"""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlencode
@@ -37,8 +38,8 @@ class OutboxFilters:
     after: str = ""  # the id of the last message shown
 
     @classmethod
-    def from_args(cls, args: Any) -> "OutboxFilters":
-        """Filters from a query string; unknown statuses and purposes are dropped."""
+    def from_args(cls, args: Mapping[str, str]) -> "OutboxFilters":
+        """Filters from a query string's values; unknown statuses and purposes are dropped."""
         values = {f.name: (args.get(f.name) or "").strip()[:40] for f in fields(cls)}
         filters = cls(**values)
         if filters.status not in {s.value for s in MessageStatus}:
