@@ -8,19 +8,20 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from portal.accounts.services import actor_for
 from portal.care import services
 from portal.care.festivals import FESTIVALS, festival_date, fits, region_of
 from portal.care.models import Campaign, CareRule
 from portal.care.planner import birthday_dates, plan_day
 from portal.core.audit import Actor, AuditEvent
-from portal.core.errors import Conflict, ValidationFailed
+from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.customers.models import CreditAccount
 from portal.jobs.runner import build_scheduler
 from portal.messaging.compose import content_of
 from portal.messaging.models import Message
-from tests.factories import make_customer
+from tests.factories import make_customer, make_user
 
 SYSTEM = Actor.system("test")
 # 10:00 in Shanghai on 1 December 2026; 21:00 on 30 November in New York.
@@ -339,7 +340,7 @@ def test_jobs_once_replays_any_day(runner, db):
 
 
 def test_rules_exist_as_disabled_defaults_until_saved(db):
-    shown = services.rules()
+    shown = services.rules(SYSTEM)
     assert [(r.key, r.enabled, r.template_key) for r in shown] == [
         ("birthday", False, "birthday"),
         ("festival", False, "festival"),
@@ -370,6 +371,34 @@ def test_saving_a_rule_checks_its_values(db):
     assert saved.days_before == "7,1" and saved.lead_days() == [7, 1]
     with pytest.raises(Conflict):
         save(version=0)
+
+
+def test_the_rule_use_cases_are_for_admins_and_refuse_a_lost_version(db):
+    handler = actor_for(make_user(role="handler"))
+    values = {
+        "enabled": True,
+        "template_key": "birthday",
+        "send_hour": 9,
+        "days_before": "",
+    }
+    with pytest.raises(PermissionDenied):
+        services.rules(handler)
+    with pytest.raises(PermissionDenied):
+        services.save_rule(handler, "birthday", **values, version=0)
+    with pytest.raises(NotFound):
+        services.save_rule(SYSTEM, "anniversary", **values, version=0)
+    with pytest.raises(Conflict):
+        services.save_rule(SYSTEM, "birthday", **values, version=None)
+    assert _db.session.scalars(select(CareRule)).all() == []
+
+
+def test_saving_a_rule_unchanged_writes_and_records_nothing(db):
+    values = {"enabled": True, "template_key": "birthday", "send_hour": 9, "days_before": ""}
+    services.save_rule(SYSTEM, "birthday", **values, version=0)
+    again = services.save_rule(SYSTEM, "birthday", **values, version=1)
+    assert again.version == 1
+    actions = _db.session.scalars(select(AuditEvent.action)).all()
+    assert actions == ["care.rule_changed"]
 
 
 def test_the_rules_page_switches_a_rule_on(client, login_as, db):
@@ -406,11 +435,9 @@ def test_a_campaign_preview_counts_exactly_what_sending_does(db):
     make_customer(segment="affluent", consent_care=True, vulnerable=True)
     make_customer(segment="affluent", consent_care=True, email=None)
     make_customer(segment="mass", consent_care=True)
-    campaign = services.create_campaign(
-        SYSTEM, "Budgeting tips", "care", "education", services.Audience("affluent")
-    )
+    campaign = services.create_campaign(SYSTEM, "Budgeting tips", "care", "education", "affluent")
 
-    preview = services.preview(SYSTEM, campaign, now)
+    preview = services.preview(SYSTEM, campaign.id, now)
     assert _db.session.scalars(select(Message)).all() == []
     assert preview.audience == 5 and preview.receiving == 2
     assert dict(preview.counts) == {"queued": 1, "deferred": 1, "suppressed": 3}
@@ -428,13 +455,38 @@ def test_a_service_notice_to_flagged_customers_needs_no_greeting_consent(db):
     in_arrears = make_customer(in_arrears=True, consent_care=False)
     make_customer(in_arrears=False)
     campaign = services.create_campaign(
-        SYSTEM, "Hardship help", "service", "notice", services.Audience("", ("in_arrears",))
+        SYSTEM, "Hardship help", "service", "notice", flags=["in_arrears"]
     )
     outcome = services.send_campaign(SYSTEM, campaign.id, SHANGHAI_MORNING)
     assert outcome.audience == 1 and dict(outcome.counts) == {"queued": 1}
     (message,) = greeted(in_arrears)
     subject = content_of(message).subject
     assert message.transactional and subject and not subject.startswith("「广告」")
+
+
+def test_a_campaigns_audience_is_checked_by_the_use_case(db):
+    with pytest.raises(ValidationFailed):
+        services.create_campaign(SYSTEM, "Tips", "care", "education", segment="nobody")
+    with pytest.raises(ValidationFailed):
+        services.create_campaign(SYSTEM, "Tips", "care", "education", flags=["famous"])
+    with pytest.raises(PermissionDenied):
+        services.create_campaign(actor_for(make_user(role="rm")), "Tips", "care", "education")
+    assert _db.session.scalars(select(Campaign)).all() == []
+
+
+def test_only_a_draft_campaign_is_previewed_and_sending_leaves_two_events(db):
+    make_customer(segment="affluent", consent_care=True)
+    campaign = services.create_campaign(SYSTEM, "Tips", "care", "education", "affluent")
+    services.send_campaign(SYSTEM, campaign.id, SHANGHAI_MORNING)
+    with pytest.raises(Conflict):
+        services.preview(SYSTEM, campaign.id, SHANGHAI_MORNING)
+    page = services.campaign_page(SYSTEM, campaign.id, with_preview=True)
+    assert page.preview is None and page.outcome.audience == 1
+    events = _db.session.scalars(
+        select(AuditEvent).where(AuditEvent.subject_type == "campaign").order_by(AuditEvent.id)
+    ).all()
+    assert [e.action for e in events] == ["campaign.created", "campaign.queued", "campaign.sent"]
+    assert (events[1].before, events[1].after["status"]) == ({"status": "draft"}, "queued")
 
 
 def test_campaign_pages_create_preview_and_send(client, login_as, db):

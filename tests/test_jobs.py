@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.core.extensions import db as portal_db
 from portal.core.timeutil import utc_now
 from portal.jobs import runner as job_runner
 from portal.jobs.models import JobLease, JobRun
@@ -25,6 +26,11 @@ def test_a_lease_has_one_holder_until_it_expires(db) -> None:
 
 
 def failing_job(as_of):
+    # What a failed step wrote outside the transaction helper must not be kept with the record.
+    portal_db.session.add(
+        JobLease(job_id="left-behind", holder="failed job", acquired_at=as_of, expires_at=as_of)
+    )
+    portal_db.session.flush()
     raise RuntimeError(f"boom at {as_of:%Y}")
 
 
@@ -53,6 +59,7 @@ def test_a_failing_job_is_recorded_and_releases_its_lease(db, test_registry, cap
     run = db.session.get(JobRun, outcome.run_id)
     assert run.outcome == "failed" and run.finished_at is not None
     assert db.session.get(JobLease, "test.fail") is None
+    assert db.session.get(JobLease, "left-behind") is None
     assert any(
         '"event": "job.end"' in r.message and '"failed"' in r.message for r in caplog.records
     )

@@ -4,8 +4,8 @@ reminder messages the enabled care rules ask for, queued through the outbox.
 At any instant the world's zones fall on one to three local dates. The planner groups the IANA
 zones by their local date and, per group and rule, streams only the matching rows with SQL
 filters, in keyset pages of `BATCH`; each page goes through `messaging.services.queue` (which
-applies the contact policy to the whole page) and is committed. Nothing is loaded whole, so
-memory stays flat however many customers there are.
+applies the contact policy to the whole page) in a transaction of its own. Nothing is loaded
+whole, so memory stays flat however many customers there are.
 
 - Birthdays: `birthday IN (every date with today's month and day over the last 130 years)`, a
   set filter the database checks in one pass (and could answer from an index on `birthday`).
@@ -42,8 +42,9 @@ from portal.care.festivals import Festival, festivals_on, zones_in
 from portal.care.models import CareRule, RuleKey
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc
+from portal.core.transaction import transaction
 from portal.customers.models import AccountStatus, CreditAccount, Customer
-from portal.messaging import services as outbox
+from portal.messaging import services as messaging
 from portal.messaging.models import Purpose
 
 BATCH = 5_000
@@ -76,7 +77,7 @@ class PlanSummary:
     statuses: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     reasons: Counter[str] = field(default_factory=Counter)
 
-    def add(self, rule: str, drafted: int, result: outbox.QueueResult) -> None:
+    def add(self, rule: str, drafted: int, result: messaging.QueueResult) -> None:
         self.drafted[rule] += drafted
         self.statuses[rule].update(result.counts)
         self.reasons.update(result.reasons)
@@ -149,13 +150,13 @@ def plan_day(now: datetime) -> dict[str, Any]:
             if group.day < rule.enabled_on:
                 continue  # a rule never sends for a date before it was switched on
             for drafts in _drafts(rule, group, now):
-                result = outbox.queue(drafts, now)
-                db.session.commit()
+                with transaction():
+                    result = messaging.queue(drafts, now)
                 summary.add(rule.key, len(drafts), result)
     return summary.as_dict()
 
 
-def _drafts(rule: ActiveRule, group: DayGroup, now: datetime) -> Iterator[list[outbox.Draft]]:
+def _drafts(rule: ActiveRule, group: DayGroup, now: datetime) -> Iterator[list[messaging.Draft]]:
     if rule.key == RuleKey.BIRTHDAY:
         yield from _birthday_drafts(rule, group, now)
     elif rule.key == RuleKey.FESTIVAL:
@@ -182,7 +183,7 @@ def _pages(query: Select[Any], key: Any) -> Iterator[list[Any]]:
 
 def _birthday_drafts(
     rule: ActiveRule, group: DayGroup, now: datetime
-) -> Iterator[list[outbox.Draft]]:
+) -> Iterator[list[messaging.Draft]]:
     query = select(Customer.id, Customer.timezone).where(
         Customer.birthday.in_(birthday_dates(group.day)),
         Customer.timezone.in_(group.zones),
@@ -199,7 +200,7 @@ def _birthday_drafts(
 
 def _festival_drafts(
     rule: ActiveRule, festival: Festival, group: DayGroup, now: datetime
-) -> Iterator[list[outbox.Draft]]:
+) -> Iterator[list[messaging.Draft]]:
     zones = group.zones
     if festival.regions:
         zones = tuple(sorted(set(zones) & set(zones_in(festival.regions))))
@@ -233,8 +234,8 @@ def _greeting(
     group: DayGroup,
     now: datetime,
     **context: str,
-) -> outbox.Draft:
-    return outbox.Draft(
+) -> messaging.Draft:
+    return messaging.Draft(
         dedupe_key=key,
         customer_id=customer_id,
         purpose=Purpose.CARE.value,
@@ -248,7 +249,7 @@ def _greeting(
 
 def _reminder_drafts(
     rule: ActiveRule, days_before: int, group: DayGroup, now: datetime
-) -> Iterator[list[outbox.Draft]]:
+) -> Iterator[list[messaging.Draft]]:
     due = group.day + timedelta(days=days_before)
     query = (
         select(CreditAccount.id, CreditAccount.customer_id, CreditAccount.number, Customer.timezone)
@@ -262,7 +263,7 @@ def _reminder_drafts(
     )
     for rows in _pages(query, CreditAccount.id):
         yield [
-            outbox.Draft(
+            messaging.Draft(
                 dedupe_key=f"reminder:{account_id}:{due.isoformat()}:{days_before}",
                 customer_id=customer_id,
                 purpose=Purpose.SERVICE.value,

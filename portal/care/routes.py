@@ -17,11 +17,9 @@ from portal.care.labels import (
     RULE_LABELS,
     SEGMENT_LABELS,
 )
-from portal.care.models import CampaignStatus
 from portal.core.access import Role, roles
 from portal.core.audit import Actor
-from portal.core.errors import NotFound, ServiceError
-from portal.core.extensions import db
+from portal.core.errors import ServiceError
 from portal.core.htmx import render, see_other
 from portal.core.requests import parse_id
 
@@ -57,7 +55,7 @@ def _rule_form(rule: Any, formdata: Any = None) -> RuleForm:
 
 
 def _rules_page(failed: str | None = None, form: RuleForm | None = None, error: Any = None) -> Any:
-    rules = services.rules()
+    rules = services.rules(_actor())
     forms = {rule.key: form if rule.key == failed and form else _rule_form(rule) for rule in rules}
     return render(
         "care/rules.html",
@@ -79,23 +77,20 @@ def rules() -> Any:
 @bp.route("/admin/care/<key>", methods=["POST"])
 @roles(Role.ADMIN)
 def save_rule(key: str) -> Any:
-    rule = next((r for r in services.rules() if r.key == key), None)
-    if rule is None:
-        raise NotFound(_("No such care rule."))
-    form = _rule_form(rule, request.form)
+    actor = _actor()
+    form = _rule_form(services.rule(actor, key), request.form)
     form.validate()
     try:
         services.save_rule(
-            _actor(),
+            actor,
             key,
             enabled=bool(form.enabled.data),
             template_key=form.template_key.data or "",
             send_hour=form.send_hour.data,
             days_before=form.days_before.data or "",
-            version=parse_id(form.version.data) or 0,
+            version=parse_id(form.version.data),
         )
     except ServiceError as error:
-        db.session.rollback()
         return _rules_page(failed=key, form=form, error=error.message)
     flash(_("%(rule)s saved.", rule=RULE_LABELS[key]), "success")
     return see_other(url_for("care.rules"))
@@ -120,17 +115,16 @@ def campaigns() -> Any:
     if request.method == "POST":
         form.validate()
         try:
-            audience = services.check_audience(form.segment.data or "", form.flags.data or [])
             campaign = services.create_campaign(
                 _actor(),
                 form.name.data or "",
                 form.purpose.data or "",
                 form.template_key.data or "",
-                audience,
+                form.segment.data or "",
+                form.flags.data or [],
             )
-        except ServiceError as error_:
-            db.session.rollback()
-            error = error_.message
+        except ServiceError as refused:
+            error = refused.message
         else:
             flash(_("Campaign saved as a draft. Preview it, then send it."), "success")
             return see_other(url_for("care.campaign", campaign_id=campaign.id))
@@ -143,28 +137,27 @@ def campaigns() -> Any:
     )
 
 
+def _campaign_page(page: services.CampaignPage, partial: str | None = None) -> Any:
+    return render(
+        "care/campaign.html",
+        partial,
+        campaign=page.campaign,
+        outcome=page.outcome,
+        preview=page.preview,
+    )
+
+
 @bp.route("/admin/campaigns/<int:campaign_id>")
 @roles(Role.ADMIN)
 def campaign(campaign_id: int) -> Any:
-    found = services.get_campaign(_actor(), campaign_id)
-    outcome = services.Outcome.from_json(found.outcome) if found.outcome else None
-    return render("care/campaign.html", campaign=found, outcome=outcome, preview=None)
+    return _campaign_page(services.campaign_page(_actor(), campaign_id))
 
 
 @bp.route("/admin/campaigns/<int:campaign_id>/preview")
 @roles(Role.ADMIN)
 def campaign_preview(campaign_id: int) -> Any:
-    actor = _actor()
-    found = services.get_campaign(actor, campaign_id)
-    preview = services.preview(actor, found) if found.status == CampaignStatus.DRAFT else None
-    outcome = services.Outcome.from_json(found.outcome) if found.outcome else None
-    return render(
-        "care/campaign.html",
-        "care/_preview.html",
-        campaign=found,
-        outcome=outcome,
-        preview=preview,
-    )
+    page = services.campaign_page(_actor(), campaign_id, with_preview=True)
+    return _campaign_page(page, "care/_preview.html")
 
 
 @bp.route("/admin/campaigns/<int:campaign_id>/send", methods=["POST"])

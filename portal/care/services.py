@@ -11,7 +11,7 @@ anything; sending queues the same drafts through the outbox, once, and keeps the
 """
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -32,8 +32,9 @@ from portal.core.audit import Actor, record_event
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.core.transaction import transaction, use_case
 from portal.customers.models import FLAGS, Customer, Segment
-from portal.messaging import services as outbox
+from portal.messaging import services as messaging
 from portal.messaging.models import Purpose
 from portal.messaging.templates import default_keys, default_template
 
@@ -120,11 +121,20 @@ def _default_rule(key: str) -> CareRule:
     )
 
 
-def rules() -> list[CareRule]:
+def rules(actor: Actor) -> list[CareRule]:
     """The three rules, stored ones as they are and the others as their disabled defaults
     (not stored: showing the page writes nothing)."""
+    require_admin(actor)
     stored = {rule.key: rule for rule in db.session.scalars(select(CareRule))}
     return [stored.get(key) or _default_rule(key) for key in DEFAULT_RULES]
+
+
+def rule(actor: Actor, key: str) -> CareRule:
+    """One rule, stored or as its disabled default."""
+    require_admin(actor)
+    if key not in DEFAULT_RULES:
+        raise NotFound(_l("No such care rule."))
+    return db.session.get(CareRule, key) or _default_rule(key)
 
 
 def parse_lead_days(text: str) -> str:
@@ -142,6 +152,12 @@ def parse_lead_days(text: str) -> str:
     return ",".join(str(n) for n in sorted({int(p) for p in parts}, reverse=True))
 
 
+def _rule_changed(*_use_case_args: Any, **_use_case_kwargs: Any) -> Conflict:
+    return Conflict(_l("Someone else changed this rule in the meantime. Reload and try again."))
+
+
+# Two admins saving a rule for the first time both insert it: IntegrityError.
+@use_case(stale=_rule_changed, conflicts=(StaleDataError, IntegrityError))
 def save_rule(
     actor: Actor,
     key: str,
@@ -150,52 +166,47 @@ def save_rule(
     template_key: str,
     send_hour: int | None,
     days_before: str,
-    version: int,
+    version: int | None,
     now: datetime | None = None,
 ) -> CareRule:
-    """Change one rule; switching it on stamps `enabled_on` with the firm's today."""
-    require_admin(actor)
-    if key not in DEFAULT_RULES:
-        raise NotFound(_l("No such care rule."))
-    rule = db.session.get(CareRule, key)
-    current = rule.version if rule is not None else 0
-    if version != current:
-        raise _stale()
+    """Change one rule, made from `version` (0: the default, not stored yet; None, a form that
+    lost it, is refused like an outdated one); switching it on stamps `enabled_on` with the
+    firm's today. Saving it unchanged writes nothing."""
+    current = rule(actor, key)
+    if version != current.version:
+        raise _rule_changed()
     if send_hour is None or not 0 <= send_hour <= 23:
         raise ValidationFailed(_l("The send hour is a whole hour from 0 to 23."), field="send_hour")
-    template_key = _check_template_key(template_key, RULE_VALUES[key])
-    lead = parse_lead_days(days_before) if key == RuleKey.REMINDER else ""
-    before = rule.snapshot() if rule is not None else None
-    if rule is None:
-        rule = _default_rule(key)
-        rule.version = 1
-        db.session.add(rule)
-    if enabled and not rule.enabled:
-        rule.enabled_on = firm_today(now)
-    rule.enabled = enabled
-    rule.template_key = template_key
-    rule.send_hour = send_hour
-    rule.days_before = lead
-    after = rule.snapshot()
-    if before == after:
-        db.session.rollback()
-        return db.session.get(CareRule, key) or _default_rule(key)
-    record_event(actor, "care.rule_changed", "care_rule", key, before=before, after=after)
-    try:
-        db.session.commit()
-    except (StaleDataError, IntegrityError) as error:  # saved by someone else a moment ago
-        db.session.rollback()
-        raise _stale() from error
-    return rule
+    changes = {
+        "enabled": enabled,
+        "enabled_on": firm_today(now) if enabled and not current.enabled else current.enabled_on,
+        "template_key": _check_template_key(template_key, RULE_VALUES[key]),
+        "send_hour": send_hour,
+        "days_before": parse_lead_days(days_before) if key == RuleKey.REMINDER else "",
+    }
+    stored = current.version != 0  # a default not stored yet is version 0
+    before = current.snapshot() if stored else None
+    if stored and all(getattr(current, name) == value for name, value in changes.items()):
+        return current
+    if not stored:
+        current.version = 1
+        db.session.add(current)
+    for name, value in changes.items():
+        setattr(current, name, value)
+    record_event(
+        actor, "care.rule_changed", "care_rule", key, before=before, after=current.snapshot()
+    )
+    return current
 
 
+@use_case
 def enable_default_rules(actor: Actor, today: date) -> list[CareRule]:
     """Store and switch on every rule not stored yet, sending from `today` (the demo seed)."""
     added = []
     for key, default in DEFAULT_RULES.items():
         if db.session.get(CareRule, key) is not None:
             continue
-        rule = CareRule(
+        switched_on = CareRule(
             key=key,
             enabled=True,
             enabled_on=today,
@@ -203,15 +214,10 @@ def enable_default_rules(actor: Actor, today: date) -> list[CareRule]:
             send_hour=default.send_hour,
             days_before=default.days_before,
         )
-        db.session.add(rule)
-        record_event(actor, "care.rule_changed", "care_rule", key, after=rule.snapshot())
-        added.append(rule)
-    db.session.commit()
+        db.session.add(switched_on)
+        record_event(actor, "care.rule_changed", "care_rule", key, after=switched_on.snapshot())
+        added.append(switched_on)
     return added
-
-
-def _stale() -> Conflict:
-    return Conflict(_l("Someone else changed this rule in the meantime. Reload and try again."))
 
 
 # ---------------------------------------------------------------- campaigns
@@ -239,7 +245,7 @@ class Outcome:
     counts: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
 
-    def add(self, drafted: int, result: outbox.QueueResult) -> None:
+    def add(self, drafted: int, result: messaging.QueueResult) -> None:
         self.audience += drafted
         self.counts.update(result.counts)
         self.reasons.update(result.reasons)
@@ -269,7 +275,7 @@ class Outcome:
         )
 
 
-def check_audience(segment: str, flags: list[str]) -> Audience:
+def check_audience(segment: str, flags: Sequence[str]) -> Audience:
     if segment and segment not in {s.value for s in Segment}:
         raise ValidationFailed(_l("Choose a segment from the list."), field="segment")
     if any(flag not in FLAGS for flag in flags):
@@ -277,9 +283,17 @@ def check_audience(segment: str, flags: list[str]) -> Audience:
     return Audience(segment, tuple(sorted(set(flags))))
 
 
+@use_case
 def create_campaign(
-    actor: Actor, name: str, purpose: str, template_key: str, audience: Audience
+    actor: Actor,
+    name: str,
+    purpose: str,
+    template_key: str,
+    segment: str = "",
+    flags: Sequence[str] = (),
 ) -> Campaign:
+    """A draft campaign to the customers of `segment` (empty: every segment) who carry every
+    one of `flags`."""
     require_admin(actor)
     name = " ".join((name or "").split())
     if not name or len(name) > NAME_MAX:
@@ -293,7 +307,7 @@ def create_campaign(
         name=name,
         purpose=purpose,
         template_key=_check_template_key(template_key, CAMPAIGN_VALUES),
-        audience=check_audience(audience.segment, list(audience.flags)).as_json(),
+        audience=check_audience(segment, flags).as_json(),
         status=CampaignStatus.DRAFT.value,
         created_by_id=actor.user_id,
     )
@@ -311,7 +325,6 @@ def create_campaign(
             "audience": campaign.audience,
         },
     )
-    db.session.commit()
     return campaign
 
 
@@ -354,14 +367,20 @@ class _Sending:
     campaign_id: int
     purpose: str
     template_key: str
+    audience: Audience
 
     @classmethod
     def of(cls, campaign: Campaign) -> "_Sending":
-        return cls(campaign.id, campaign.purpose, campaign.template_key)
+        return cls(
+            campaign.id,
+            campaign.purpose,
+            campaign.template_key,
+            Audience.from_json(campaign.audience),
+        )
 
-    def drafts(self, ids: list[int], now: datetime) -> list[outbox.Draft]:
+    def drafts(self, ids: list[int], now: datetime) -> list[messaging.Draft]:
         return [
-            outbox.Draft(
+            messaging.Draft(
                 dedupe_key=f"campaign:{self.campaign_id}:{customer_id}",
                 customer_id=customer_id,
                 purpose=self.purpose,
@@ -375,45 +394,80 @@ class _Sending:
         ]
 
 
-def preview(actor: Actor, campaign: Campaign, now: datetime | None = None) -> Outcome:
-    """What sending now would do, decided by the contact policy; writes nothing."""
-    require_admin(actor)
+def _already_sent() -> Conflict:
+    return Conflict(_l("This campaign has been sent already."))
+
+
+def preview(actor: Actor, campaign_id: int, now: datetime | None = None) -> Outcome:
+    """What sending a draft campaign now would do, decided by the contact policy; writes
+    nothing. A campaign already sent has its outcome instead."""
     now = now or utc_now()
+    campaign = get_campaign(actor, campaign_id)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise _already_sent()
+    sending = _Sending.of(campaign)
     outcome = Outcome()
-    sending, audience = _Sending.of(campaign), Audience.from_json(campaign.audience)
-    for ids in _audience_pages(audience):
-        outcome.add(len(ids), outbox.plan(sending.drafts(ids, now), now))
-        db.session.rollback()  # end each read: on SQLite a transaction holds the write lock
+    for ids in _audience_pages(sending.audience):
+        # A transaction per page, ended at once: on SQLite every transaction but a GET
+        # request's holds the write lock, which a long preview would keep from other writers.
+        with transaction():
+            outcome.add(len(ids), messaging.plan(sending.drafts(ids, now), now))
     return outcome
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    campaign: Campaign
+    outcome: Outcome | None  # kept when it was sent
+    preview: Outcome | None  # what sending it now would do, for a draft, when asked
+
+
+def campaign_page(actor: Actor, campaign_id: int, with_preview: bool = False) -> CampaignPage:
+    campaign = get_campaign(actor, campaign_id)
+    if campaign.status != CampaignStatus.DRAFT:
+        outcome = Outcome.from_json(campaign.outcome) if campaign.outcome else None  # sending
+        return CampaignPage(campaign, outcome, None)
+    return CampaignPage(campaign, None, preview(actor, campaign_id) if with_preview else None)
 
 
 def send_campaign(actor: Actor, campaign_id: int, now: datetime | None = None) -> Outcome:
     """Queue the campaign through the outbox, page by page, and keep the outcome. A campaign
-    is sent once: the draft → queued change is made first, and only one request can make it."""
+    is sent once: the draft → queued change is made first, and only one request can make it.
+
+    Each step is its own transaction (the change to queued, each page, the outcome), so a
+    campaign to a million customers never holds one transaction open for long, and a page
+    queued is kept whatever happens to the next.
+    """
     require_admin(actor)
     now = now or utc_now()
-    campaign = get_campaign(actor, campaign_id)
-    sending, audience = _Sending.of(campaign), Audience.from_json(campaign.audience)
-    claimed = db.session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.DRAFT.value)
-        .values(status=CampaignStatus.QUEUED.value, queued_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
-        db.session.rollback()
-        raise Conflict(_l("This campaign has been sent already."))
-    db.session.commit()
+    with transaction():
+        sending = _Sending.of(get_campaign(actor, campaign_id))
+        claimed = db.session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.DRAFT.value)
+            .values(status=CampaignStatus.QUEUED.value, queued_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            raise _already_sent()
+        record_event(
+            actor,
+            "campaign.queued",
+            "campaign",
+            campaign_id,
+            before={"status": CampaignStatus.DRAFT.value},
+            after={"status": CampaignStatus.QUEUED.value, "queued_at": now.isoformat()},
+        )
     outcome = Outcome()
-    for ids in _audience_pages(audience):
-        outcome.add(len(ids), outbox.queue(sending.drafts(ids, now), now))
-        db.session.commit()
-    db.session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id)
-        .values(outcome=outcome.as_json(), updated_at=utc_now())
-        .execution_options(synchronize_session=False)
-    )
-    record_event(actor, "campaign.sent", "campaign", campaign_id, after=outcome.as_json())
-    db.session.commit()
+    for ids in _audience_pages(sending.audience):
+        with transaction():
+            outcome.add(len(ids), messaging.queue(sending.drafts(ids, now), now))
+    with transaction():
+        db.session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(outcome=outcome.as_json(), updated_at=utc_now())
+            .execution_options(synchronize_session=False)
+        )
+        record_event(actor, "campaign.sent", "campaign", campaign_id, after=outcome.as_json())
     return outcome

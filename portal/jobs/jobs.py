@@ -7,6 +7,7 @@ from flask import current_app
 from sqlalchemy import delete
 
 from portal.core.extensions import db
+from portal.core.transaction import transaction
 from portal.jobs.models import JobRun
 
 
@@ -17,6 +18,6 @@ def prune_runs(as_of: datetime) -> dict[str, Any]:
     """
     days = int(current_app.config["JOB_HISTORY_DAYS"])
     cutoff = as_of - timedelta(days=days)
-    result = db.session.execute(delete(JobRun).where(JobRun.started_at < cutoff))
-    db.session.commit()
-    return {"deleted": result.rowcount, "cutoff": cutoff.isoformat()}
+    with transaction():
+        deleted = db.session.execute(delete(JobRun).where(JobRun.started_at < cutoff)).rowcount
+    return {"deleted": deleted, "cutoff": cutoff.isoformat()}

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.core.transaction import transaction
 from portal.jobs.models import JobLease, JobRun
 from portal.jobs.registry import JobDefinition, registered_jobs
 
@@ -63,34 +64,33 @@ def _emit(event: str, **fields: Any) -> None:
 
 
 def acquire_lease(job_id: str, holder: str, seconds: int) -> bool:
+    """Take the job's lease: insert it, or take it over once it has expired."""
     now = utc_now()
     expires = now + timedelta(seconds=seconds)
     try:
-        db.session.execute(
-            insert(JobLease).values(
-                job_id=job_id, holder=holder, acquired_at=now, expires_at=expires
+        with transaction():
+            db.session.execute(
+                insert(JobLease).values(
+                    job_id=job_id, holder=holder, acquired_at=now, expires_at=expires
+                )
             )
-        )
-        db.session.commit()
         return True
     except IntegrityError:
-        db.session.rollback()
-    expires_at = db.session.scalar(select(JobLease.expires_at).where(JobLease.job_id == job_id))
-    db.session.rollback()
-    if expires_at is not None and expires_at >= now:
-        return False
-    taken = db.session.execute(
-        update(JobLease)
-        .where(JobLease.job_id == job_id, JobLease.expires_at < now)
-        .values(holder=holder, acquired_at=now, expires_at=expires)
-    )
-    db.session.commit()
-    return taken.rowcount == 1
+        pass  # someone holds it, or held it and died: only an expired lease is taken over
+    with transaction():
+        taken = db.session.execute(
+            update(JobLease)
+            .where(JobLease.job_id == job_id, JobLease.expires_at < now)
+            .values(holder=holder, acquired_at=now, expires_at=expires)
+        ).rowcount
+    return taken == 1
 
 
 def release_lease(job_id: str, holder: str) -> None:
-    db.session.execute(delete(JobLease).where(JobLease.job_id == job_id, JobLease.holder == holder))
-    db.session.commit()
+    with transaction():
+        db.session.execute(
+            delete(JobLease).where(JobLease.job_id == job_id, JobLease.holder == holder)
+        )
 
 
 def current_lease(job_id: str) -> JobLease | None:
@@ -103,6 +103,7 @@ class _LeaseKeeper(threading.Thread):
     def __init__(self, job_id: str, holder: str, seconds: int) -> None:
         super().__init__(name=f"lease-{job_id}", daemon=True)
         self.job_id, self.holder, self.seconds = job_id, holder, seconds
+        # A connection of its own: the session belongs to the job's thread and its app context.
         self.engine = db.engine
         self.stopped = threading.Event()
         self.lost = False
@@ -154,7 +155,6 @@ def run_job(job_id: str, as_of: datetime | None = None, holder: str | None = Non
     finally:
         # Whatever happened, the lease goes: a stuck lease would skip every later run. A
         # failure to release must not hide the job's own outcome; the lease then expires.
-        db.session.rollback()
         try:
             release_lease(job.id, holder)
         except Exception:
@@ -162,11 +162,13 @@ def run_job(job_id: str, as_of: datetime | None = None, holder: str | None = Non
 
 
 def _run_under_lease(job: JobDefinition, as_of: datetime, holder: str) -> RunOutcome:
-    run = JobRun(job_id=job.id, holder=holder, as_of=as_of, started_at=utc_now(), outcome="running")
-    db.session.add(run)
-    db.session.flush()
-    run_id = run.id  # read before the commit: reading after it would reopen a transaction
-    db.session.commit()
+    with transaction():
+        run = JobRun(
+            job_id=job.id, holder=holder, as_of=as_of, started_at=utc_now(), outcome="running"
+        )
+        db.session.add(run)
+        db.session.flush()
+        run_id = run.id  # read before the commit: reading after it would reopen a transaction
     keeper = _LeaseKeeper(job.id, holder, job.lease_seconds)
     keeper.start()
     started = time.perf_counter()
@@ -177,18 +179,22 @@ def _run_under_lease(job: JobDefinition, as_of: datetime, holder: str) -> RunOut
     except Exception:
         summary, outcome, error = {}, "failed", traceback.format_exc(limit=20)
     finally:
-        # A job commits what it keeps; anything left open is discarded so that no read
-        # transaction outlives the job (on SQLite it would block the bookkeeping below).
+        # The job runs outside any transaction(): inside one, its use cases and batches would
+        # be savepoints of a single transaction instead of the commits it keeps. What it left
+        # open — a read after its last commit, or what a failed step wrote outside the helper —
+        # is thrown away here, so that it neither outlives the job (on SQLite an open read
+        # blocks the record below) nor gets committed with the record. transaction() cannot
+        # say this: it commits what is pending when its block ends.
         db.session.rollback()
         keeper.stopped.set()
         keeper.join()
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
-    db.session.execute(
-        update(JobRun)
-        .where(JobRun.id == run_id)
-        .values(finished_at=utc_now(), outcome=outcome, summary=summary, error=error)
-    )
-    db.session.commit()
+    with transaction():
+        db.session.execute(
+            update(JobRun)
+            .where(JobRun.id == run_id)
+            .values(finished_at=utc_now(), outcome=outcome, summary=summary, error=error)
+        )
     _emit(
         "job.end",
         job=job.id,

@@ -1,4 +1,9 @@
-"""The one contact policy every outbound message passes before it is queued (DOMAIN.md §4).
+"""The one contact policy every outbound message passes before it is queued: who may not be
+written to at all (erased, deceased, do not contact, no address, a suppressed address), consent
+per purpose, the states that hold back what is not transactional (flags on the customer, rules
+registered by other rooms) and frequency caps, counted at the time the message would go; quiet
+hours in the customer's own zone defer a message rather than drop it. The checks run in that
+order, and the first that holds a message back is the reason recorded on its row.
 
 Decisions are made for a batch of candidates at once — one query for the batch's recent
 messages, one per registered state rule — so a job planning a million customers asks the

@@ -9,17 +9,17 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from portal.accounts.services import actor_for, list_audit_events
+from portal.accounts.services import actor_for
 from portal.core.access import Role, public, roles
 from portal.core.config import LANGUAGES
 from portal.core.errors import ServiceError, ValidationFailed
-from portal.core.extensions import csrf, db, limiter
+from portal.core.extensions import csrf, limiter
 from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import html_lang
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
 from portal.core.security import CONTENT_SECURITY_POLICY
-from portal.messaging import admin, services
+from portal.messaging import outbox, services, template_editing
 from portal.messaging.forms import TemplateForm
 from portal.messaging.labels import MESSAGE_STATUS_LABELS, PURPOSE_LABELS, UNSUBSCRIBE_LABELS
 from portal.messaging.models import MessageStatus, Purpose
@@ -29,7 +29,6 @@ bp = Blueprint("messaging", __name__)
 
 PAGE = 50
 EVENTS_SHOWN = 50
-TOKEN_MAX = 200
 # Mailbox providers send one-click POSTs from shared addresses: the limit only stops floods.
 UNSUBSCRIBE_LIMIT = "60 per minute"
 # The HTML part of a stored message is the one place the portal serves markup it did not
@@ -68,12 +67,12 @@ def _actor() -> Any:
 # ---------------------------------------------------------------- the outbox
 
 
-@bp.route("/admin/outbox")
+@bp.route("/admin/outbox", endpoint="outbox")
 @roles(Role.ADMIN)
-def outbox() -> Any:
-    filters = admin.OutboxFilters.from_args(request.args)
+def outbox_list() -> Any:
+    filters = outbox.OutboxFilters.from_args(request.args)
     try:
-        page = admin.outbox_page(_actor(), filters, PAGE)
+        page = outbox.outbox_page(_actor(), filters, PAGE)
         filter_error = None
     except ValidationFailed as error:
         page, filter_error = Page([], None), error.message
@@ -92,13 +91,13 @@ def outbox() -> Any:
 @bp.route("/admin/outbox/<int:message_id>")
 @roles(Role.ADMIN)
 def message(message_id: int) -> Any:
-    found = admin.get_message(_actor(), message_id)
+    page = outbox.message_page(_actor(), message_id, EVENTS_SHOWN)
     return render(
         "messaging/message.html",
-        message=found,
-        text=admin.message_text(found),
-        customer=admin.customer_of(found),
-        events=list_audit_events(subject=("message", str(found.id)), limit=EVENTS_SHOWN).rows,
+        message=page.message,
+        text=page.text,
+        customer=page.customer,
+        events=page.events,
     )
 
 
@@ -106,8 +105,7 @@ def message(message_id: int) -> Any:
 @roles(Role.ADMIN)
 def message_html(message_id: int) -> Response:
     """The HTML part as the customer's mail program shows it, for a sandboxed frame."""
-    found = admin.get_message(_actor(), message_id)
-    response = Response(admin.message_text(found).content.body_html, mimetype="text/html")
+    response = Response(outbox.message_html(_actor(), message_id), mimetype="text/html")
     response.headers["Content-Security-Policy"] = HTML_PART_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -123,7 +121,6 @@ def retry(message_id: int) -> Any:
     except ServiceError as error:
         if error.status in (403, 404):
             raise
-        db.session.rollback()
         flash(str(error.message), "error")
         return see_other(target)
     flash(
@@ -141,14 +138,14 @@ def retry(message_id: int) -> Any:
 @bp.route("/admin/suppressions")
 @roles(Role.ADMIN)
 def suppressions() -> Any:
-    page = admin.suppressions_page(_actor(), request.args.get("after", ""), PAGE)
+    page = outbox.suppressions_page(_actor(), request.args.get("after", ""), PAGE)
     return render("messaging/suppressions.html", page=page)
 
 
 @bp.route("/admin/suppressions/remove", methods=["POST"])
 @roles(Role.ADMIN)
 def remove_suppression() -> Any:
-    removed = admin.remove_suppression(_actor(), request.form.get("address", ""))
+    removed = outbox.remove_suppression(_actor(), request.form.get("address", ""))
     flash(_("%(address)s can be mailed again.", address=removed.address), "success")
     return see_other(url_for("messaging.suppressions"))
 
@@ -160,12 +157,14 @@ def remove_suppression() -> Any:
 @roles(Role.ADMIN)
 def templates() -> Any:
     return render(
-        "messaging/templates.html", states=admin.template_overview(_actor()), languages=LANGUAGES
+        "messaging/templates.html",
+        states=template_editing.template_overview(_actor()),
+        languages=LANGUAGES,
     )
 
 
-def _typed(form: TemplateForm) -> admin.TemplateSource:
-    return admin.TemplateSource.typed(
+def _typed(form: TemplateForm) -> template_editing.TemplateSource:
+    return template_editing.TemplateSource.typed(
         form.subject.data or "",
         form.body_text.data or "",
         form.body_html.data or "",
@@ -173,7 +172,9 @@ def _typed(form: TemplateForm) -> admin.TemplateSource:
     )
 
 
-def _editor(state: admin.TemplateState, form: TemplateForm, status: int = 200, **extra: Any) -> Any:
+def _editor(
+    state: template_editing.TemplateState, form: TemplateForm, status: int = 200, **extra: Any
+) -> Any:
     response = make_response(
         render(
             "messaging/template_edit.html",
@@ -181,7 +182,7 @@ def _editor(state: admin.TemplateState, form: TemplateForm, status: int = 200, *
             status=status,
             state=state,
             form=form,
-            names=admin.available_names(state.key),
+            names=template_editing.available_names(state.key),
             language=LANGUAGES[state.locale],
             **extra,
         )
@@ -192,7 +193,7 @@ def _editor(state: admin.TemplateState, form: TemplateForm, status: int = 200, *
 
 def _refused(form: TemplateForm, error: ServiceError) -> dict[str, Any]:
     """A refusal shown next to the field it is about, else above the form."""
-    if error.field in admin.TEMPLATE_PARTS:
+    if error.field in template_editing.TEMPLATE_PARTS:
         form[error.field].errors = [str(error.message)]
         return {"problem": f"{form[error.field].label.text}: {error.message}"}
     return {"error": error.message}
@@ -202,7 +203,7 @@ def _refused(form: TemplateForm, error: ServiceError) -> dict[str, Any]:
 @roles(Role.ADMIN)
 def template_edit(key: str, locale: str) -> Any:
     actor = _actor()
-    state = admin.template_state(actor, key, locale)
+    state = template_editing.template_state(actor, key, locale)
     form = TemplateForm()
     if request.method == "GET":
         form.subject.data = state.source.subject
@@ -211,17 +212,17 @@ def template_edit(key: str, locale: str) -> Any:
         form.ad_prefix.data = state.source.ad_prefix
         form.version.data = str(state.version)
         try:
-            preview = admin.preview_template(actor, key, locale, state.source)
+            preview = template_editing.preview_template(actor, key, locale, state.source)
         except ValidationFailed as error:  # stored before a shipped template changed
             return _editor(state, form, **_refused(form, error))
         return _editor(state, form, preview=preview)
-    version = parse_id(form.version.data)
     try:
-        admin.save_template(actor, key, locale, _typed(form), -1 if version is None else version)
+        template_editing.save_template(
+            actor, key, locale, _typed(form), parse_id(form.version.data)
+        )
     except ServiceError as error:
         if error.status in (403, 404):
             raise
-        db.session.rollback()
         return _editor(state, form, status=error.status, **_refused(form, error))
     flash(_("Template saved; messages queued from now on use it."), "success")
     return see_other(url_for("messaging.template_edit", key=key, locale=locale))
@@ -231,10 +232,10 @@ def template_edit(key: str, locale: str) -> Any:
 @roles(Role.ADMIN)
 def template_preview(key: str, locale: str) -> Any:
     actor = _actor()
-    state = admin.template_state(actor, key, locale)
+    state = template_editing.template_state(actor, key, locale)
     form = TemplateForm()
     try:
-        preview = admin.preview_template(actor, key, locale, _typed(form))
+        preview = template_editing.preview_template(actor, key, locale, _typed(form))
     except ServiceError as error:
         if error.status in (403, 404):
             raise
@@ -246,13 +247,13 @@ def template_preview(key: str, locale: str) -> Any:
 @roles(Role.ADMIN)
 def template_reset(key: str, locale: str) -> Any:
     target = url_for("messaging.template_edit", key=key, locale=locale)
-    version = parse_id(request.form.get("version"))
     try:
-        reset = admin.reset_template(_actor(), key, locale, -1 if version is None else version)
+        reset = template_editing.reset_template(
+            _actor(), key, locale, parse_id(request.form.get("version"))
+        )
     except ServiceError as error:
         if error.status in (403, 404):
             raise
-        db.session.rollback()
         flash(str(error.message), "error")
         return see_other(target)
     if reset:
@@ -304,8 +305,6 @@ def _broken_link() -> Any:
 @public
 @limiter.limit(UNSUBSCRIBE_LIMIT, key_func=get_remote_address, scope="unsubscribe")
 def unsubscribe(token: str) -> Any:
-    if len(token) > TOKEN_MAX:
-        return _broken_link()
     if request.method == "GET":
         link = services.unsubscribe_link(token)
         if link is None:

@@ -27,6 +27,7 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from portal.core.extensions import among, db, dialect_name
 from portal.core.models import UTCDateTime
 from portal.core.timeutil import utc_now
+from portal.core.transaction import use_case
 from portal.customers.models import Customer
 from portal.messaging.labels import MESSAGE_STATUS_LABELS
 from portal.messaging.models import DELIVERABLE, Message, MessageStatus, Purpose
@@ -41,6 +42,8 @@ from portal.messaging.policy import (
 
 UNSUBSCRIBE_SALT = "unsubscribe"
 UNSUBSCRIBE_MAX_AGE = 400 * 86400  # a link keeps working well past CN's 30-day minimum
+# A token is about 60 characters; anything much longer is refused before it is parsed.
+UNSUBSCRIBE_TOKEN_MAX = 200
 
 
 # Headers the portal writes itself; a draft cannot set them.
@@ -124,6 +127,11 @@ class QueueResult:
             self.reasons[decision.reason] = self.reasons.get(decision.reason, 0) + 1
 
 
+def require_admin(actor: Actor) -> None:
+    if not (actor.is_system or actor.role == Role.ADMIN):
+        raise PermissionDenied(_l("Only admins manage messages and their templates."))
+
+
 def policy_settings() -> PolicySettings:
     return PolicySettings.from_config(current_app.config)
 
@@ -140,7 +148,10 @@ def unsubscribe_token(customer_id: int, purpose: str) -> str:
 
 
 def read_unsubscribe_token(token: str) -> tuple[int, str] | None:
-    """(customer id, purpose) from a token, or None when it is tampered with or expired."""
+    """(customer id, purpose) from a token, or None when it is tampered with, expired or
+    too long to be one."""
+    if len(token) > UNSUBSCRIBE_TOKEN_MAX:
+        return None
     try:
         customer_id, purpose = _serializer().loads(token, max_age=UNSUBSCRIBE_MAX_AGE)
     except (BadSignature, SignatureExpired, ValueError, TypeError):
@@ -247,9 +258,10 @@ def _decide(
 
 
 def queue(drafts: list[Draft], now: datetime | None = None) -> QueueResult:
-    """Decide and write `drafts` in the caller's transaction (the caller commits). Nothing is
-    rendered: the row keeps the template key, the language and the draft's values, and
-    delivery renders the message when it sends it.
+    """Decide and write `drafts` in the caller's transaction: a step of the caller's use case
+    or batch (`transaction()`), not a use case of its own — the messages are written with
+    whatever caused them, or not at all. Nothing is rendered: the row keeps the template key,
+    the language and the draft's values, and delivery renders the message when it sends it.
 
     A draft whose key is already in the outbox is skipped: planning the same day twice, or in
     two processes at once, writes each message once.
@@ -396,6 +408,7 @@ class Unsubscribed:
     held_back: int = 0
 
 
+@use_case
 def unsubscribe(token: str, how: str) -> Unsubscribed | None:
     """Record at once the opt-out a signed link asks for — that purpose only — with an audit
     event; None for a tampered or expired token, which changes nothing.
@@ -414,9 +427,7 @@ def unsubscribe(token: str, how: str) -> Unsubscribed | None:
     # together, record one opt-out between them.
     customer = db.session.get(Customer, customer_id, with_for_update=True)
     if customer is None or not getattr(customer, consent):
-        locale = customer.locale if customer else None
-        db.session.rollback()
-        return Unsubscribed(purpose, locale, changed=False)
+        return Unsubscribed(purpose, customer.locale if customer else None, changed=False)
     setattr(customer, consent, False)
     held_back = db.session.execute(
         update(Message)
@@ -437,14 +448,13 @@ def unsubscribe(token: str, how: str) -> Unsubscribed | None:
         after={consent: False},
         reason=f"{how}; queued messages held back: {held_back}",
     )
-    locale = customer.locale
-    db.session.commit()
-    return Unsubscribed(purpose, locale, changed=True, held_back=held_back)
+    return Unsubscribed(purpose, customer.locale, changed=True, held_back=held_back)
 
 
 # ---------------------------------------------------------------- retrying a failed message
 
 
+@use_case
 def retry(actor: Actor, message_id: int, now: datetime | None = None) -> Message:
     """Queue a failed message again, due now, its attempts counted afresh (the delivery
     back-off starts over).
@@ -453,8 +463,7 @@ def retry(actor: Actor, message_id: int, now: datetime | None = None) -> Message
     address put on the suppression list, or a cap reached refuses the retry with the reason;
     quiet hours defer it. Only a failed message can be retried.
     """
-    if not (actor.is_system or actor.role == Role.ADMIN):
-        raise PermissionDenied(_l("Only admins retry messages."))
+    require_admin(actor)
     now = now or utc_now()
     message = db.session.get(Message, message_id, with_for_update=True)
     if message is None:
@@ -506,5 +515,4 @@ def retry(actor: Actor, message_id: int, now: datetime | None = None) -> Message
     message.claimed_by = None
     message.claimed_until = None
     record_event(actor, "message.retried", "message", message.id, before=before, after=state())
-    db.session.commit()
     return message

@@ -1,29 +1,24 @@
-"""What admins do with the messaging room: read the outbox, lift a suppression, and edit the
-email templates per language. (Retrying a message and unsubscribing live in services.py.)"""
+"""Editing the email templates: each kind and language as shipped or as an admin edited it,
+the preview with sample values, saving and resetting — with the checks a saved template passes,
+so that a message never fails at send time because of its template."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.config import LANGUAGES
-from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
-from portal.core.pagination import Page
-from portal.core.requests import parse_id
-from portal.customers.cleaning import clean_number
-from portal.customers.models import Customer
-from portal.messaging.compose import Composed, RenderFailed, as_sent, content_of, subjects_of
-from portal.messaging.models import Message, MessageStatus, MessageTemplate, Purpose, Suppression
+from portal.core.transaction import use_case
+from portal.messaging.models import MessageTemplate
+from portal.messaging.services import require_admin
 from portal.messaging.templates import (
     SAMPLE_CONTEXT,
     Rendered,
@@ -34,158 +29,9 @@ from portal.messaging.templates import (
     template_for,
 )
 
-KIND_MAX = 32
 # Every message is rendered with these (compose.py); the rest depends on the kind.
 COMMON_NAMES = frozenset({"first_name", "firm", "unsubscribe_url"})
 TEMPLATE_PARTS = ("subject", "body_text", "body_html")
-
-
-def require_admin(actor: Actor) -> None:
-    if not (actor.is_system or actor.role == Role.ADMIN):
-        raise PermissionDenied(_l("Only admins manage messages and their templates."))
-
-
-# ---------------------------------------------------------------- the outbox
-
-
-@dataclass
-class OutboxFilters:
-    status: str = ""
-    purpose: str = ""
-    kind: str = ""
-    customer: str = ""  # a customer number
-    after: str = ""  # the id of the last message shown
-
-    @classmethod
-    def from_args(cls, args: Any) -> "OutboxFilters":
-        """Filters from a query string; unknown statuses and purposes are dropped."""
-        values = {f.name: (args.get(f.name) or "").strip()[:40] for f in fields(cls)}
-        filters = cls(**values)
-        if filters.status not in {s.value for s in MessageStatus}:
-            filters.status = ""
-        if filters.purpose not in {p.value for p in Purpose}:
-            filters.purpose = ""
-        filters.kind = filters.kind[:KIND_MAX]
-        return filters
-
-    def query(self, **changes: str) -> str:
-        """These filters as a query string, the page key dropped unless given."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values["after"] = ""
-        values.update(changes)
-        return urlencode({k: v for k, v in values.items() if v})
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    message: Message
-    customer_number: str | None
-    subject: str  # as sent, or rendered now for a message not sent yet
-
-
-def outbox_page(actor: Actor, filters: OutboxFilters, limit: int = 50) -> Page[OutboxRow]:
-    """Newest first (ids grow as rows are written), a keyset page at a time.
-
-    A customer filter reads that customer's rows through ix_messages_customer_created, a
-    status filter the rows of that status through ix_messages_due; with neither, the primary
-    key is read backwards and stops after one page.
-    """
-    require_admin(actor)
-    conditions: list[Any] = []
-    if filters.status:
-        conditions.append(Message.status == filters.status)
-    if filters.purpose:
-        conditions.append(Message.purpose == filters.purpose)
-    if filters.kind:
-        conditions.append(Message.kind == filters.kind)
-    if filters.customer:
-        number = clean_number(filters.customer)
-        customer_id = db.session.scalar(select(Customer.id).where(Customer.number == number))
-        if customer_id is None:
-            raise ValidationFailed(
-                _l("No customer has the number %(number)s.", number=number), field="customer"
-            )
-        conditions.append(Message.customer_id == customer_id)
-    after = parse_id(filters.after)
-    if after is not None:
-        conditions.append(Message.id < after)
-    rows = db.session.execute(
-        select(Message, Customer.number)
-        .outerjoin(Customer, Customer.id == Message.customer_id)
-        .where(*conditions)
-        .order_by(Message.id.desc())
-        .limit(limit + 1)
-    ).all()
-    shown = rows[:limit]
-    subjects = subjects_of([message for message, _number in shown])
-    page = [
-        OutboxRow(message, number, subject)
-        for (message, number), subject in zip(shown, subjects, strict=True)
-    ]
-    return Page(page, str(page[-1].message.id) if len(rows) > limit else None)
-
-
-def get_message(actor: Actor, message_id: int) -> Message:
-    require_admin(actor)
-    message = db.session.get(Message, message_id)
-    if message is None:
-        raise NotFound(_l("No such message."))
-    return message
-
-
-@dataclass(frozen=True)
-class MessageText:
-    """What a message says: as sent (or written ready-made), else rendered now with the
-    template as it is — `problem` says why when it cannot be."""
-
-    content: Composed
-    as_sent: bool
-    problem: str | None = None
-
-
-def message_text(message: Message) -> MessageText:
-    try:
-        return MessageText(content_of(message), as_sent(message))
-    except RenderFailed as failure:
-        return MessageText(Composed("", "", "", dict(message.headers or {})), False, failure.reason)
-
-
-def customer_of(message: Message) -> Customer | None:
-    return db.session.get(Customer, message.customer_id) if message.customer_id else None
-
-
-# ---------------------------------------------------------------- the suppression list
-
-
-def suppressions_page(actor: Actor, after: str = "", limit: int = 50) -> Page[Suppression]:
-    """Addresses in alphabetical order, a keyset page at a time."""
-    require_admin(actor)
-    stmt = select(Suppression).order_by(Suppression.address).limit(limit + 1)
-    if after:
-        stmt = stmt.where(Suppression.address > after[:254])
-    rows = list(db.session.scalars(stmt))
-    return Page(rows[:limit], rows[limit - 1].address if len(rows) > limit else None)
-
-
-def remove_suppression(actor: Actor, address: str) -> Suppression:
-    """Let an address be mailed again (it was fixed, or the bounce was a mistake)."""
-    require_admin(actor)
-    found = db.session.get(Suppression, address.strip().lower()[:254])
-    if found is None:
-        raise NotFound(_l("That address is not on the suppression list."))
-    record_event(
-        actor,
-        "mail.suppression_removed",
-        "mail_suppression",
-        found.address,
-        before={"address": found.address, "reason": found.reason},
-    )
-    db.session.delete(found)
-    db.session.commit()
-    return found
-
-
-# ---------------------------------------------------------------- templates
 
 
 @dataclass(frozen=True)
@@ -318,18 +164,21 @@ def preview_template(actor: Actor, key: str, locale: str, source: TemplateSource
     return render(key, locale, dict(SAMPLE_CONTEXT), {(key, locale): source.as_tuple()})
 
 
-def _stale() -> Conflict:
+def _changed_meanwhile(*_use_case_args: Any, **_use_case_kwargs: Any) -> Conflict:
     return Conflict(_l("Someone else changed this template in the meantime. Reload and try again."))
 
 
+# Two admins saving the first edit of one template at once both insert it: IntegrityError.
+@use_case(stale=_changed_meanwhile, conflicts=(StaleDataError, IntegrityError))
 def save_template(
-    actor: Actor, key: str, locale: str, source: TemplateSource, version: int
+    actor: Actor, key: str, locale: str, source: TemplateSource, version: int | None
 ) -> TemplateState:
     """Store an admin's template for one kind and language, made from `version` (0: from the
-    shipped one). A template that would fail when a message is rendered is refused here."""
+    shipped one; None, a form that lost it, is refused like an outdated one). A template that
+    would fail when a message is rendered is refused here."""
     current = template_state(actor, key, locale)
     if version != current.version:
-        raise _stale()
+        raise _changed_meanwhile()
     check_source(key, source)
     stored = db.session.get(MessageTemplate, (key, locale))
     if stored is None:
@@ -346,21 +195,19 @@ def save_template(
         before=current.source.snapshot(),
         after=source.snapshot(),
     )
-    try:
-        db.session.commit()
-    except (StaleDataError, IntegrityError) as error:  # saved by someone else a moment ago
-        db.session.rollback()
-        raise _stale() from error
+    db.session.flush()  # the new version, for the state returned
     return template_state(actor, key, locale)
 
 
-def reset_template(actor: Actor, key: str, locale: str, version: int) -> bool:
-    """Drop the admin's template so the shipped one is used again; False if there was none."""
+@use_case(stale=_changed_meanwhile)
+def reset_template(actor: Actor, key: str, locale: str, version: int | None) -> bool:
+    """Drop the admin's template so the shipped one is used again; False if there was none.
+    `version` is the one the admin saw, as for saving."""
     current = template_state(actor, key, locale)
     if not current.edited:
         return False
     if version != current.version:
-        raise _stale()
+        raise _changed_meanwhile()
     stored = db.session.get(MessageTemplate, (key, locale))
     db.session.delete(stored)
     record_event(
@@ -371,9 +218,4 @@ def reset_template(actor: Actor, key: str, locale: str, version: int) -> bool:
         before=current.source.snapshot(),
         after=_shipped(key, locale).snapshot(),
     )
-    try:
-        db.session.commit()
-    except StaleDataError as error:
-        db.session.rollback()
-        raise _stale() from error
     return True
