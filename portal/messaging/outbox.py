@@ -17,8 +17,8 @@ from portal.core.extensions import db
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
 from portal.core.transaction import use_case
-from portal.customers.models import Customer
 from portal.customers.cleaning import clean_number
+from portal.customers.models import Customer
 from portal.messaging.compose import Composed, RenderFailed, as_sent, content_of, subjects_of
 from portal.messaging.models import Message, MessageStatus, Purpose, Suppression
 from portal.messaging.services import require_admin
