@@ -11,7 +11,8 @@ from portal.accounts.services import actor_for
 from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.messaging.models import Message
-from portal.tickets import inbound, intake, notices, services
+from portal.tickets import assignment, inbound, intake, notices
+from portal.tickets.events import events_of
 from portal.tickets.models import (
     InboundMail,
     Notification,
@@ -95,7 +96,7 @@ def test_a_reply_threads_onto_its_ticket_by_in_reply_to(db):
     handler = make_user(role="handler")
     inbound.ingest(mail(sender="wang@mail.example.com"), "pipe")
     (ticket,) = tickets()
-    services.assign(actor_for(handler), [ticket.id], handler.id, None)
+    assignment.assign(actor_for(handler), [ticket.id], handler.id, None)
     ack = _db.session.scalars(select(Message)).one()
     answer = mail(
         sender="wang@mail.example.com",
@@ -142,7 +143,7 @@ def test_a_forged_reference_opens_a_new_ticket_instead(db):
     assert emails_of(theirs)[-1].body is None  # only the victim's own first email
     new = _db.session.get(Ticket, outcome.ticket_id)
     assert new.customer_id is None and new.customer_id != victim.id
-    notes = [e.body for e in services.events_of(new.id) if e.action == "note"]
+    notes = [e.body for e in events_of(new.id) if e.action == "note"]
     assert any("does not come from that ticket's complainant" in n for n in notes)
 
 

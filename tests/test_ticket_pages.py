@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.accounts.services import actor_for
 from portal.core.extensions import db as _db
-from portal.tickets import queue, services
+from portal.tickets import assignment, queue, services
 from portal.tickets.models import Notification, TaxonomyNode, Ticket
 from tests.factories import make_customer, make_user
 
@@ -153,7 +153,7 @@ def test_the_queue_filters_sorts_and_pages(client, login_as, handler):
         intake(actor, received_at=now - timedelta(days=d), severity=sev, cause_code=cause)
         for d, sev, cause in [(1, "low", "C07"), (20, "high", "C08"), (3, "high", "C07")]
     ]
-    services.assign(actor, [made[1].id], handler.id, None)
+    assignment.assign(actor, [made[1].id], handler.id, None)
     page = client.get("/tickets").text
     order = [m.reference for m in sorted(made, key=lambda t: (t.due_at, t.id))]
     positions = [page.index(ref) for ref in order]

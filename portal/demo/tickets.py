@@ -31,7 +31,7 @@ from portal.core.access import Role
 from portal.core.extensions import db, dialect_name
 from portal.customers.models import CreditAccount, Customer
 from portal.demo.customers import _pick
-from portal.tickets import clocks, services
+from portal.tickets import clocks, deadlines
 from portal.tickets.jobs import WATCH_ACTOR
 from portal.tickets.models import (
     OPEN_STATUSES,
@@ -438,11 +438,11 @@ class _Generator:
         self.ctx, self.rng, self.now = ctx, ctx.rng, ctx.now
         self.volume = VOLUMES[ctx.scale]
         self.staff = staff
-        settings = services.clock_settings()
+        settings = deadlines.clock_settings()
         self.zone = settings.zone
         self.profile_code = settings.profile
         # The profile as the services apply it (the deployment may roll weekends).
-        self.profile = services.profile_for(Ticket(profile=settings.profile))
+        self.profile = deadlines.profile_for(Ticket(profile=settings.profile))
         self.calendar = clocks.PROFILES[self.profile_code].calendar
         self.today = self.now.astimezone(self.zone).date()
         self.watched = self.now - WATCH_LAG
@@ -544,7 +544,7 @@ class _Generator:
         return found
 
     def _sla_due(self, received: datetime, severity: str, paused_hours: float) -> datetime:
-        hours = services.SLA_HOURS[Severity(severity)] + paused_hours
+        hours = deadlines.SLA_HOURS[Severity(severity)] + paused_hours
         return self.calendar.add_business_hours(received, hours, self.zone)
 
     def _clock_event(
@@ -817,7 +817,7 @@ class _Generator:
             due, summary_due = found.respond_by, found.summary_by
         else:
             due = sla_due
-        warn_at = received + (due - received) * services.WARN_SHARE
+        warn_at = received + (due - received) * deadlines.WARN_SHARE
         first = self._deadlines(received, None, 0, 0) if complaint else None
         first_sla = self._sla_due(received, severity, 0.0) if state.sla_paused_hours else sla_due
         life.created_data(

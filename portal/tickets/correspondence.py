@@ -19,7 +19,16 @@ from portal.core.forms import checked, choices, form_version
 from portal.core.htmx import render, see_other
 from portal.core.requests import parse_id
 from portal.customers.models import Customer
-from portal.tickets import inbound, intake, mailparse, notices, replies, services, taxonomy
+from portal.tickets import (
+    access,
+    inbound,
+    intake,
+    mailparse,
+    notice_rules,
+    notices,
+    replies,
+    taxonomy,
+)
 from portal.tickets.forms import (
     LinkForm,
     NoticeForm,
@@ -51,21 +60,21 @@ def notice_label(kind: str, profile: str) -> str:
 
 def page_context(ticket: Ticket) -> dict[str, Any]:
     """What the ticket page shows of the correspondence."""
-    kinds = notices.notices_for(ticket)
-    rows = notices.notices_of(ticket.id)
+    kinds = notice_rules.notices_for(ticket)
+    rows = notice_rules.notices_of(ticket.id)
     record_form = RecordNoticeForm(version=str(ticket.version))
     record_form.kind.choices = choices({k.value: notice_label(k, ticket.profile) for k in kinds})
     return {
-        "complainant": notices.complainant(ticket),
+        "complainant": notice_rules.complainant(ticket),
         "prospect": db.session.get(Prospect, ticket.prospect_id) if ticket.prospect_id else None,
         "notice_rows": rows,
         "notice_kinds": kinds,
         "missing_at_close": [
-            notice_label(k, ticket.profile) for k in notices.missing_at_close(ticket, rows)
+            notice_label(k, ticket.profile) for k in notice_rules.missing_at_close(ticket, rows)
         ],
         "notice_label": notice_label,
         "sent_via_labels": SENT_VIA_LABELS,
-        "given": notices.given,
+        "given": notice_rules.given,
         "notice_form": NoticeForm(version=str(ticket.version)),
         "record_form": record_form,
         "reply_form": ReplyForm(version=str(ticket.version)),
@@ -88,7 +97,7 @@ def _back(ticket_id: int) -> Response:
 def send_notice(ticket_id: int) -> Any:
     form = NoticeForm()
     checked(form)
-    ticket = services.get_ticket(_actor(), ticket_id)
+    ticket = access.get_ticket(_actor(), ticket_id)
     kind = form.kind.data or ""
     notices.send_notice(_actor(), ticket_id, form_version(form), kind, form.message.data)
     flash(_("The %(notice)s is on its way.", notice=notice_label(kind, ticket.profile)), "success")
@@ -128,7 +137,7 @@ def reply(ticket_id: int) -> Any:
 def reply_text(ticket_id: int) -> Any:
     """The reply box with a reply template's text, filled for this ticket, added to what the
     handler already wrote (htmx swaps the box)."""
-    ticket = services.get_ticket(_actor(), ticket_id)
+    ticket = access.get_ticket(_actor(), ticket_id)
     template_id = parse_id(request.args.get("template"))
     written = (request.args.get("body") or "")[: notices.NOTICE_TEXT_MAX]
     text = written
@@ -163,7 +172,7 @@ def _eml(row: InboundMail) -> Response:
 @bp.route("/tickets/<int:ticket_id>/emails/<int:inbound_id>.eml")
 @roles(*HANDLING)
 def original_email(ticket_id: int, inbound_id: int) -> Any:
-    services.get_ticket(_actor(), ticket_id)
+    access.get_ticket(_actor(), ticket_id)
     row = db.session.get(InboundMail, inbound_id)
     if row is None or row.ticket_id != ticket_id or row.raw is None:
         raise NotFound(_("No such email on this ticket."))

@@ -31,7 +31,7 @@ from portal.tickets.labels import (
     SEVERITY_LABELS,
     US_RESPONSES,
 )
-from portal.tickets.services import REASON_MAX, SUBJECT_MAX, TEXT_MAX
+from portal.tickets.validation import REASON_MAX, SUBJECT_MAX, TEXT_MAX
 from portal.tickets.webform import EMAIL_MAX, HINT_MAX, NAME_MAX, NUMBER_MAX, PHONE_MAX
 
 

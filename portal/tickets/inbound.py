@@ -36,6 +36,7 @@ from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
 from portal.messaging.services import read_unsubscribe_token, unsubscribe
 from portal.tickets import intake, mailparse, notices
+from portal.tickets.events import add_event
 from portal.tickets.models import (
     Axis,
     InboundMail,
@@ -44,8 +45,9 @@ from portal.tickets.models import (
     Ticket,
     TicketMailId,
 )
+from portal.tickets.notice_rules import complainant
 from portal.tickets.notifications import notify
-from portal.tickets.services import TicketInput, add_event, create_ticket
+from portal.tickets.services import TicketInput, create_ticket
 from portal.tickets.taxonomy import active_or_other
 
 log = logging.getLogger("portal.tickets.inbound")
@@ -256,7 +258,7 @@ def _thread_target(parsed: mailparse.ParsedMail) -> tuple[Ticket | None, str]:
     for ticket in candidates:
         while ticket.merged_into_id is not None:
             ticket = db.session.get(Ticket, ticket.merged_into_id)
-        address = notices.complainant(ticket).email
+        address = complainant(ticket).email
         if address and address.lower() == sender:
             return ticket, ""
     if candidates:
@@ -326,8 +328,7 @@ def _open(row: InboundMail, parsed: mailparse.ParsedMail, note: str, now: dateti
     for remark in (note, who.note):
         if remark:
             add_event(actor, ticket, "note", body=remark, at=now)
-    if notices.complainant(ticket).email:
-        notices.send(actor, ticket, "acknowledgement", automatic=True, now=now)
+    notices.acknowledge(actor, ticket, now)
     row.status = InboundStatus.OPENED.value
     row.reason = None
     return ticket

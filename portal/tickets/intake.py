@@ -17,8 +17,12 @@ from portal.core.errors import NotFound, ServiceError, ValidationFailed
 from portal.core.extensions import db
 from portal.customers.models import Customer
 from portal.customers.services import clean_email
+from portal.tickets import notices
+from portal.tickets.access import require_handler
+from portal.tickets.events import add_event
 from portal.tickets.models import Prospect, Ticket
-from portal.tickets.services import add_event, commit_change, locked_for_change, require_handler
+from portal.tickets.services import TicketInput, create_ticket
+from portal.tickets.versions import commit_change, locked_for_change
 
 NAME_MAX = 120
 PHONE_MAX = 40
@@ -145,3 +149,17 @@ def link_prospect(actor: Actor, ticket_id: int, version: int | None, customer_id
             data={"customer": customer.number, "prospect": prospect.id},
         )
     return commit_change(ticket)
+
+
+def register(actor: Actor, data: TicketInput) -> Ticket:
+    """A ticket a member of staff registers from what a customer told them — at the counter,
+    on the phone, in a letter (首问负责制) — with the acknowledgement emailed at once when the
+    complainant has an address."""
+    try:
+        ticket = create_ticket(actor, data, commit=False)
+        notices.acknowledge(actor, ticket)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return ticket

@@ -17,11 +17,11 @@ from sqlalchemy import select, update
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
+from portal.tickets.assignment import lead_of
 from portal.tickets.inbound import ingest
 from portal.tickets.mailbox import ImapSettings, poll
 from portal.tickets.models import Ticket, TicketEvent
 from portal.tickets.notifications import notify
-from portal.tickets.services import lead_of
 
 log = logging.getLogger("portal.tickets.jobs")
 BATCH = 500

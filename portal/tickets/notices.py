@@ -9,11 +9,9 @@ recorded on the ticket, so that the answer threads back onto it (see `inbound`).
 automatically — the acknowledgement — are marked `Auto-Submitted: auto-replied` (RFC 3834) so
 that a customer's own auto-responder does not answer them.
 
-Closing a complaint needs its closing notice (CN decision, UK final response or summary
-resolution, US response) sent or recorded as given another way: `missing_at_close`.
+Which notices a ticket needs, and whether they were given, are the rules in `notice_rules`.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid
 from typing import Any
@@ -26,93 +24,40 @@ from portal.core.audit import Actor
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
-from portal.customers.models import Customer
 from portal.customers.pii import first_name
-from portal.messaging.models import Message, MessageStatus, Purpose
+from portal.messaging.models import Message, Purpose
 from portal.messaging.services import Draft, queue
+from portal.tickets.access import require_handler
+from portal.tickets.deadlines import clock_settings
+from portal.tickets.events import add_event
 from portal.tickets.models import (
     REMEDIES,
     InboundMail,
-    Kind,
     NoticeKind,
-    Prospect,
     SentVia,
     Status,
     Ticket,
     TicketMailId,
     TicketNotice,
 )
-from portal.tickets.services import (
-    add_event,
-    clean_text,
-    clock_settings,
-    commit_change,
-    locked_for_change,
-    require_handler,
+from portal.tickets.notice_rules import (
+    complainant,
+    given,
+    notices_for,
+    notices_of,
+    summary_in_time,
 )
+from portal.tickets.validation import clean_text
+from portal.tickets.versions import commit_change, locked_for_change
 
 LOOP_HEADER = "X-Credit-Care-Loop"
 NOTICE_TEXT_MAX = 5_000
-
-# The notices each regulatory profile knows, in the order a complaint meets them.
-PROFILE_NOTICES: dict[str, tuple[NoticeKind, ...]] = {
-    "CN": (
-        NoticeKind.ACKNOWLEDGEMENT,
-        NoticeKind.EXTENSION,
-        NoticeKind.PAUSE,
-        NoticeKind.RESUME,
-        NoticeKind.DECISION,
-    ),
-    "UK": (
-        NoticeKind.ACKNOWLEDGEMENT,
-        NoticeKind.SUMMARY,
-        NoticeKind.HOLDING,
-        NoticeKind.DECISION,
-    ),
-    "US": (NoticeKind.ACKNOWLEDGEMENT, NoticeKind.HOLDING, NoticeKind.DECISION),
-}
-# Any one of these, sent or given another way, lets a complaint close.
-CLOSING_NOTICES: dict[str, tuple[NoticeKind, ...]] = {
-    "CN": (NoticeKind.DECISION,),
-    "UK": (NoticeKind.DECISION, NoticeKind.SUMMARY),
-    "US": (NoticeKind.DECISION,),
-}
-NOT_DELIVERED = (MessageStatus.FAILED.value, MessageStatus.SUPPRESSED.value)
 
 
 def template_key(kind: str, profile: str) -> str:
     if kind == NoticeKind.REPLY:
         return "ticket_reply"
     return f"ticket_{kind}_{profile.lower()}"
-
-
-def notices_for(ticket: Ticket) -> tuple[NoticeKind, ...]:
-    """The notices a handler may send on this ticket: the profile's for a complaint, the
-    acknowledgement alone for feedback, questions and compliments."""
-    if ticket.kind != Kind.COMPLAINT:
-        return (NoticeKind.ACKNOWLEDGEMENT,)
-    return PROFILE_NOTICES.get(ticket.profile, (NoticeKind.ACKNOWLEDGEMENT,))
-
-
-@dataclass(frozen=True)
-class Complainant:
-    customer_id: int | None
-    email: str | None
-    name: str
-    locale: str
-
-
-def complainant(ticket: Ticket) -> Complainant:
-    """Who the ticket's notices go to: the customer, else the prospect who wrote in."""
-    if ticket.customer_id is not None:
-        customer = db.session.get(Customer, ticket.customer_id)
-        if customer is not None:
-            return Complainant(customer.id, customer.email, customer.name, customer.locale)
-    if ticket.prospect_id is not None:
-        prospect = db.session.get(Prospect, ticket.prospect_id)
-        if prospect is not None:
-            return Complainant(None, prospect.email, prospect.name, prospect.locale)
-    return Complainant(None, None, "", "en")
 
 
 def _day(moment: datetime | None) -> str:
@@ -277,7 +222,7 @@ def _check_decided(ticket: Ticket, kind: str) -> None:
         raise ValidationFailed(
             _l("Resolve the ticket first: this notice states its outcome."), field="kind"
         )
-    if kind == NoticeKind.SUMMARY and not _summary_in_time(ticket):
+    if kind == NoticeKind.SUMMARY and not summary_in_time(ticket):
         raise ValidationFailed(
             _l(
                 "A summary resolution is only for a complaint resolved by the end of the third "
@@ -285,15 +230,6 @@ def _check_decided(ticket: Ticket, kind: str) -> None:
             ),
             field="kind",
         )
-
-
-def _summary_in_time(ticket: Ticket) -> bool:
-    """UK DISP 1.5: resolved by the close of the third business day after receipt."""
-    return (
-        ticket.summary_due_at is not None
-        and ticket.resolved_at is not None
-        and as_utc(ticket.resolved_at) <= as_utc(ticket.summary_due_at)
-    )
 
 
 def _event(actor: Actor, ticket: Ticket, notice: TicketNotice, now: datetime) -> None:
@@ -305,50 +241,6 @@ def _event(actor: Actor, ticket: Ticket, notice: TicketNotice, now: datetime) ->
         data={"kind": notice.kind, "via": notice.sent_via, "outbox_id": notice.outbox_id},
         at=now,
     )
-
-
-@dataclass(frozen=True)
-class NoticeRow:
-    notice: TicketNotice
-    status: str | None  # the outbox status of an emailed notice
-
-
-def notices_of(ticket_id: int) -> list[NoticeRow]:
-    rows = db.session.execute(
-        select(TicketNotice, Message.status)
-        .outerjoin(Message, Message.id == TicketNotice.outbox_id)
-        .where(TicketNotice.ticket_id == ticket_id)
-        .order_by(TicketNotice.id)
-    ).all()
-    return [NoticeRow(notice, status) for notice, status in rows]
-
-
-def given(row: NoticeRow) -> bool:
-    """An emailed notice counts once queued (delivery retries until it goes) unless it failed
-    or the policy held it back; one given another way counts as recorded."""
-    if row.notice.sent_via != SentVia.EMAIL:
-        return True
-    return row.status not in NOT_DELIVERED
-
-
-def missing_at_close(ticket: Ticket, rows: list[NoticeRow] | None = None) -> tuple[NoticeKind, ...]:
-    """The closing notices of which none was given for the current outcome — a notice of an
-    outcome since reopened does not count: empty when the ticket may close. `rows`: the
-    ticket's notices, when the caller has read them already."""
-    if ticket.kind != Kind.COMPLAINT:
-        return ()
-    needed = tuple(
-        kind
-        for kind in CLOSING_NOTICES.get(ticket.profile, ())
-        if kind != NoticeKind.SUMMARY or _summary_in_time(ticket)
-    )
-    since = as_utc(ticket.resolved_at) if ticket.resolved_at else None
-    done = {
-        row.notice.kind
-        for row in (notices_of(ticket.id) if rows is None else rows)
-        if given(row) and (since is None or as_utc(row.notice.recorded_at) >= since)
-    }
-    return () if done.intersection(needed) else needed
 
 
 # ---------------------------------------------------------------- from the ticket page
@@ -389,3 +281,11 @@ def reply(actor: Actor, ticket_id: int, version: int | None, body: str) -> Ticke
         ticket.acknowledged_at = notice.recorded_at
     commit_change(ticket)
     return notice
+
+
+def acknowledge(actor: Actor, ticket: Ticket, now: datetime | None = None) -> TicketNotice | None:
+    """Email the complainant the acknowledgement of a new ticket at once, in the caller's
+    transaction, when they have an address; None when they have none."""
+    if not complainant(ticket).email:
+        return None
+    return send(actor, ticket, NoticeKind.ACKNOWLEDGEMENT, automatic=True, now=now)

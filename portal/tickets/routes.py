@@ -26,7 +26,22 @@ from portal.core.requests import parse_id
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers import services as customer_services
 from portal.customers.models import CreditAccount, Customer
-from portal.tickets import correspondence, notifications, queue, services, taxonomy
+from portal.tickets import (
+    access,
+    assignment,
+    clock_changes,
+    clocks,
+    correspondence,
+    deadlines,
+    events,
+    intake,
+    merging,
+    notice_rules,
+    notifications,
+    queue,
+    services,
+    taxonomy,
+)
 from portal.tickets.forms import (
     AssignForm,
     ClockForm,
@@ -106,11 +121,11 @@ def _taxonomy_choices(axis: str) -> list[tuple[str, str]]:
 
 
 def _people_choices(field: Any, blank: str) -> None:
-    field.choices = [("", blank)] + [(str(h.id), h.name) for h in services.handlers()]
+    field.choices = [("", blank)] + [(str(h.id), h.name) for h in assignment.handlers()]
 
 
 def _team_choices(field: Any) -> None:
-    field.choices = [("", _("No team"))] + [(str(t.id), t.name) for t in services.teams()]
+    field.choices = [("", _("No team"))] + [(str(t.id), t.name) for t in assignment.teams()]
 
 
 def _fill_taxonomy(form: Any) -> None:
@@ -133,7 +148,7 @@ def index() -> Any:
         filter_error = None
     except ValidationFailed as error:
         page, filter_error = queue.Page([], None), error.message
-    handling = services.can_handle(actor)
+    handling = access.can_handle(actor)
     context = {
         "page": page,
         "filters": filters,
@@ -146,8 +161,8 @@ def index() -> Any:
     return render(
         "tickets/index.html",
         **context,
-        handlers=services.handlers() if handling else [],
-        teams=services.teams(),
+        handlers=assignment.handlers() if handling else [],
+        teams=assignment.teams(),
         channels=_taxonomy_choices("A"),
         businesses=_taxonomy_choices("B"),
         causes=_taxonomy_choices("C"),
@@ -215,7 +230,7 @@ def bulk_assign() -> Any:
     assignee, team = parse_id(form.assignee_id.data), parse_id(form.team_id.data)
     if assignee is None and team is None:
         raise ValidationFailed(_("Choose an assignee or a team."))
-    changed = services.assign(_actor(), [i for i in ids if i is not None], assignee, team)
+    changed = assignment.assign(_actor(), [i for i in ids if i is not None], assignee, team)
     flash(_("%(n)d tickets assigned.", n=changed), "success")
     return see_other(request.referrer or url_for("tickets.index"))
 
@@ -234,7 +249,7 @@ def _intake_form(customer: Customer | None) -> TicketForm:
         form.business_code.data = "B0201"
         form.cause_code.data = "C99"
         form.customer_id.data = str(customer.id) if customer else ""
-        if services.can_handle(_actor()):
+        if access.can_handle(_actor()):
             form.assignee_id.data = str(current_user.id)
     return form
 
@@ -281,14 +296,14 @@ def new() -> Any:
             severity=form.severity.data,
             request=form.request.data or "",
             description=form.description.data or "",
-            assignee_id=parse_id(form.assignee_id.data) if services.can_handle(actor) else None,
-            team_id=parse_id(form.team_id.data) if services.can_handle(actor) else None,
+            assignee_id=parse_id(form.assignee_id.data) if access.can_handle(actor) else None,
+            team_id=parse_id(form.team_id.data) if access.can_handle(actor) else None,
             received_at=received.replace(tzinfo=viewer_zone()).astimezone(UTC)
             if received
             else None,
         )
         try:
-            ticket = services.create_ticket(actor, data, acknowledge=True)
+            ticket = intake.register(actor, data)
         except ServiceError as error:
             if error.status in (403, 404):
                 raise
@@ -313,7 +328,7 @@ def new() -> Any:
 
 def _show(ticket_id: int, status: int = 200, **extra: Any) -> Any:
     actor = _actor()
-    ticket = services.get_ticket(actor, ticket_id)
+    ticket = access.get_ticket(actor, ticket_id)
     customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     people = {
         u.id: u.name
@@ -330,7 +345,7 @@ def _show(ticket_id: int, status: int = 200, **extra: Any) -> Any:
     _team_choices(assign_form.team_id)
     assign_form.assignee_id.data = str(ticket.assignee_id or "")
     assign_form.team_id.data = str(ticket.team_id or "")
-    events = services.events_of(ticket.id, EVENTS_SHOWN)
+    shown = events.events_of(ticket.id, EVENTS_SHOWN)
     nodes = {n.code: n for n in taxonomy.nodes()}
     merged_into = db.session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
     return render(
@@ -342,20 +357,20 @@ def _show(ticket_id: int, status: int = 200, **extra: Any) -> Any:
         people=people,
         team=db.session.get(Team, ticket.team_id) if ticket.team_id else None,
         merged_into=merged_into,
-        notes=[e for e in events if e.action == "note"],
-        responses=[e for e in events if e.action in TOLD],
-        emails=[e for e in events if e.action == "email"],
-        history=[e for e in events if e.action not in ("note", "email", *TOLD)],
+        notes=[e for e in shown if e.action == "note"],
+        responses=[e for e in shown if e.action in TOLD],
+        emails=[e for e in shown if e.action == "email"],
+        history=[e for e in shown if e.action not in ("note", "email", *TOLD)],
         nodes=nodes,
         transitions=services.TRANSITIONS[Status(ticket.status)],
-        can_handle=services.can_handle(actor),
-        is_senior=actor.role in services.SENIOR,
-        regulated=services.is_regulated(ticket),
-        profile=services.clocks.PROFILES[ticket.profile],
+        can_handle=access.can_handle(actor),
+        is_senior=access.is_senior(actor),
+        regulated=deadlines.is_regulated(ticket),
+        profile=clocks.PROFILES[ticket.profile],
         status_form=StatusForm(version=str(ticket.version)),
         clock_form=ClockForm(
             version=str(ticket.version),
-            told_via="email" if correspondence.notices.complainant(ticket).email else "post",
+            told_via="email" if notice_rules.complainant(ticket).email else "post",
         ),
         note_form=NoteForm(),
         assign_form=assign_form,
@@ -405,17 +420,18 @@ def clock(ticket_id: int) -> Any:
     actor, version = _actor(), form_version(form)
     action = form.action.data
     reason, notice = form.reason.data or "", form.notice.data or ""
+    told_via = form.told_via.data or None
     if action == "extend":
-        services.extend_clock(actor, ticket_id, version, reason, notice, form.told_via.data or None)
+        clock_changes.extend_clock(actor, ticket_id, version, reason, notice, told_via)
         message = _("Clock extended.")
     elif action == "pause":
-        services.pause_clock(actor, ticket_id, version, reason, notice, form.told_via.data or None)
+        clock_changes.pause_clock(actor, ticket_id, version, reason, notice, told_via)
         message = _("Clock paused.")
     elif action == "resume":
-        services.resume_clock(actor, ticket_id, version, reason)
+        clock_changes.resume_clock(actor, ticket_id, version, reason)
         message = _("Clock resumed.")
     elif action == "restart":
-        services.restart_clock(actor, ticket_id, version, reason, form.new_facts_on.data)
+        clock_changes.restart_clock(actor, ticket_id, version, reason, form.new_facts_on.data)
         message = _("Clock restarted from the day the new facts arrived.")
     else:
         raise ValidationFailed(_("Unknown clock action."))
@@ -428,7 +444,7 @@ def clock(ticket_id: int) -> Any:
 def assign(ticket_id: int) -> Any:
     form = AssignForm()
     checked(form)
-    services.assign(
+    assignment.assign(
         _actor(),
         [ticket_id],
         parse_id(form.assignee_id.data),
@@ -456,7 +472,7 @@ def add_note(ticket_id: int) -> Any:
 def merge(ticket_id: int) -> Any:
     form = MergeForm()
     checked(form)
-    services.merge(_actor(), ticket_id, form.duplicate.data or "", form.reason.data or "")
+    merging.merge(_actor(), ticket_id, form.duplicate.data or "", form.reason.data or "")
     flash(_("Repeat merged into this ticket."), "success")
     return see_other(url_for("tickets.show", ticket_id=ticket_id))
 
@@ -464,7 +480,7 @@ def merge(ticket_id: int) -> Any:
 @bp.route("/tickets/<int:ticket_id>/edit", methods=["GET", "POST"])
 @roles(*HANDLING)
 def edit(ticket_id: int) -> Any:
-    ticket = services.get_ticket(_actor(), ticket_id)
+    ticket = access.get_ticket(_actor(), ticket_id)
     form = DetailsForm(obj=ticket if request.method == "GET" else None)
     _fill_taxonomy(form)
     if request.method == "GET":
@@ -518,13 +534,13 @@ def _cell(value: Any) -> str:
 @bp.route("/tickets/<int:ticket_id>/history.csv")
 @roles(*HANDLING)
 def history_csv(ticket_id: int) -> Response:
-    ticket = services.get_ticket(_actor(), ticket_id)
+    ticket = access.get_ticket(_actor(), ticket_id)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
         ["ticket", "event", "occurred_at_utc", "actor", "action", "body", "reason", "data"]
     )
-    for event in reversed(services.events_of(ticket.id)):
+    for event in reversed(events.events_of(ticket.id)):
         writer.writerow(
             [
                 ticket.reference,
@@ -551,13 +567,13 @@ def _json(data: Any) -> str:
 @bp.route("/tickets/<int:ticket_id>/print")
 @roles(*HANDLING)
 def print_view(ticket_id: int) -> Any:
-    ticket = services.get_ticket(_actor(), ticket_id)
+    ticket = access.get_ticket(_actor(), ticket_id)
     customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     return render(
         "tickets/print.html",
         ticket=ticket,
         customer=customer,
-        events=list(reversed(services.events_of(ticket.id))),
+        events=list(reversed(events.events_of(ticket.id))),
         nodes={n.code: n for n in taxonomy.nodes()},
         generated_at=utc_now(),
         generated_by=current_user.name,
@@ -635,7 +651,7 @@ def teams_page() -> Any:
     error = None
     if request.method == "POST":
         try:
-            services.create_team(
+            assignment.create_team(
                 _actor(),
                 request.form.get("name", ""),
                 parse_id(request.form.get("lead_id")),
@@ -651,6 +667,6 @@ def teams_page() -> Any:
         "tickets/teams.html",
         status=400 if error else 200,
         error=error,
-        teams=services.team_overview(),
-        people=services.handlers(),
+        teams=assignment.team_overview(),
+        people=assignment.handlers(),
     )

@@ -19,10 +19,11 @@ from portal.core.extensions import db
 from portal.core.timeutil import utc_now
 from portal.customers.models import Product
 from portal.customers.services import clean_email, clean_phone
-from portal.tickets import intake, services
+from portal.tickets import intake, notices, services
+from portal.tickets.events import add_event
 from portal.tickets.models import Axis, Kind, Ticket
-from portal.tickets.services import clean_text
 from portal.tickets.taxonomy import active_or_other
+from portal.tickets.validation import PRODUCT_MAX, SUBJECT_MAX, TEXT_MAX, clean_text
 
 ACTOR = Actor.system("public form")
 SOURCE = "web"
@@ -30,7 +31,7 @@ NAME_MAX = intake.NAME_MAX
 PHONE_MAX = intake.PHONE_MAX
 NUMBER_MAX = 32  # customers.number
 EMAIL_MAX = 254
-HINT_MAX = services.PRODUCT_MAX
+HINT_MAX = PRODUCT_MAX
 
 # What the visitor may send, and the ticket kind each one becomes.
 KINDS = {
@@ -81,9 +82,9 @@ def _choice(raw: str | None, allowed: Collection[str], field: str) -> str:
 def subject_of(description: str) -> str:
     """The first line of what happened, cut to fit a ticket's subject."""
     first = next((line.strip() for line in description.splitlines() if line.strip()), "")
-    if len(first) <= services.SUBJECT_MAX:
+    if len(first) <= SUBJECT_MAX:
         return first
-    return first[: services.SUBJECT_MAX - 1].rstrip() + "…"
+    return first[: SUBJECT_MAX - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,8 @@ class _Checked:
 def _check(data: WebSubmission) -> _Checked:
     kind = _choice(data.kind, KINDS, "kind")
     about = _choice(data.about, BUSINESS_CODES, "about")
-    description = clean_text(data.description, "description", services.TEXT_MAX, required=True)
-    request = clean_text(data.request, "request", services.TEXT_MAX)
+    description = clean_text(data.description, "description", TEXT_MAX, required=True)
+    request = clean_text(data.request, "request", TEXT_MAX)
     account_hint = clean_text(data.account_hint, "account_hint", HINT_MAX)
     name = clean_text(data.name, "name", NAME_MAX, required=True)
     email = clean_email(clean_text(data.email, "email", EMAIL_MAX, required=True))
@@ -154,11 +155,11 @@ def submit(data: WebSubmission, *, now: datetime | None = None) -> Ticket:
             ),
             source=SOURCE,
             prospect_id=complainant.prospect_id,
-            acknowledge=True,
             commit=False,
         )
         if complainant.note:
-            services.add_event(ACTOR, ticket, "note", body=complainant.note)
+            add_event(ACTOR, ticket, "note", body=complainant.note)
+        notices.acknowledge(ACTOR, ticket)
         db.session.commit()
     except Exception:
         db.session.rollback()
