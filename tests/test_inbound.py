@@ -11,7 +11,8 @@ from portal.accounts.services import actor_for
 from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.messaging.models import Message
-from portal.tickets import assignment, inbound, intake, notices
+from portal.tickets import assignment
+from portal.tickets.channels import inbound, intake, notices
 from portal.tickets.events import events_of
 from portal.tickets.models import (
     InboundMail,
@@ -490,7 +491,7 @@ def test_erasure_reaches_what_was_sent_to_the_prospect_before_linking(db):
     ticket = _db.session.get(Ticket, outcome.ticket_id)
     notices.reply(admin, ticket.id, ticket.version, "Account 6222-1234 was refunded")
     customer = make_customer(email="lilei@mail.example.com", number="C-ERASE-1")
-    from portal.tickets import intake as intake_service
+    from portal.tickets.channels import intake as intake_service
 
     intake_service.link_prospect(admin, ticket.id, None, customer.id)
     privacy.erase_customer(admin, customer.id, "Customer's request", customer.number)

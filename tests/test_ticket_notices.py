@@ -8,7 +8,8 @@ from portal.accounts.services import actor_for
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db as _db
 from portal.messaging.models import Message
-from portal.tickets import clock_changes, intake, merging, notice_rules, notices, services
+from portal.tickets import clock_changes, merging, notice_rules, services
+from portal.tickets.channels import intake, notices
 from portal.tickets.events import events_of
 from portal.tickets.models import Prospect, Ticket, TicketMailId, TicketNotice
 from tests.factories import make_customer, make_user
@@ -332,7 +333,7 @@ def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, l
     customer = make_customer(name="Wang Mei")
     ticket = register(handler, customer)
     other_cause = register(handler, customer, cause_code="C01")
-    from portal.tickets import replies
+    from portal.tickets.channels import replies
 
     (template,) = replies.for_ticket(ticket)
     assert replies.for_ticket(other_cause) == []
@@ -397,7 +398,7 @@ def test_the_acknowledgement_goes_at_once_at_night_a_reply_waits_for_morning(db,
         ticket = register(handler, make_customer(timezone="Asia/Shanghai"))
     (ack,) = outbox(ticket)
     assert (ack.status, ack.held_reason) == ("queued", None)
-    with patch("portal.tickets.notices.utc_now", return_value=night):
+    with patch("portal.tickets.channels.notices.utc_now", return_value=night):
         notices.reply(handler, ticket.id, ticket.version, "We are looking into it.")
     reply = outbox(ticket)[-1]
     assert (reply.status, reply.held_reason) == ("deferred", "quiet hours")
@@ -464,7 +465,7 @@ def test_repeats_of_two_different_prospects_are_not_merged(db, handler):
 
 
 def test_a_reply_template_that_breaks_on_real_values_answers_400(client, login_as, db):
-    from portal.tickets import replies
+    from portal.tickets.channels import replies
 
     user = login_as("handler")
     replies.save(

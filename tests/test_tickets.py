@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from portal.accounts.services import actor_for
 from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.core.extensions import db as _db
-from portal.tickets import access, assignment, clock_changes, merging, notices, services, versions
+from portal.tickets import access, assignment, clock_changes, merging, services, versions
+from portal.tickets.channels import notices
 from portal.tickets.events import events_of
 from portal.tickets.models import Notification, Team, TeamMember, Ticket
 from tests.factories import make_customer, make_user

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import TYPE_CHECKING
 
-from portal.tickets import inbound, replies
+from portal.tickets.channels import inbound, replies
 
 if TYPE_CHECKING:  # seed.py imports this module to list its seeder
     from portal.demo.seed import SeedContext

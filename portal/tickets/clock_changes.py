@@ -14,8 +14,9 @@ from portal.core.audit import Actor
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
-from portal.tickets import clocks, notices
+from portal.tickets import clocks
 from portal.tickets.access import get_ticket, is_senior, require_handler
+from portal.tickets.channels import notices
 from portal.tickets.deadlines import apply_clock, clock_settings, clock_state, is_regulated
 from portal.tickets.events import add_event, plain
 from portal.tickets.models import NoticeKind, Ticket

@@ -18,8 +18,8 @@ from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
 from portal.tickets.assignment import lead_of
-from portal.tickets.inbound import ingest
-from portal.tickets.mailbox import ImapSettings, poll
+from portal.tickets.channels.inbound import ingest
+from portal.tickets.channels.mailbox import ImapSettings, poll
 from portal.tickets.models import Ticket, TicketEvent
 from portal.tickets.notifications import notify
 

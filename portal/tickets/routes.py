@@ -31,10 +31,8 @@ from portal.tickets import (
     assignment,
     clock_changes,
     clocks,
-    correspondence,
     deadlines,
     events,
-    intake,
     merging,
     notice_rules,
     notifications,
@@ -42,6 +40,7 @@ from portal.tickets import (
     services,
     taxonomy,
 )
+from portal.tickets.channels import correspondence_views, intake
 from portal.tickets.forms import (
     AssignForm,
     ClockForm,
@@ -375,7 +374,7 @@ def _show(ticket_id: int, status: int = 200, **extra: Any) -> Any:
         note_form=NoteForm(),
         assign_form=assign_form,
         merge_form=MergeForm(),
-        **correspondence.page_context(ticket),
+        **correspondence_views.page_context(ticket),
         **extra,
     )
 

@@ -21,9 +21,9 @@ from portal.core.audit import Actor, record_event
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
 from portal.customers.pii import first_name
+from portal.tickets.channels.notices import notice_context
 from portal.tickets.models import Axis, ReplyTemplate, Ticket
 from portal.tickets.notice_rules import complainant
-from portal.tickets.notices import notice_context
 from portal.tickets.taxonomy import check_code
 
 NAME_MAX = 80

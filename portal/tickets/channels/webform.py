@@ -19,7 +19,8 @@ from portal.core.extensions import db
 from portal.core.timeutil import utc_now
 from portal.customers.models import Product
 from portal.customers.services import clean_email, clean_phone
-from portal.tickets import intake, notices, services
+from portal.tickets import services
+from portal.tickets.channels import intake, notices
 from portal.tickets.events import add_event
 from portal.tickets.models import Axis, Kind, Ticket
 from portal.tickets.taxonomy import active_or_other

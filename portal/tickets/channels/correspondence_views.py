@@ -19,17 +19,9 @@ from portal.core.forms import checked, choices, form_version
 from portal.core.htmx import render, see_other
 from portal.core.requests import parse_id
 from portal.customers.models import Customer
-from portal.tickets import (
-    access,
-    inbound,
-    intake,
-    mailparse,
-    notice_rules,
-    notices,
-    replies,
-    taxonomy,
-)
-from portal.tickets.forms import (
+from portal.tickets import access, notice_rules, taxonomy
+from portal.tickets.channels import inbound, intake, mailparse, notices, replies
+from portal.tickets.channels.forms import (
     LinkForm,
     NoticeForm,
     RecordNoticeForm,

@@ -35,7 +35,7 @@ from portal.core.errors import ServiceError, ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
 from portal.messaging.services import read_unsubscribe_token, unsubscribe
-from portal.tickets import intake, mailparse, notices
+from portal.tickets.channels import intake, mailparse, notices
 from portal.tickets.events import add_event
 from portal.tickets.models import (
     Axis,

@@ -28,11 +28,11 @@ from portal.core.errors import ServiceError, error_response
 from portal.core.extensions import limiter
 from portal.core.htmx import render, see_other
 from portal.customers.pii import mask_email
-from portal.tickets import webform
-from portal.tickets.forms import FeedbackForm
+from portal.tickets.channels import webform
+from portal.tickets.channels.forms import FeedbackForm
 
 bp = Blueprint("public", __name__)
-log = logging.getLogger(__name__)
+log = logging.getLogger("portal.tickets.public")  # the name operators filter on
 
 FORM_SALT = "feedback-form"
 MIN_SECONDS = 3  # nobody reads and fills in the form faster

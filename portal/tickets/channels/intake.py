@@ -17,8 +17,8 @@ from portal.core.errors import NotFound, ServiceError, ValidationFailed
 from portal.core.extensions import db
 from portal.customers.models import Customer
 from portal.customers.services import clean_email
-from portal.tickets import notices
 from portal.tickets.access import require_handler
+from portal.tickets.channels import notices
 from portal.tickets.events import add_event
 from portal.tickets.models import Prospect, Ticket
 from portal.tickets.services import TicketInput, create_ticket
