@@ -1,6 +1,8 @@
 """Who works on a ticket: assigning tickets to handlers and teams, and the teams themselves.
 
 A handler may take an unassigned ticket; taking one from another handler needs a lead or admin.
+A selection from the queue is assigned as it stands (`assign`); the ticket page assigns the
+ticket as its editor saw it (`reassign`), refused if someone changed it meanwhile.
 Tickets go only to complaint handlers, leads and admins, each assignment an event that names
 the assignee and team, and a notification on the assignee's bell.
 """
@@ -10,39 +12,39 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.audit import Actor
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
-from portal.tickets.access import STAFF, can_handle
+from portal.core.transaction import use_case
+from portal.tickets.access import STAFF, require_handler
 from portal.tickets.events import add_event
 from portal.tickets.models import Team, TeamMember, Ticket
 from portal.tickets.notifications import notify_assigned
 from portal.tickets.validation import check_staff, check_team, clean_text
-from portal.tickets.versions import stale_conflict
+from portal.tickets.versions import locked_for_change, ticket_changed_meanwhile
 
 BULK_MAX = 500
 
 
+def _some_changed(*_arguments: Any, **_options: Any) -> Conflict:
+    return Conflict(_l("Some of these tickets changed in the meantime. Reload and try again."))
+
+
+@use_case(stale=_some_changed)
 def assign(
-    actor: Actor,
-    ticket_ids: list[int],
-    assignee_id: int | None,
-    team_id: int | None,
-    *,
-    versions: dict[int, int] | None = None,
+    actor: Actor, ticket_ids: list[int], assignee_id: int | None, team_id: int | None
 ) -> int:
-    """Assign tickets (one, or a bulk selection) to a handler and/or team; returns how many
-    changed. A handler may take unassigned tickets; reassigning others' needs a lead/admin."""
+    """Assign a selection of tickets to a handler and/or a team; returns how many changed."""
     if not ticket_ids:
         raise ValidationFailed(_l("Select at least one ticket."))
     if len(ticket_ids) > BULK_MAX:
         raise ValidationFailed(_l("Assign at most 500 tickets at once."))
-    if not can_handle(actor):
-        raise PermissionDenied(_l("Only complaint handlers, leads and admins can do this."))
+    require_handler(actor)
+    if assignee_id is None and team_id is None:
+        raise ValidationFailed(_l("Choose an assignee or a team."))
     assignee_id = _check_assignee(assignee_id)
     team_id = check_team(team_id)
     tickets = list(
@@ -50,19 +52,21 @@ def assign(
     )
     if len(tickets) != len(set(ticket_ids)):
         raise NotFound(_l("No such ticket."))
-    changed = 0
-    for ticket in tickets:
-        if versions and ticket.id in versions and versions[ticket.id] != ticket.version:
-            raise stale_conflict(ticket)
-        changed += _reassign(actor, ticket, assignee_id, team_id)
-    try:
-        db.session.commit()
-    except StaleDataError as error:
-        db.session.rollback()
-        raise Conflict(
-            _l("Some of these tickets changed in the meantime. Reload and try again.")
-        ) from error
-    return changed
+    return sum(_reassign(actor, ticket, assignee_id, team_id) for ticket in tickets)
+
+
+@use_case(stale=ticket_changed_meanwhile)
+def reassign(
+    actor: Actor, ticket_id: int, version: int | None, assignee_id: int | None, team_id: int | None
+) -> Ticket:
+    """Give one ticket, as its editor saw it at `version`, to a handler and/or team; no
+    assignee takes it from whoever had it (the team stays unless another is given)."""
+    require_handler(actor)
+    assignee_id = _check_assignee(assignee_id)
+    team_id = check_team(team_id)
+    ticket = locked_for_change(actor, ticket_id, version)
+    _reassign(actor, ticket, assignee_id, team_id)
+    return ticket
 
 
 def _check_assignee(assignee_id: int | None) -> int | None:
@@ -168,6 +172,7 @@ def team_overview() -> list[TeamOverview]:
     ]
 
 
+@use_case
 def create_team(actor: Actor, name: str, lead_id: int | None, member_ids: list[int]) -> Team:
     if not (actor.is_system or actor.role == Role.ADMIN):
         raise PermissionDenied(_l("Only admins manage teams."))
@@ -179,5 +184,4 @@ def create_team(actor: Actor, name: str, lead_id: int | None, member_ids: list[i
     db.session.flush()
     for user_id in sorted(set(member_ids)):
         db.session.add(TeamMember(team_id=team.id, user_id=check_staff(user_id, "members")))
-    db.session.commit()
     return team

@@ -12,8 +12,8 @@ from flask_babel import lazy_gettext as _l
 
 from portal.core.audit import Actor
 from portal.core.errors import ValidationFailed
-from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
+from portal.core.transaction import use_case
 from portal.tickets import clocks
 from portal.tickets.access import get_ticket, is_senior, require_handler
 from portal.tickets.channels import notices
@@ -22,7 +22,7 @@ from portal.tickets.events import add_event, plain
 from portal.tickets.models import NoticeKind, Ticket
 from portal.tickets.notice_rules import complainant, notices_for
 from portal.tickets.validation import clean_reason, clean_text
-from portal.tickets.versions import commit_change, locked_for_change
+from portal.tickets.versions import locked_for_change, ticket_changed_meanwhile
 
 CLOCK_NOTICES = {
     "clock.extended": NoticeKind.EXTENSION,
@@ -32,6 +32,7 @@ CLOCK_NOTICES = {
 ClockChange = Callable[[clocks.ClockState], clocks.ClockState]
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def extend_clock(
     actor: Actor,
     ticket_id: int,
@@ -57,10 +58,10 @@ def extend_clock(
     )
     if updated.profile == "US":
         updated.company_response = "In progress"
-        db.session.commit()
     return updated
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def pause_clock(
     actor: Actor,
     ticket_id: int,
@@ -86,6 +87,7 @@ def pause_clock(
     )
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def resume_clock(actor: Actor, ticket_id: int, version: int | None, reason: str) -> Ticket:
     now = utc_now()
     zone = clock_settings().zone
@@ -100,6 +102,7 @@ def resume_clock(actor: Actor, ticket_id: int, version: int | None, reason: str)
     )
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def restart_clock(
     actor: Actor, ticket_id: int, version: int | None, reason: str, new_facts_on: date | None
 ) -> Ticket:
@@ -166,7 +169,7 @@ def _clock_change(
         at=now,
     )
     _tell(actor, ticket, action, told, told_via, now)
-    return commit_change(ticket)
+    return ticket
 
 
 def _tell(

@@ -66,6 +66,7 @@ from portal.core.csvfiles import CellError, Column
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.core.transaction import transaction
 from portal.customers.models import CreditAccount, Customer
 from portal.tickets import access, clocks, deadlines, events, services, validation
 from portal.tickets.models import Kind, Status, TaxonomyNode, Ticket
@@ -463,25 +464,25 @@ class ComplaintImporter:
         assignees = active_ids_by_email(
             {r.assignee_email for r in ready if r.assignee_email}, access.STAFF
         )
-        for item in ready:
-            first = self.seen.get(item.external_id) or self.saved.get(item.external_id)
-            if item.external_id in known or first is not None:
-                self.counts["duplicates"] += 1
-                if first is not None:
-                    message = _l(
-                        "%(id)s already appears on row %(row)d; skipped.",
-                        id=item.external_id,
-                        row=first,
-                    )
-                    self.notes.append((item.row, "", message))
-                continue
-            try:
-                self.link(item, customers, accounts, assignees)
-            except CellError as error:
-                self.refuse(item.row, error.column, error.message)
-                continue
-            self.save(item)
-        db.session.commit()
+        with transaction():  # committed together; each row's create_ticket nests in it
+            for item in ready:
+                first = self.seen.get(item.external_id) or self.saved.get(item.external_id)
+                if item.external_id in known or first is not None:
+                    self.counts["duplicates"] += 1
+                    if first is not None:
+                        message = _l(
+                            "%(id)s already appears on row %(row)d; skipped.",
+                            id=item.external_id,
+                            row=first,
+                        )
+                        self.notes.append((item.row, "", message))
+                    continue
+                try:
+                    self.link(item, customers, accounts, assignees)
+                except CellError as error:
+                    self.refuse(item.row, error.column, error.message)
+                    continue
+                self.save(item)
         self.counts["created"] += len(self.saved)  # counted once they are committed
         self.seen.update(self.saved)
         self.saved.clear()
@@ -501,7 +502,6 @@ class ComplaintImporter:
                     source=self.source,
                     external_id=item.external_id,
                     original=item.original,
-                    commit=False,
                     profile=self.profile,
                 )
                 if item.company_response:

@@ -7,13 +7,15 @@ from portal.core.audit import Actor
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.core.transaction import use_case
 from portal.tickets.access import get_ticket, require_handler
 from portal.tickets.events import add_event
 from portal.tickets.models import Status, Ticket
 from portal.tickets.validation import clean_reason
-from portal.tickets.versions import commit_change
+from portal.tickets.versions import ticket_changed_meanwhile
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def merge(actor: Actor, ticket_id: int, duplicate_reference: str, reason: str) -> Ticket:
     """Fold a repeat of the same complaint into this ticket: the repeat closes, pointing here;
     both histories say so."""
@@ -40,7 +42,7 @@ def merge(actor: Actor, ticket_id: int, duplicate_reference: str, reason: str) -
         actor, ticket, "merged.from", reason=why, data={"duplicate": duplicate.reference}, at=now
     )
     ticket.updated_at = now  # bumps the version: whoever edits this ticket sees the merge
-    return commit_change(ticket)
+    return ticket
 
 
 def _repeat_of(ticket: Ticket, duplicate_reference: str) -> Ticket:

@@ -23,6 +23,7 @@ from portal.core.extensions import db
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
 from portal.core.timeutil import as_utc, parse_instant, utc_now
+from portal.core.transaction import use_case
 from portal.customers.models import Customer
 from portal.tickets.models import SavedView, Severity, Status, Ticket
 
@@ -255,6 +256,11 @@ def saved_views(user_id: int) -> list[SavedView]:
     )
 
 
+def _name_taken(*_arguments: Any, **_options: Any) -> ValidationFailed:
+    return ValidationFailed(_l("A view with this name exists."), field="name")
+
+
+@use_case(stale=_name_taken, conflicts=(IntegrityError,))  # the same name saved twice at once
 def save_view(user_id: int, name: str, query: str) -> SavedView:
     label = " ".join((name or "").split())
     if not label:
@@ -271,7 +277,6 @@ def save_view(user_id: int, name: str, query: str) -> SavedView:
     )
     if existing is not None:
         existing.query = canonical
-        db.session.commit()
         return existing
     if len(saved_views(user_id)) >= VIEWS_MAX:
         raise ValidationFailed(
@@ -279,17 +284,12 @@ def save_view(user_id: int, name: str, query: str) -> SavedView:
         )
     view = SavedView(user_id=user_id, name=label, query=canonical)
     db.session.add(view)
-    try:
-        db.session.commit()
-    except IntegrityError as error:  # saved twice at once
-        db.session.rollback()
-        raise ValidationFailed(_l("A view with this name exists."), field="name") from error
     return view
 
 
+@use_case
 def delete_view(user_id: int, view_id: int) -> None:
     view = db.session.get(SavedView, view_id)
     if view is None or view.user_id != user_id:
         raise NotFound(_l("No such saved view."))
     db.session.delete(view)
-    db.session.commit()

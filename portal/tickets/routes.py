@@ -17,7 +17,7 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.accounts.services import actor_for
 from portal.core.access import Role, roles, signed_in
-from portal.core.errors import NotFound, ServiceError, ValidationFailed
+from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.forms import checked, form_version
 from portal.core.htmx import is_htmx, render, see_other
@@ -221,15 +221,17 @@ def delete_view(view_id: int) -> Any:
 @roles(*HANDLING)
 def bulk_assign() -> Any:
     ids = [parse_id(v) for v in request.form.getlist("ticket_ids")]
-    if not ids or None in ids:
+    if None in ids:
         raise ValidationFailed(_("Select at least one ticket."))
     form = AssignForm()
     if not form.validate():
         raise ValidationFailed(_("Choose an assignee or a team."))
-    assignee, team = parse_id(form.assignee_id.data), parse_id(form.team_id.data)
-    if assignee is None and team is None:
-        raise ValidationFailed(_("Choose an assignee or a team."))
-    changed = assignment.assign(_actor(), [i for i in ids if i is not None], assignee, team)
+    changed = assignment.assign(
+        _actor(),
+        [i for i in ids if i is not None],
+        parse_id(form.assignee_id.data),
+        parse_id(form.team_id.data),
+    )
     flash(_("%(n)d tickets assigned.", n=changed), "success")
     return see_other(request.referrer or url_for("tickets.index"))
 
@@ -303,10 +305,7 @@ def new() -> Any:
         )
         try:
             ticket = intake.register(actor, data)
-        except ServiceError as error:
-            if error.status in (403, 404):
-                raise
-            db.session.rollback()
+        except ValidationFailed as error:
             return render(
                 "tickets/new.html",
                 status=400,
@@ -443,12 +442,12 @@ def clock(ticket_id: int) -> Any:
 def assign(ticket_id: int) -> Any:
     form = AssignForm()
     checked(form)
-    assignment.assign(
+    assignment.reassign(
         _actor(),
-        [ticket_id],
+        ticket_id,
+        form_version(form),
         parse_id(form.assignee_id.data),
         parse_id(form.team_id.data),
-        versions={ticket_id: form_version(form)},
     )
     flash(_("Assignment saved."), "success")
     return see_other(url_for("tickets.show", ticket_id=ticket_id))
@@ -502,10 +501,7 @@ def edit(ticket_id: int) -> Any:
         )
         try:
             services.update_details(_actor(), ticket_id, parse_id(form.version.data) or -1, data)
-        except ServiceError as error:
-            if error.status in (403, 404):
-                raise
-            db.session.rollback()
+        except (ValidationFailed, Conflict) as error:
             return render(
                 "tickets/edit.html",
                 status=error.status,
@@ -627,9 +623,8 @@ def taxonomy_page() -> Any:
                     form.parent_code.data or None,
                     bool(form.active.data),
                 )
-            except ServiceError as error_:
-                db.session.rollback()
-                error = error_.message
+            except ValidationFailed as refused:
+                error = refused.message
             else:
                 flash(_("Code %(code)s saved.", code=node.code), "success")
                 return see_other(url_for("tickets.taxonomy_page"))
@@ -656,9 +651,8 @@ def teams_page() -> Any:
                 parse_id(request.form.get("lead_id")),
                 [i for i in map(parse_id, request.form.getlist("member_ids")) if i is not None],
             )
-        except ServiceError as error_:
-            db.session.rollback()
-            error = error_.message
+        except ValidationFailed as refused:
+            error = refused.message
         else:
             flash(_("Team created."), "success")
             return see_other(url_for("tickets.teams_page"))

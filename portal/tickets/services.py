@@ -22,6 +22,7 @@ from portal.core.audit import Actor
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
+from portal.core.transaction import use_case
 from portal.customers.models import CreditAccount, Customer
 from portal.tickets import clocks
 from portal.tickets.access import get_ticket, require_handler
@@ -62,7 +63,7 @@ from portal.tickets.validation import (
     clean_reason,
     clean_text,
 )
-from portal.tickets.versions import commit_change, locked_for_change
+from portal.tickets.versions import locked_for_change, ticket_changed_meanwhile
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     Status.NEW: (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.WITHDRAWN),
@@ -159,6 +160,7 @@ def _check_input(actor: Actor, data: TicketInput, now: datetime) -> dict[str, An
     }
 
 
+@use_case
 def create_ticket(
     actor: Actor,
     data: TicketInput,
@@ -166,7 +168,6 @@ def create_ticket(
     source: str = "staff",
     external_id: str | None = None,
     original: dict[str, Any] | None = None,
-    commit: bool = True,
     profile: str | None = None,
     prospect_id: int | None = None,
 ) -> Ticket:
@@ -174,7 +175,8 @@ def create_ticket(
     regulatory profile, or `profile` (an import of another regime's complaints), with both
     clocks computed and stored. The acknowledgement to the complainant is the channel's to
     send (`channels.intake.register`, the web form, inbound email); an import of past
-    complaints sends none."""
+    complaints sends none. Called by another use case (a channel, an import), it runs nested
+    in that one's transaction: a refusal undoes only what it wrote."""
     now = utc_now()
     values = _check_input(actor, data, now)
     settings = clock_settings()
@@ -226,14 +228,13 @@ def create_ticket(
         )
         if ticket.assignee_id is not None and ticket.assignee_id != actor.user_id:
             notify_assigned(ticket, ticket.assignee_id)
-    if commit:
-        db.session.commit()
     return ticket
 
 
 # ---------------------------------------------------------------- status
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def change_status(
     actor: Actor,
     ticket_id: int,
@@ -245,9 +246,42 @@ def change_status(
     remedies: list[str] | None = None,
     company_response: str | None = None,
 ) -> Ticket:
+    """Move a ticket to status `to` along TRANSITIONS. Resolving states the resolution (and
+    the remedies told, the CFPB category); withdrawing and reopening need a reason; closing a
+    complaint needs its closing notice given."""
     require_handler(actor)
     ticket = locked_for_change(actor, ticket_id, version)
     target = clean_choice(to, Status, "status")
+    _check_transition(ticket, target)
+    now = utc_now()
+    before = ticket.status
+    note = clean_text(reason, "reason", REASON_MAX)
+    if target == Status.RESOLVED:
+        _resolve(ticket, resolution, remedies or [], company_response, now)
+    reopening = before in (Status.RESOLVED, Status.CLOSED) and target in OPEN_STATUSES
+    if target == Status.WITHDRAWN or reopening:
+        note = clean_reason(reason)  # withdrawing and reopening need a reason
+    if target == Status.CLOSED:
+        _check_closing_notices(ticket)
+        ticket.closed_at = now
+    if target == Status.ACKNOWLEDGED or (
+        target == Status.IN_PROGRESS and ticket.acknowledged_at is None
+    ):
+        ticket.acknowledged_at = ticket.acknowledged_at or now
+    _move_sla(ticket, before, target, now)
+    ticket.status = target
+    ticket.is_open = target in OPEN_STATUSES
+    if reopening:
+        ticket.resolved_at = ticket.closed_at = None  # the clocks run on
+    add_event(
+        actor, ticket, "status", reason=note or None, data={"from": before, "to": target}, at=now
+    )
+    if target == Status.RESOLVED:
+        add_event(actor, ticket, "resolution", body=ticket.resolution, at=now)
+    return ticket
+
+
+def _check_transition(ticket: Ticket, target: str) -> None:
     if ticket.merged_into_id is not None:
         raise ValidationFailed(_l("This ticket was merged into another; work on that one."))
     if target not in TRANSITIONS[Status(ticket.status)]:
@@ -259,50 +293,38 @@ def change_status(
             ),
             field="status",
         )
-    now = utc_now()
-    before = ticket.status
-    note = clean_text(reason, "reason", REASON_MAX)
-    if target == Status.RESOLVED:
-        ticket.resolution = clean_text(resolution, "resolution", required=True)
-        chosen = [r for r in (remedies or []) if r in REMEDIES]
-        if len(chosen) != len(remedies or []):
-            raise ValidationFailed(_l("Unknown remedy."), field="remedies")
-        ticket.remedies_told = chosen or None
-        if company_response:
-            if company_response not in US_RESPONSES:
-                raise ValidationFailed(_l("Unknown response category."), field="company_response")
-            ticket.company_response = company_response
-        ticket.resolved_at = now
-    reopening = before in (Status.RESOLVED, Status.CLOSED) and target in OPEN_STATUSES
-    if target == Status.WITHDRAWN or reopening:
-        note = clean_reason(reason)  # withdrawing and reopening need a reason
-    if target == Status.CLOSED:
-        missing = missing_at_close(ticket)
-        if missing:
-            raise ValidationFailed(
-                _l(
-                    "Before closing, send the %(notice)s to the complainant, or record how it "
-                    "was given another way.",
-                    notice=" / ".join(str(NOTICE_LABELS[kind]) for kind in missing),
-                ),
-                field="status",
-            )
-        ticket.closed_at = now
-    if target == Status.ACKNOWLEDGED or (
-        target == Status.IN_PROGRESS and ticket.acknowledged_at is None
-    ):
-        ticket.acknowledged_at = ticket.acknowledged_at or now
-    _move_sla(ticket, before, target, now)
-    ticket.status = target
-    ticket.is_open = target in OPEN_STATUSES
-    if ticket.is_open and before in (Status.RESOLVED, Status.CLOSED):
-        ticket.resolved_at = ticket.closed_at = None  # reopened: the clocks run on
-    add_event(
-        actor, ticket, "status", reason=note or None, data={"from": before, "to": target}, at=now
-    )
-    if target == Status.RESOLVED:
-        add_event(actor, ticket, "resolution", body=ticket.resolution, at=now)
-    return commit_change(ticket)
+
+
+def _resolve(
+    ticket: Ticket,
+    resolution: str | None,
+    remedies: list[str],
+    company_response: str | None,
+    now: datetime,
+) -> None:
+    ticket.resolution = clean_text(resolution, "resolution", required=True)
+    chosen = [r for r in remedies if r in REMEDIES]
+    if len(chosen) != len(remedies):
+        raise ValidationFailed(_l("Unknown remedy."), field="remedies")
+    ticket.remedies_told = chosen or None
+    if company_response:
+        if company_response not in US_RESPONSES:
+            raise ValidationFailed(_l("Unknown response category."), field="company_response")
+        ticket.company_response = company_response
+    ticket.resolved_at = now
+
+
+def _check_closing_notices(ticket: Ticket) -> None:
+    missing = missing_at_close(ticket)
+    if missing:
+        raise ValidationFailed(
+            _l(
+                "Before closing, send the %(notice)s to the complainant, or record how it "
+                "was given another way.",
+                notice=" / ".join(str(NOTICE_LABELS[kind]) for kind in missing),
+            ),
+            field="status",
+        )
 
 
 def _move_sla(ticket: Ticket, before: str, target: str, now: datetime) -> None:
@@ -354,6 +376,7 @@ DETAIL_FIELDS = (
 )
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def update_details(actor: Actor, ticket_id: int, version: int | None, data: DetailsInput) -> Ticket:
     require_handler(actor)
     ticket = locked_for_change(actor, ticket_id, version)
@@ -397,12 +420,13 @@ def update_details(actor: Actor, ticket_id: int, version: int | None, data: Deta
             "after": {f: after[f] for f in sorted(changed)},
         },
     )
-    return commit_change(ticket)
+    return ticket
 
 
 # ---------------------------------------------------------------- notes and responses
 
 
+@use_case
 def add_note(
     actor: Actor, ticket_id: int, body: str, *, customer_facing: bool = False
 ) -> TicketEvent:
@@ -412,9 +436,7 @@ def add_note(
     if customer_facing:
         require_handler(actor)
     text = clean_text(body, "body", required=True)
-    event = add_event(actor, ticket, "response" if customer_facing else "note", body=text)
-    db.session.commit()
-    return event
+    return add_event(actor, ticket, "response" if customer_facing else "note", body=text)
 
 
 def _status_label(status: str) -> str:

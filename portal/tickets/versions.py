@@ -10,7 +10,6 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal.core.audit import Actor
 from portal.core.errors import Conflict
@@ -58,13 +57,3 @@ def ticket_changed_meanwhile(
     if ticket is None:
         return Conflict(_l("Someone else changed this in the meantime. Reload and try again."))
     return stale_conflict(ticket)
-
-
-def commit_change(ticket: Ticket) -> Ticket:
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        db.session.expire_all()
-        raise stale_conflict(db.session.get(Ticket, ticket.id)) from None
-    return ticket

@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select
 from portal.core.audit import Actor
 from portal.core.errors import NotFound, ServiceError, ValidationFailed
 from portal.core.extensions import db
+from portal.core.transaction import use_case
 from portal.customers.models import Customer
 from portal.customers.services import clean_email
 from portal.tickets.access import require_handler
@@ -22,7 +23,7 @@ from portal.tickets.channels import notices
 from portal.tickets.events import add_event
 from portal.tickets.models import Prospect, Ticket
 from portal.tickets.services import TicketInput, create_ticket
-from portal.tickets.versions import commit_change, locked_for_change
+from portal.tickets.versions import locked_for_change, ticket_changed_meanwhile
 
 NAME_MAX = 120
 PHONE_MAX = 40
@@ -125,6 +126,7 @@ def check_rate(email: str | None, now: datetime) -> None:
         )
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def link_prospect(actor: Actor, ticket_id: int, version: int | None, customer_id: int) -> Ticket:
     """Link the ticket's prospect to a customer: this ticket and the prospect's other tickets
     move to the customer, each with an event."""
@@ -148,18 +150,14 @@ def link_prospect(actor: Actor, ticket_id: int, version: int | None, customer_id
             "linked",
             data={"customer": customer.number, "prospect": prospect.id},
         )
-    return commit_change(ticket)
+    return ticket
 
 
+@use_case
 def register(actor: Actor, data: TicketInput) -> Ticket:
     """A ticket a member of staff registers from what a customer told them — at the counter,
     on the phone, in a letter (首问负责制) — with the acknowledgement emailed at once when the
     complainant has an address."""
-    try:
-        ticket = create_ticket(actor, data, commit=False)
-        notices.acknowledge(actor, ticket)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    ticket = create_ticket(actor, data)
+    notices.acknowledge(actor, ticket)
     return ticket

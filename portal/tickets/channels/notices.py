@@ -24,6 +24,7 @@ from portal.core.audit import Actor
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
+from portal.core.transaction import use_case
 from portal.customers.pii import first_name
 from portal.messaging.models import Message, Purpose
 from portal.messaging.services import Draft, queue
@@ -48,7 +49,7 @@ from portal.tickets.notice_rules import (
     summary_in_time,
 )
 from portal.tickets.validation import clean_text
-from portal.tickets.versions import commit_change, locked_for_change
+from portal.tickets.versions import locked_for_change, ticket_changed_meanwhile
 
 LOOP_HEADER = "X-Credit-Care-Loop"
 NOTICE_TEXT_MAX = 5_000
@@ -246,28 +247,29 @@ def _event(actor: Actor, ticket: Ticket, notice: TicketNotice, now: datetime) ->
 # ---------------------------------------------------------------- from the ticket page
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def send_notice(
     actor: Actor, ticket_id: int, version: int | None, kind: str, message: str = ""
-) -> TicketNotice:
+) -> Ticket:
+    """Email notice `kind` to the complainant from the ticket page; returns the ticket."""
     require_handler(actor)
     if kind == NoticeKind.REPLY:  # a reply has its own action, which needs the words
         raise ValidationFailed(_l("This notice does not apply to this ticket."), field="kind")
     ticket = locked_for_change(actor, ticket_id, version)
-    notice = send(actor, ticket, kind, message=(message or "").strip())
-    commit_change(ticket)
-    return notice
+    send(actor, ticket, kind, message=(message or "").strip())
+    return ticket
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def record_notice(
     actor: Actor, ticket_id: int, version: int | None, kind: str, via: str, note: str
 ) -> TicketNotice:
     require_handler(actor)
     ticket = locked_for_change(actor, ticket_id, version)
-    notice = record(actor, ticket, kind, via, note)
-    commit_change(ticket)
-    return notice
+    return record(actor, ticket, kind, via, note)
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def reply(actor: Actor, ticket_id: int, version: int | None, body: str) -> TicketNotice:
     """A handler's reply, by email in the ticket's thread; the customer's answer comes back
     onto the ticket through inbound email."""
@@ -279,13 +281,14 @@ def reply(actor: Actor, ticket_id: int, version: int | None, body: str) -> Ticke
     notice = send(actor, ticket, NoticeKind.REPLY, message=text)
     if ticket.acknowledged_at is None:
         ticket.acknowledged_at = notice.recorded_at
-    commit_change(ticket)
     return notice
 
 
+@use_case
 def acknowledge(actor: Actor, ticket: Ticket, now: datetime | None = None) -> TicketNotice | None:
-    """Email the complainant the acknowledgement of a new ticket at once, in the caller's
-    transaction, when they have an address; None when they have none."""
+    """Email the complainant the acknowledgement of a new ticket at once when they have an
+    address; None when they have none. The channels that register tickets nest it after
+    `create_ticket`."""
     if not complainant(ticket).email:
         return None
     return send(actor, ticket, NoticeKind.ACKNOWLEDGEMENT, automatic=True, now=now)

@@ -20,6 +20,7 @@ from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
+from portal.core.transaction import use_case
 from portal.customers.pii import first_name
 from portal.tickets.channels.notices import notice_context
 from portal.tickets.models import Axis, ReplyTemplate, Ticket
@@ -84,6 +85,7 @@ def _check(data: ReplyTemplateInput) -> dict[str, Any]:
     }
 
 
+@use_case
 def save(actor: Actor, template_id: int | None, data: ReplyTemplateInput) -> ReplyTemplate:
     if actor.role not in (Role.ADMIN, Role.LEAD) and not actor.is_system:
         raise PermissionDenied(_l("Only admins and leads edit reply templates."))
@@ -100,16 +102,15 @@ def save(actor: Actor, template_id: int | None, data: ReplyTemplateInput) -> Rep
         for key, value in values.items():
             setattr(template, key, value)
     try:
-        db.session.flush()
+        with db.session.begin_nested():
+            db.session.flush()
     except IntegrityError as error:
-        db.session.rollback()
         raise ValidationFailed(
             _l("A template of that name already exists in this language."), field="name"
         ) from error
     record_event(
         actor, "reply_template.saved", "reply_template", template.id, before=before, after=values
     )
-    db.session.commit()
     return template
 
 

@@ -15,8 +15,8 @@ from flask_babel import lazy_gettext as _l
 from portal.core.audit import Actor
 from portal.core.config import LANGUAGES
 from portal.core.errors import ValidationFailed
-from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.core.transaction import use_case
 from portal.customers.models import Product
 from portal.customers.services import clean_email, clean_phone
 from portal.tickets import services
@@ -127,42 +127,37 @@ def _check(data: WebSubmission) -> _Checked:
     )
 
 
+@use_case
 def submit(data: WebSubmission, *, now: datetime | None = None) -> Ticket:
     """Register what a visitor sent as a ticket from the web and queue its acknowledgement;
     refuses bad input (`ValidationFailed`, with the field) and a sender's sixth ticket of the
     day (`intake.TooMany`), saving nothing then."""
     checked = _check(data)
-    try:
-        intake.check_rate(checked.email, now or utc_now())
-        complainant = intake.complainant_for(
-            checked.email,
-            checked.name,
-            number=checked.customer_number or None,
-            phone=checked.phone,
-            locale=checked.locale,
-        )
-        ticket = services.create_ticket(
-            ACTOR,
-            services.TicketInput(
-                kind=checked.kind,
-                subject=subject_of(checked.description),
-                channel_code=active_or_other(CHANNEL_CODE, Axis.CHANNEL),
-                business_code=active_or_other(checked.business_code, Axis.BUSINESS),
-                cause_code=active_or_other(CAUSE_CODE, Axis.CAUSE),
-                customer_id=complainant.customer_id,
-                product=checked.account_hint or None,
-                request=checked.request,
-                description=checked.description,
-            ),
-            source=SOURCE,
-            prospect_id=complainant.prospect_id,
-            commit=False,
-        )
-        if complainant.note:
-            add_event(ACTOR, ticket, "note", body=complainant.note)
-        notices.acknowledge(ACTOR, ticket)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    intake.check_rate(checked.email, now or utc_now())
+    complainant = intake.complainant_for(
+        checked.email,
+        checked.name,
+        number=checked.customer_number or None,
+        phone=checked.phone,
+        locale=checked.locale,
+    )
+    ticket = services.create_ticket(
+        ACTOR,
+        services.TicketInput(
+            kind=checked.kind,
+            subject=subject_of(checked.description),
+            channel_code=active_or_other(CHANNEL_CODE, Axis.CHANNEL),
+            business_code=active_or_other(checked.business_code, Axis.BUSINESS),
+            cause_code=active_or_other(CAUSE_CODE, Axis.CAUSE),
+            customer_id=complainant.customer_id,
+            product=checked.account_hint or None,
+            request=checked.request,
+            description=checked.description,
+        ),
+        source=SOURCE,
+        prospect_id=complainant.prospect_id,
+    )
+    if complainant.note:
+        add_event(ACTOR, ticket, "note", body=complainant.note)
+    notices.acknowledge(ACTOR, ticket)
     return ticket
