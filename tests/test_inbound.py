@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.accounts.services import actor_for
+from portal.core.errors import PermissionDenied
 from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.messaging.models import Message
@@ -227,6 +228,16 @@ def test_a_quarantined_message_can_be_processed_again_or_dismissed(db, monkeypat
     other = inbound.ingest(mail(sender=None), "pipe")
     inbound.dismiss(admin, other.inbound_id)
     assert _db.session.get(InboundMail, other.inbound_id).status == "dismissed"
+
+
+def test_only_admins_handle_the_quarantine_whoever_calls(db, monkeypatch):
+    handler = actor_for(make_user(role="handler"))
+    held = inbound.ingest(mail(sender=None), "pipe")
+    with pytest.raises(PermissionDenied, match="Only admins"):
+        inbound.process_again(handler, held.inbound_id)
+    with pytest.raises(PermissionDenied, match="Only admins"):
+        inbound.dismiss(handler, held.inbound_id)
+    assert _db.session.get(InboundMail, held.inbound_id).status == "quarantined"
 
 
 def test_a_handler_reply_is_threaded_on_the_customers_email(db):
@@ -493,7 +504,7 @@ def test_erasure_reaches_what_was_sent_to_the_prospect_before_linking(db):
     customer = make_customer(email="lilei@mail.example.com", number="C-ERASE-1")
     from portal.tickets.channels import intake as intake_service
 
-    intake_service.link_prospect(admin, ticket.id, None, customer.id)
+    intake_service.link_prospect(admin, ticket.id, None, customer.number)
     privacy.erase_customer(admin, customer.id, "Customer's request", customer.number)
     _db.session.expire_all()
     for message in _db.session.scalars(select(Message).where(Message.source_id == str(ticket.id))):

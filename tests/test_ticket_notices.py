@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.services import actor_for
-from portal.core.errors import ValidationFailed
+from portal.core.errors import NotFound, ValidationFailed
 from portal.core.extensions import db as _db
 from portal.messaging.models import Message
 from portal.tickets import clock_changes, merging, notice_rules, services
@@ -387,6 +387,28 @@ def test_a_handler_links_a_prospect_to_a_customer(client, login_as, db):
         {"customer_number": "C-LINK-1", "version": fresh(first.id).version},
     )
     assert again.status_code == 400
+
+
+def test_a_prospect_is_linked_by_customer_number_in_the_use_case(db, handler):
+    prospect = Prospect(name="Li Lei", email="lilei@mail.example.com", locale="en")
+    _db.session.add(prospect)
+    _db.session.commit()
+    ticket = services.create_ticket(
+        handler,
+        services.TicketInput(
+            kind="complaint",
+            subject="Card fee",
+            channel_code="A0304",
+            business_code="B99",
+            cause_code="C99",
+        ),
+        prospect_id=prospect.id,
+    )
+    with pytest.raises(NotFound, match="No customer has the number NOBODY-1"):
+        intake.link_prospect(handler, ticket.id, ticket.version, " NOBODY-1 ")
+    customer = make_customer(number="C-LINK-2")
+    linked = intake.link_prospect(handler, ticket.id, ticket.version, "C-LINK-2")
+    assert linked.customer_id == customer.id
 
 
 def test_the_acknowledgement_goes_at_once_at_night_a_reply_waits_for_morning(db, handler):

@@ -352,6 +352,38 @@ def test_bulk_assignment_notifies_the_assignee_once(handler, lead):
         assignment.assign(lead, [tickets[0].id], make_user(role="rm").id, None)
 
 
+def test_only_handlers_assign_at_intake_whoever_calls(handler):
+    """The rule lives in create_ticket, so the CLI, imports and the API obey it too."""
+    rm = make_user(role="rm")
+    customer = make_customer(owner_id=rm.id)
+    team = Team(name="Cards")
+    _db.session.add(team)
+    _db.session.commit()
+    with pytest.raises(PermissionDenied, match="assign a ticket at intake"):
+        intake(actor_for(rm), customer_id=customer.id, assignee_id=handler.user_id)
+    with pytest.raises(PermissionDenied, match="assign a ticket at intake"):
+        intake(actor_for(rm), customer_id=customer.id, team_id=team.id)
+    assert intake(actor_for(rm), customer_id=customer.id).assignee_id is None
+    ticket = intake(handler, assignee_id=handler.user_id, team_id=team.id)
+    assert (ticket.assignee_id, ticket.team_id) == (handler.user_id, team.id)
+
+
+def test_a_bulk_assignment_names_an_assignee_or_a_team(handler, lead):
+    ticket = intake(handler)
+    with pytest.raises(ValidationFailed, match="assignee or a team"):
+        assignment.assign(lead, [ticket.id], None, None)
+    with pytest.raises(ValidationFailed, match="at least one"):
+        assignment.assign(lead, [], handler.user_id, None)
+
+
+def test_the_ticket_page_assignment_is_saved_under_the_ticket_version(handler, lead):
+    ticket = intake(handler, assignee_id=handler.user_id)
+    ticket = assignment.reassign(lead, ticket.id, ticket.version, None, None)
+    assert ticket.assignee_id is None  # unassigned: the page may clear it
+    with pytest.raises(Conflict, match="was changed by"):
+        assignment.reassign(lead, ticket.id, ticket.version - 1, handler.user_id, None)
+
+
 def test_merging_a_repeat_closes_it_pointing_here(handler):
     customer = make_customer()
     first = intake(handler, customer_id=customer.id)

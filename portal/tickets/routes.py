@@ -239,10 +239,14 @@ def bulk_assign() -> Any:
 # ---------------------------------------------------------------- intake
 
 
-def _intake_form(customer: Customer | None) -> TicketForm:
+def _intake_form(actor: Any, customer: Customer | None) -> TicketForm:
     """The intake form; its dropdowns are filled only when it is shown (`_intake_choices`), so
-    a valid submission costs no lookups of taxonomy, staff and teams."""
+    a valid submission costs no lookups of taxonomy, staff and teams. Only handlers assign at
+    intake: the others' form has no assignee and team."""
     form = TicketForm()
+    if not access.can_handle(actor):
+        del form.assignee_id
+        del form.team_id
     if not form.is_submitted():
         form.kind.data = "complaint"
         form.severity.data = "medium"
@@ -250,15 +254,16 @@ def _intake_form(customer: Customer | None) -> TicketForm:
         form.business_code.data = "B0201"
         form.cause_code.data = "C99"
         form.customer_id.data = str(customer.id) if customer else ""
-        if access.can_handle(_actor()):
+        if "assignee_id" in form:
             form.assignee_id.data = str(current_user.id)
     return form
 
 
 def _intake_choices(form: TicketForm, customer: Customer | None) -> TicketForm:
     _fill_taxonomy(form)
-    _people_choices(form.assignee_id, _("Nobody yet"))
-    _team_choices(form.team_id)
+    if "assignee_id" in form:
+        _people_choices(form.assignee_id, _("Nobody yet"))
+        _team_choices(form.team_id)
     accounts = (
         list(
             db.session.scalars(
@@ -282,7 +287,7 @@ def new() -> Any:
     actor = _actor()
     customer_id = parse_id(request.values.get("customer_id"))
     customer = customer_services.get_customer(actor, customer_id) if customer_id else None
-    form = _intake_form(customer)
+    form = _intake_form(actor, customer)
     if request.method == "POST" and form.validate():
         received = form.received_at.data
         data = services.TicketInput(
@@ -297,8 +302,8 @@ def new() -> Any:
             severity=form.severity.data,
             request=form.request.data or "",
             description=form.description.data or "",
-            assignee_id=parse_id(form.assignee_id.data) if access.can_handle(actor) else None,
-            team_id=parse_id(form.team_id.data) if access.can_handle(actor) else None,
+            assignee_id=parse_id(form.data.get("assignee_id")),
+            team_id=parse_id(form.data.get("team_id")),
             received_at=received.replace(tzinfo=viewer_zone()).astimezone(UTC)
             if received
             else None,

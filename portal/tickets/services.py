@@ -25,7 +25,7 @@ from portal.core.timeutil import as_utc, utc_now
 from portal.core.transaction import use_case
 from portal.customers.models import CreditAccount, Customer
 from portal.tickets import clocks
-from portal.tickets.access import get_ticket, require_handler
+from portal.tickets.access import can_handle, get_ticket, require_handler
 from portal.tickets.assignment import assignment_data
 from portal.tickets.deadlines import (
     apply_clock,
@@ -120,6 +120,10 @@ def allocate_reference(kind: str, year: int) -> str:
 
 
 def _check_input(actor: Actor, data: TicketInput, now: datetime) -> dict[str, Any]:
+    if (data.assignee_id is not None or data.team_id is not None) and not can_handle(actor):
+        raise PermissionDenied(
+            _l("Only complaint handlers, leads and admins assign a ticket at intake.")
+        )
     preload(data.channel_code, data.business_code, data.cause_code)
     received = as_utc(data.received_at) if data.received_at else now
     if received > now + timedelta(minutes=5):

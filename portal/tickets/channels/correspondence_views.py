@@ -18,7 +18,6 @@ from portal.core.extensions import db
 from portal.core.forms import checked, choices, form_version
 from portal.core.htmx import render, see_other
 from portal.core.requests import parse_id
-from portal.customers.models import Customer
 from portal.tickets import access, notice_rules, taxonomy
 from portal.tickets.channels import inbound, intake, mailparse, notices, replies
 from portal.tickets.channels.forms import (
@@ -145,10 +144,7 @@ def link(ticket_id: int) -> Any:
     form = LinkForm()
     checked(form)
     number = (form.customer_number.data or "").strip()
-    customer_id = db.session.scalar(select(Customer.id).where(Customer.number == number))
-    if customer_id is None:
-        raise NotFound(_("No customer has the number %(number)s.", number=number))
-    intake.link_prospect(_actor(), ticket_id, form_version(form), customer_id)
+    intake.link_prospect(_actor(), ticket_id, form_version(form), number)
     flash(_("Linked to customer %(number)s.", number=number), "success")
     return _back(ticket_id)
 

@@ -127,16 +127,21 @@ def check_rate(email: str | None, now: datetime) -> None:
 
 
 @use_case(stale=ticket_changed_meanwhile)
-def link_prospect(actor: Actor, ticket_id: int, version: int | None, customer_id: int) -> Ticket:
-    """Link the ticket's prospect to a customer: this ticket and the prospect's other tickets
-    move to the customer, each with an event."""
+def link_prospect(
+    actor: Actor, ticket_id: int, version: int | None, customer_number: str
+) -> Ticket:
+    """Link the ticket's prospect to the customer with `customer_number`: this ticket and the
+    prospect's other tickets move to the customer, each with an event."""
     require_handler(actor)
+    number = (customer_number or "").strip()
+    customer = db.session.scalar(select(Customer).where(Customer.number == number))
+    if customer is None:
+        raise NotFound(_l("No customer has the number %(number)s.", number=number[:32]))
+    if customer.erased_at is not None:
+        raise NotFound(_l("Choose an existing customer."))
     ticket = locked_for_change(actor, ticket_id, version)
     if ticket.prospect_id is None or ticket.customer_id is not None:
         raise ValidationFailed(_l("This ticket already belongs to a customer."))
-    customer = db.session.get(Customer, customer_id)
-    if customer is None or customer.erased_at is not None:
-        raise NotFound(_l("Choose an existing customer."))
     prospect = db.session.get(Prospect, ticket.prospect_id)
     prospect.customer_id = customer.id
     tickets = db.session.scalars(
