@@ -228,6 +228,38 @@ def quick_counts(actor: Actor, soon_days: int = 3) -> QuickCounts:
     return QuickCounts(*(int(value or 0) for value in row))
 
 
+@dataclass(frozen=True)
+class SidebarCounts:
+    quick: QuickCounts
+    total: int  # tickets matching the current filters, up to COUNT_CAP + 1
+    views: list[SavedView]
+    view_counts: dict[int, int]  # by saved view
+
+
+def sidebar_counts(actor: Actor, filters: QueueFilters, zone: ZoneInfo) -> SidebarCounts:
+    """The queue's sidebar: the quick numbers, the current filter's total and each of the
+    viewer's saved views' (0 for a filter that no longer reads)."""
+    views = saved_views(actor.user_id) if actor.user_id is not None else []
+    return SidebarCounts(
+        quick=quick_counts(actor),
+        total=_count_or_zero(actor, filters, zone),
+        views=views,
+        view_counts={
+            view.id: _count_or_zero(
+                actor, QueueFilters.from_args(dict(parse_qsl(view.query))), zone
+            )
+            for view in views
+        },
+    )
+
+
+def _count_or_zero(actor: Actor, filters: QueueFilters, zone: ZoneInfo) -> int:
+    try:
+        return count(actor, filters, zone)
+    except ValidationFailed:
+        return 0
+
+
 def urgency(ticket: Ticket, now: datetime | None = None) -> str:
     """How close a deadline is, for colour: breached, due within a day, at 80 %, on track."""
     if not ticket.is_open:

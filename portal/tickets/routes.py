@@ -1,42 +1,36 @@
 """The queue, intake, the ticket page and its actions, the history export, the bell, and the
-taxonomy and team admin pages. Views are thin: the services check and change."""
+taxonomy and team admin pages. Views are thin: they parse, call one use case or read model
+(`read_models`, `queue`) and render; the use cases check and change."""
 
 import csv
 import io
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, flash, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from portal.accounts.models import User
 from portal.accounts.services import actor_for
 from portal.core.access import Role, roles, signed_in
 from portal.core.errors import Conflict, NotFound, ValidationFailed
-from portal.core.extensions import db
 from portal.core.forms import checked, form_version
 from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers import services as customer_services
-from portal.customers.models import CreditAccount, Customer
+from portal.customers.models import Customer
 from portal.tickets import (
     access,
     assignment,
     clock_changes,
-    clocks,
-    deadlines,
-    events,
     merging,
-    notice_rules,
     notifications,
     queue,
+    read_models,
     services,
     taxonomy,
 )
@@ -61,14 +55,12 @@ from portal.tickets.labels import (
     SEVERITY_LABELS,
     STATUS_LABELS,
 )
-from portal.tickets.models import Status, Team, Ticket
+from portal.tickets.models import Team
 
 bp = Blueprint("tickets", __name__)
 
 PAGE = 50
-EVENTS_SHOWN = 200
 HANDLING = (Role.ADMIN, Role.HANDLER, Role.LEAD)
-TOLD = ("response", "resolution", "notice", "reply")  # what the customer was told
 
 
 # What every template may use, prefixed with the room's name (see init_app).
@@ -119,12 +111,12 @@ def _taxonomy_choices(axis: str) -> list[tuple[str, str]]:
     return choices
 
 
-def _people_choices(field: Any, blank: str) -> None:
-    field.choices = [("", blank)] + [(str(h.id), h.name) for h in assignment.handlers()]
+def _people_choices(field: Any, blank: str, people: list[Any]) -> None:
+    field.choices = [("", blank)] + [(str(h.id), h.name) for h in people]
 
 
-def _team_choices(field: Any) -> None:
-    field.choices = [("", _("No team"))] + [(str(t.id), t.name) for t in assignment.teams()]
+def _team_choices(field: Any, teams: list[Team]) -> None:
+    field.choices = [("", _("No team"))] + [(str(t.id), t.name) for t in teams]
 
 
 def _fill_taxonomy(form: Any) -> None:
@@ -174,27 +166,15 @@ def index() -> Any:
 @signed_in
 def counts() -> Any:
     """The sidebar's numbers and the current filter's total, loaded after the page."""
-    actor = _actor()
     filters = queue.QueueFilters.from_args(request.args)
-    try:
-        total = queue.count(actor, filters, viewer_zone())
-    except ValidationFailed:
-        total = 0
-    views = queue.saved_views(current_user.id)
-    view_counts = {}
-    for view in views:
-        view_filters = queue.QueueFilters.from_args(dict(parse_qsl(view.query)))
-        try:
-            view_counts[view.id] = queue.count(actor, view_filters, viewer_zone())
-        except ValidationFailed:
-            view_counts[view.id] = 0
+    found = queue.sidebar_counts(_actor(), filters, viewer_zone())
     return render(
         "tickets/_counts.html",
-        quick=queue.quick_counts(actor),
-        total=total,
+        quick=found.quick,
+        total=found.total,
         cap=queue.COUNT_CAP,
-        views=views,
-        view_counts=view_counts,
+        views=found.views,
+        view_counts=found.view_counts,
     )
 
 
@@ -259,24 +239,14 @@ def _intake_form(actor: Any, customer: Customer | None) -> TicketForm:
     return form
 
 
-def _intake_choices(form: TicketForm, customer: Customer | None) -> TicketForm:
+def _intake_choices(actor: Any, form: TicketForm, customer: Customer | None) -> TicketForm:
     _fill_taxonomy(form)
+    offered = read_models.intake_choices(actor, customer.id if customer else None)
     if "assignee_id" in form:
-        _people_choices(form.assignee_id, _("Nobody yet"))
-        _team_choices(form.team_id)
-    accounts = (
-        list(
-            db.session.scalars(
-                select(CreditAccount)
-                .where(CreditAccount.customer_id == customer.id)
-                .order_by(CreditAccount.number)
-            )
-        )
-        if customer
-        else []
-    )
+        _people_choices(form.assignee_id, _("Nobody yet"), offered.handlers)
+        _team_choices(form.team_id, offered.teams)
     form.account_id.choices = [("", _("No specific account"))] + [
-        (str(a.id), a.number) for a in accounts
+        (str(a.id), a.number) for a in offered.accounts
     ]
     return form
 
@@ -314,7 +284,7 @@ def new() -> Any:
             return render(
                 "tickets/new.html",
                 status=400,
-                form=_intake_choices(form, customer),
+                form=_intake_choices(actor, form, customer),
                 customer=customer,
                 error=error.message,
             )
@@ -322,71 +292,39 @@ def new() -> Any:
         return see_other(url_for("tickets.show", ticket_id=ticket.id))
     status = 400 if request.method == "POST" else 200
     return render(
-        "tickets/new.html", status=status, form=_intake_choices(form, customer), customer=customer
+        "tickets/new.html",
+        status=status,
+        form=_intake_choices(actor, form, customer),
+        customer=customer,
     )
 
 
 # ---------------------------------------------------------------- the ticket page
 
 
-def _show(ticket_id: int, status: int = 200, **extra: Any) -> Any:
-    actor = _actor()
-    ticket = access.get_ticket(actor, ticket_id)
-    customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
-    people = {
-        u.id: u.name
-        for u in db.session.execute(
-            select(User.id, User.name).where(
-                User.id.in_(
-                    [i for i in (ticket.assignee_id, ticket.registered_by_id) if i is not None]
-                )
-            )
-        )
-    }
+@bp.route("/tickets/<int:ticket_id>")
+@signed_in
+def show(ticket_id: int) -> Any:
+    page = read_models.ticket_page(_actor(), ticket_id)
+    ticket = page.ticket
     assign_form = AssignForm(version=str(ticket.version))
-    _people_choices(assign_form.assignee_id, _("Nobody"))
-    _team_choices(assign_form.team_id)
+    _people_choices(assign_form.assignee_id, _("Nobody"), page.handlers)
+    _team_choices(assign_form.team_id, page.teams)
     assign_form.assignee_id.data = str(ticket.assignee_id or "")
     assign_form.team_id.data = str(ticket.team_id or "")
-    shown = events.events_of(ticket.id, EVENTS_SHOWN)
-    nodes = {n.code: n for n in taxonomy.nodes()}
-    merged_into = db.session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
     return render(
         "tickets/show.html",
-        status=status,
-        ticket=ticket,
-        customer=customer,
-        account=db.session.get(CreditAccount, ticket.account_id) if ticket.account_id else None,
-        people=people,
-        team=db.session.get(Team, ticket.team_id) if ticket.team_id else None,
-        merged_into=merged_into,
-        notes=[e for e in shown if e.action == "note"],
-        responses=[e for e in shown if e.action in TOLD],
-        emails=[e for e in shown if e.action == "email"],
-        history=[e for e in shown if e.action not in ("note", "email", *TOLD)],
-        nodes=nodes,
-        transitions=services.TRANSITIONS[Status(ticket.status)],
-        can_handle=access.can_handle(actor),
-        is_senior=access.is_senior(actor),
-        regulated=deadlines.is_regulated(ticket),
-        profile=clocks.PROFILES[ticket.profile],
+        **vars(page),
         status_form=StatusForm(version=str(ticket.version)),
         clock_form=ClockForm(
             version=str(ticket.version),
-            told_via="email" if notice_rules.complainant(ticket).email else "post",
+            told_via="email" if page.complainant.email else "post",
         ),
         note_form=NoteForm(),
         assign_form=assign_form,
         merge_form=MergeForm(),
-        **correspondence_views.page_context(ticket),
-        **extra,
+        **correspondence_views.panel_context(ticket, page.notice_kinds, page.missing_at_close),
     )
-
-
-@bp.route("/tickets/<int:ticket_id>")
-@signed_in
-def show(ticket_id: int) -> Any:
-    return _show(ticket_id)
 
 
 @bp.route("/tickets/<int:ticket_id>/status", methods=["POST"])
@@ -534,13 +472,14 @@ def _cell(value: Any) -> str:
 @bp.route("/tickets/<int:ticket_id>/history.csv")
 @roles(*HANDLING)
 def history_csv(ticket_id: int) -> Response:
-    ticket = access.get_ticket(_actor(), ticket_id)
+    found = read_models.evidence(_actor(), ticket_id)
+    ticket = found.ticket
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
         ["ticket", "event", "occurred_at_utc", "actor", "action", "body", "reason", "data"]
     )
-    for event in reversed(events.events_of(ticket.id)):
+    for event in found.events:
         writer.writerow(
             [
                 ticket.reference,
@@ -567,14 +506,13 @@ def _json(data: Any) -> str:
 @bp.route("/tickets/<int:ticket_id>/print")
 @roles(*HANDLING)
 def print_view(ticket_id: int) -> Any:
-    ticket = access.get_ticket(_actor(), ticket_id)
-    customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    found = read_models.evidence(_actor(), ticket_id)
     return render(
         "tickets/print.html",
-        ticket=ticket,
-        customer=customer,
-        events=list(reversed(events.events_of(ticket.id))),
-        nodes={n.code: n for n in taxonomy.nodes()},
+        ticket=found.ticket,
+        customer=found.customer,
+        events=found.events,
+        nodes=found.nodes,
         generated_at=utc_now(),
         generated_by=current_user.name,
     )

@@ -31,14 +31,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.core.access import Role
 from portal.core.audit import Actor
-from portal.core.errors import PermissionDenied, ServiceError, ValidationFailed
+from portal.core.errors import ServiceError, ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
 from portal.core.transaction import use_case
 from portal.messaging.services import read_unsubscribe_token, unsubscribe
 from portal.tickets.channels import intake, mailparse, notices
+from portal.tickets.channels.quarantine import require_admin
 from portal.tickets.events import add_event
 from portal.tickets.models import (
     Axis,
@@ -200,8 +200,7 @@ def dismiss(actor: Actor, inbound_id: int) -> None:
 def _quarantined(actor: Actor, inbound_id: int, refusal: Any, raw: bool = False) -> InboundMail:
     """The quarantined message (with its bytes, if `raw`) an admin acts on, locked until the
     use case ends; `refusal` says why one that is not quarantined is refused."""
-    if not (actor.is_system or actor.role == Role.ADMIN):
-        raise PermissionDenied(_l("Only admins handle the inbound quarantine."))
+    require_admin(actor)
     row = db.session.get(InboundMail, inbound_id, with_for_update=True)
     if row is None or (raw and row.raw is None):
         raise ValidationFailed(_l("No such message."))

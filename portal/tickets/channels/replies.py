@@ -22,7 +22,8 @@ from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
 from portal.core.transaction import use_case
 from portal.customers.pii import first_name
-from portal.tickets.channels.notices import notice_context
+from portal.tickets.access import get_ticket, require_handler
+from portal.tickets.channels.notices import NOTICE_TEXT_MAX, notice_context
 from portal.tickets.models import Axis, ReplyTemplate, Ticket
 from portal.tickets.notice_rules import complainant
 from portal.tickets.taxonomy import check_code
@@ -114,6 +115,13 @@ def save(actor: Actor, template_id: int | None, data: ReplyTemplateInput) -> Rep
     return template
 
 
+def get_template(template_id: int) -> ReplyTemplate:
+    template = db.session.get(ReplyTemplate, template_id)
+    if template is None:
+        raise NotFound(_l("No such reply template."))
+    return template
+
+
 def all_templates() -> list[ReplyTemplate]:
     return list(
         db.session.scalars(select(ReplyTemplate).order_by(ReplyTemplate.locale, ReplyTemplate.name))
@@ -156,3 +164,15 @@ def fill(ticket: Ticket, template_id: int) -> str:
                 problem=str(error)[:200],
             )
         ) from error
+
+
+def reply_text(actor: Actor, ticket_id: int, template_id: int | None, written: str) -> str:
+    """The reply box's text: what the handler has `written` so far, with reply template
+    `template_id` filled for the ticket added below it."""
+    require_handler(actor)
+    ticket = get_ticket(actor, ticket_id)
+    written = written[:NOTICE_TEXT_MAX]
+    if template_id is None:
+        return written
+    filled = fill(ticket, template_id)
+    return f"{written.rstrip()}\n\n{filled}".strip() if written.strip() else filled
