@@ -96,7 +96,7 @@ class ClockForm(FlaskForm):
         _l("Tell the customer by"),
         choices=lambda: choices(SENT_VIA_LABELS),
         default=None,
-        validate_choice=False,  # the notices service checks it
+        validate_choice=False,  # the clock change's use case checks it
     )
     new_facts_on = DateField(_l("New facts arrived on"), validators=[Optional()])
     version = HiddenField()

@@ -1,4 +1,4 @@
-"""The JR/T 0169-2018 complaint taxonomy (DOMAIN.md §3): the default codes and their upkeep.
+"""The JR/T 0169-2018 complaint taxonomy (docs/regulation.md): the default codes and their upkeep.
 
 Three axes — A channel, B business type, C cause — each with an "other" code ending in 99.
 Labels are kept in Chinese and English; admins may add codes, relabel and retire them.

@@ -1,9 +1,12 @@
-"""Customer channels into the ticket queue: who wrote in, and how often they may.
+"""Customer channels into the ticket queue: who wrote in, how often they may, and staff
+registering what a customer told them.
 
 The public form and inbound email both register tickets for people who are not signed in. A
 complainant is matched to a customer by email address — by customer number only together with
 that customer's email, so that a stranger typing someone's number cannot attach a complaint to
-their file — and otherwise becomes a prospect, which a handler links to a customer later.
+their file — and otherwise becomes a prospect, which a handler links to a customer later
+(`link_prospect`). Staff register tickets for customers who called, wrote or came in
+(`register`); every channel acknowledges a new ticket at once by email.
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
 """The public feedback and complaint form: what a visitor sends becomes a ticket.
 
-Nobody is signed in, so the service checks every value itself, limits how often one address
+Nobody is signed in, so the use case checks every value itself, limits how often one address
 may write (`intake.check_rate`), matches the sender to a customer or a prospect
 (`intake.complainant_for`) and registers the ticket with its acknowledgement email in one
 transaction: a refusal at any step leaves nothing behind.
