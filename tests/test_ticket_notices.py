@@ -88,21 +88,23 @@ def test_no_email_no_acknowledgement_and_sending_one_is_refused(db, handler):
         notices.send_notice(handler, ticket.id, ticket.version, "acknowledgement")
 
 
-def test_a_prospect_is_acknowledged_at_the_address_they_gave(db, handler):
+def make_prospect():
     prospect = Prospect(name="Li Lei", email="lilei@mail.example.com", locale="en")
     _db.session.add(prospect)
     _db.session.commit()
-    ticket = services.create_ticket(
-        handler,
-        services.TicketInput(
-            kind="feedback",
-            subject="The app is slow",
-            channel_code="A0304",
-            business_code="B99",
-            cause_code="C99",
-        ),
-        prospect_id=prospect.id,
+    return prospect
+
+
+def from_prospect(actor, prospect, kind="complaint", subject="The app is slow"):
+    """A ticket from someone who wrote in before they were known as a customer."""
+    data = services.TicketInput(
+        kind=kind, subject=subject, channel_code="A0304", business_code="B99", cause_code="C99"
     )
+    return services.create_ticket(actor, data, prospect_id=prospect.id)
+
+
+def test_a_prospect_is_acknowledged_at_the_address_they_gave(db, handler):
+    ticket = from_prospect(handler, make_prospect(), kind="feedback")
     notices.acknowledge(handler, ticket)
     (message,) = outbox(ticket)
     assert message.customer_id is None
@@ -351,24 +353,8 @@ def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, l
 
 def test_a_handler_links_a_prospect_to_a_customer(client, login_as, db):
     user = login_as("handler")
-    prospect = Prospect(name="Li Lei", email="lilei@mail.example.com", locale="en")
-    _db.session.add(prospect)
-    _db.session.commit()
-    actor = actor_for(user)
-    tickets = [
-        services.create_ticket(
-            actor,
-            services.TicketInput(
-                kind="complaint",
-                subject=f"Complaint {n}",
-                channel_code="A0304",
-                business_code="B99",
-                cause_code="C99",
-            ),
-            prospect_id=prospect.id,
-        )
-        for n in range(2)
-    ]
+    prospect = make_prospect()
+    tickets = [from_prospect(actor_for(user), prospect, subject=f"Complaint {n}") for n in range(2)]
     customer = make_customer(number="C-LINK-1")
     first = tickets[0]
     missing = client.submit(
@@ -390,20 +376,7 @@ def test_a_handler_links_a_prospect_to_a_customer(client, login_as, db):
 
 
 def test_a_prospect_is_linked_by_customer_number_in_the_use_case(db, handler):
-    prospect = Prospect(name="Li Lei", email="lilei@mail.example.com", locale="en")
-    _db.session.add(prospect)
-    _db.session.commit()
-    ticket = services.create_ticket(
-        handler,
-        services.TicketInput(
-            kind="complaint",
-            subject="Card fee",
-            channel_code="A0304",
-            business_code="B99",
-            cause_code="C99",
-        ),
-        prospect_id=prospect.id,
-    )
+    ticket = from_prospect(handler, make_prospect())
     with pytest.raises(NotFound, match="No customer has the number NOBODY-1"):
         intake.link_prospect(handler, ticket.id, ticket.version, " NOBODY-1 ")
     customer = make_customer(number="C-LINK-2")

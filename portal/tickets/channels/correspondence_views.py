@@ -164,15 +164,7 @@ def inbound_list() -> Any:
         request.args.get("status", InboundStatus.QUARANTINED.value),
         parse_id(request.args.get("before")),
     )
-    return render(
-        "tickets/inbound.html",
-        rows=page.rows,
-        more=page.more,
-        state=page.state,
-        counts=page.counts,
-        tickets=page.tickets,
-        status_labels_inbound=INBOUND_STATUS_LABELS,
-    )
+    return render("tickets/inbound.html", **vars(page), status_labels_inbound=INBOUND_STATUS_LABELS)
 
 
 @bp.route("/admin/inbound/<int:inbound_id>")
@@ -180,12 +172,7 @@ def inbound_list() -> Any:
 def inbound_show(inbound_id: int) -> Any:
     message = quarantine.received_message(_actor(), inbound_id)
     return render(
-        "tickets/inbound_show.html",
-        row=message.row,
-        parsed=message.parsed,
-        problem=message.problem,
-        ticket=message.ticket,
-        status_labels_inbound=INBOUND_STATUS_LABELS,
+        "tickets/inbound_show.html", **vars(message), status_labels_inbound=INBOUND_STATUS_LABELS
     )
 
 
