@@ -13,7 +13,7 @@ from portal.core.extensions import db
 from portal.core.search import is_cjk
 from portal.core.timeutil import as_utc, utc_now
 from portal.demo.tickets import DEMO_HANDLER_EMAIL, TEAMS, VOLUMES
-from portal.tickets import services
+from portal.tickets import deadlines, services
 from portal.tickets.models import (
     OPEN_STATUSES,
     Kind,
@@ -73,8 +73,8 @@ def test_deadlines_are_those_the_services_store(seeded) -> None:
             received_at=ticket.received_at,
             sla_paused_hours=ticket.sla_paused_hours,
         )
-        services.apply_sla(fresh)
-        services.apply_clock(fresh, services.clock_state(ticket))
+        deadlines.apply_sla(fresh)
+        deadlines.apply_clock(fresh, deadlines.clock_state(ticket))
         assert fresh.sla_due_at == as_utc(ticket.sla_due_at), ticket.reference
         assert fresh.due_at == as_utc(ticket.due_at), ticket.reference
         assert fresh.warn_at == as_utc(ticket.warn_at), ticket.reference
@@ -159,7 +159,7 @@ def test_a_new_intake_continues_the_reference_sequence(seeded) -> None:
             cause_code="C07",
         ),
     )
-    year = as_utc(ticket.received_at).astimezone(services.clock_settings().zone).year
+    year = as_utc(ticket.received_at).astimezone(deadlines.clock_settings().zone).year
     assert ticket.reference == f"CMP-{year}-{highest.get(('CMP', year), 0) + 1:06d}"
     assert ticket.reference not in references
 

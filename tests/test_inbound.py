@@ -8,10 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.accounts.services import actor_for
+from portal.core.errors import PermissionDenied
 from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.messaging.models import Message
-from portal.tickets import inbound, intake, notices, services
+from portal.tickets import assignment
+from portal.tickets.channels import inbound, intake, notices
+from portal.tickets.events import events_of
 from portal.tickets.models import (
     InboundMail,
     Notification,
@@ -95,7 +98,7 @@ def test_a_reply_threads_onto_its_ticket_by_in_reply_to(db):
     handler = make_user(role="handler")
     inbound.ingest(mail(sender="wang@mail.example.com"), "pipe")
     (ticket,) = tickets()
-    services.assign(actor_for(handler), [ticket.id], handler.id, None)
+    assignment.assign(actor_for(handler), [ticket.id], handler.id, None)
     ack = _db.session.scalars(select(Message)).one()
     answer = mail(
         sender="wang@mail.example.com",
@@ -142,7 +145,7 @@ def test_a_forged_reference_opens_a_new_ticket_instead(db):
     assert emails_of(theirs)[-1].body is None  # only the victim's own first email
     new = _db.session.get(Ticket, outcome.ticket_id)
     assert new.customer_id is None and new.customer_id != victim.id
-    notes = [e.body for e in services.events_of(new.id) if e.action == "note"]
+    notes = [e.body for e in events_of(new.id) if e.action == "note"]
     assert any("does not come from that ticket's complainant" in n for n in notes)
 
 
@@ -225,6 +228,16 @@ def test_a_quarantined_message_can_be_processed_again_or_dismissed(db, monkeypat
     other = inbound.ingest(mail(sender=None), "pipe")
     inbound.dismiss(admin, other.inbound_id)
     assert _db.session.get(InboundMail, other.inbound_id).status == "dismissed"
+
+
+def test_only_admins_handle_the_quarantine_whoever_calls(db, monkeypatch):
+    handler = actor_for(make_user(role="handler"))
+    held = inbound.ingest(mail(sender=None), "pipe")
+    with pytest.raises(PermissionDenied, match="Only admins"):
+        inbound.process_again(handler, held.inbound_id)
+    with pytest.raises(PermissionDenied, match="Only admins"):
+        inbound.dismiss(handler, held.inbound_id)
+    assert _db.session.get(InboundMail, held.inbound_id).status == "quarantined"
 
 
 def test_a_handler_reply_is_threaded_on_the_customers_email(db):
@@ -490,9 +503,9 @@ def test_erasure_reaches_what_was_sent_to_the_prospect_before_linking(db):
     ticket = _db.session.get(Ticket, outcome.ticket_id)
     notices.reply(admin, ticket.id, ticket.version, "Account 6222-1234 was refunded")
     customer = make_customer(email="lilei@mail.example.com", number="C-ERASE-1")
-    from portal.tickets import intake as intake_service
+    from portal.tickets.channels import intake as intake_service
 
-    intake_service.link_prospect(admin, ticket.id, None, customer.id)
+    intake_service.link_prospect(admin, ticket.id, None, customer.number)
     privacy.erase_customer(admin, customer.id, "Customer's request", customer.number)
     _db.session.expire_all()
     for message in _db.session.scalars(select(Message).where(Message.source_id == str(ticket.id))):

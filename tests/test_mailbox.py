@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from portal.core.config import ConfigError, Settings
-from portal.tickets.mailbox import (
+from portal.tickets.channels.mailbox import (
     FetchedMail,
     ImapSettings,
     Mailbox,

@@ -12,7 +12,7 @@ from urllib.parse import quote_from_bytes
 
 import pytest
 
-from portal.tickets.mailparse import (
+from portal.tickets.channels.mailparse import (
     MAX_TEXT_CHARS,
     TRUNCATION_MARKER,
     Attachment,

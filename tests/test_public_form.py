@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.messaging.models import Message
-from portal.tickets import public, webform
+from portal.tickets.channels import public_views, webform
 from portal.tickets.models import Kind, Prospect, TaxonomyNode, Ticket, TicketEvent, TicketNotice
 from tests.factories import make_customer, make_user
 
@@ -33,7 +33,7 @@ def form(**overrides: object) -> dict[str, object]:
         "customer_number": "",
         "website": "",
         # Served a minute ago: a person's pace.
-        "started": public.started_token(at=time.time() - 60),
+        "started": public_views.started_token(at=time.time() - 60),
     }
     values.update(overrides)
     return values
@@ -194,8 +194,8 @@ def test_a_filled_trap_field_gets_a_thank_you_without_a_reference(client, caplog
 )
 def test_a_form_sent_too_fast_or_without_its_time_stamp_saves_nothing(client, started):
     token = {
-        "now": public.started_token(),
-        "future": public.started_token(at=time.time() + 3600),
+        "now": public_views.started_token(),
+        "future": public_views.started_token(at=time.time() + 3600),
     }.get(started, started)
     response = send(client, started=token)
     assert response.status_code == 303 and response.headers["Location"] == "/feedback/thanks"
@@ -328,7 +328,11 @@ def test_an_uploaded_file_is_not_taken_for_text(client, field):
 def test_a_json_body_with_its_csrf_header_is_not_read_into_the_form(client):
     response = client.post(
         "/feedback",
-        json={"kind": {"a": 1}, "description": ["x"], "started": public.started_token(at=1.0)},
+        json={
+            "kind": {"a": 1},
+            "description": ["x"],
+            "started": public_views.started_token(at=1.0),
+        },
         headers={"X-CSRFToken": client.csrf_token()},
     )
     assert response.status_code < 500

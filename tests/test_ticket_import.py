@@ -13,6 +13,7 @@ from portal.core.calendars import end_of_day
 from portal.core.extensions import db
 from portal.customers.models import CreditAccount
 from portal.tickets import imports, services
+from portal.tickets.events import events_of
 from portal.tickets.imports import import_complaints
 from portal.tickets.models import Ticket, TicketEvent
 from tests.factories import make_customer, make_user
@@ -146,7 +147,7 @@ def test_the_cfpb_sample_imports_whole_and_once(app, runner, tmp_path) -> None:
         t for t in tickets.values() if not t.is_open and not t.original["Company public response"]
     )
     assert without_public_response.resolution == without_public_response.company_response
-    events = services.events_of(closed.id)
+    events = events_of(closed.id)
     assert [(e.action, e.reason) for e in reversed(events)] == [
         ("created", None),
         ("status", "imported"),
@@ -157,7 +158,7 @@ def test_the_cfpb_sample_imports_whole_and_once(app, runner, tmp_path) -> None:
         "to": "closed",
         "company_response": closed.company_response,
     }
-    assert [e.action for e in reversed(services.events_of(in_progress.id))] == [
+    assert [e.action for e in reversed(events_of(in_progress.id))] == [
         "created",
         "status",
         "clock.extended",

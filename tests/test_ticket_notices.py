@@ -5,10 +5,12 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.services import actor_for
-from portal.core.errors import ValidationFailed
+from portal.core.errors import NotFound, ValidationFailed
 from portal.core.extensions import db as _db
 from portal.messaging.models import Message
-from portal.tickets import notices, services
+from portal.tickets import clock_changes, merging, notice_rules, services
+from portal.tickets.channels import intake, notices
+from portal.tickets.events import events_of
 from portal.tickets.models import Prospect, Ticket, TicketMailId, TicketNotice
 from tests.factories import make_customer, make_user
 
@@ -28,7 +30,8 @@ def register(actor, customer=None, acknowledge=True, **overrides):
         "customer_id": customer.id if customer else None,
     }
     values.update(overrides)
-    return services.create_ticket(actor, services.TicketInput(**values), acknowledge=acknowledge)
+    data = services.TicketInput(**values)
+    return intake.register(actor, data) if acknowledge else services.create_ticket(actor, data)
 
 
 def fresh(ticket_id):
@@ -85,26 +88,28 @@ def test_no_email_no_acknowledgement_and_sending_one_is_refused(db, handler):
         notices.send_notice(handler, ticket.id, ticket.version, "acknowledgement")
 
 
-def test_a_prospect_is_acknowledged_at_the_address_they_gave(db, handler):
+def make_prospect():
     prospect = Prospect(name="Li Lei", email="lilei@mail.example.com", locale="en")
     _db.session.add(prospect)
     _db.session.commit()
-    ticket = services.create_ticket(
-        handler,
-        services.TicketInput(
-            kind="feedback",
-            subject="The app is slow",
-            channel_code="A0304",
-            business_code="B99",
-            cause_code="C99",
-        ),
-        prospect_id=prospect.id,
-        acknowledge=True,
+    return prospect
+
+
+def from_prospect(actor, prospect, kind="complaint", subject="The app is slow"):
+    """A ticket from someone who wrote in before they were known as a customer."""
+    data = services.TicketInput(
+        kind=kind, subject=subject, channel_code="A0304", business_code="B99", cause_code="C99"
     )
+    return services.create_ticket(actor, data, prospect_id=prospect.id)
+
+
+def test_a_prospect_is_acknowledged_at_the_address_they_gave(db, handler):
+    ticket = from_prospect(handler, make_prospect(), kind="feedback")
+    notices.acknowledge(handler, ticket)
     (message,) = outbox(ticket)
     assert message.customer_id is None
     assert message.to_address == "lilei@mail.example.com"
-    assert notices.notices_for(ticket) == ("acknowledgement",)
+    assert notice_rules.notices_for(ticket) == ("acknowledgement",)
 
 
 def test_a_complaint_cannot_close_before_its_decision_notice(db, handler):
@@ -137,7 +142,7 @@ def test_a_notice_given_by_letter_lets_the_complaint_close(db, handler):
     )
     ticket = fresh(ticket.id)
     assert services.change_status(handler, ticket.id, ticket.version, "closed").status == "closed"
-    events = [e.action for e in services.events_of(ticket.id)]
+    events = [e.action for e in events_of(ticket.id)]
     assert "notice" in events
 
 
@@ -145,8 +150,8 @@ def test_a_notice_the_policy_held_back_does_not_count(db, handler):
     customer = make_customer(consent_service=False)
     ticket = resolve(handler, to_progress(handler, register(handler, customer)))
     notices.send_notice(handler, ticket.id, ticket.version, "decision")
-    (row,) = [r for r in notices.notices_of(ticket.id) if r.notice.kind == "decision"]
-    assert row.status == "suppressed" and not notices.given(row)
+    (row,) = [r for r in notice_rules.notices_of(ticket.id) if r.notice.kind == "decision"]
+    assert row.status == "suppressed" and not notice_rules.given(row)
     ticket = fresh(ticket.id)
     with pytest.raises(ValidationFailed):
         services.change_status(handler, ticket.id, ticket.version, "closed")
@@ -155,10 +160,10 @@ def test_a_notice_the_policy_held_back_does_not_count(db, handler):
 def test_uk_summary_resolution_closes_a_complaint(db, handler, profile):
     profile("UK")
     ticket = resolve(handler, to_progress(handler, register(handler, make_customer())))
-    assert notices.missing_at_close(ticket) == ("decision", "summary_resolution")
+    assert notice_rules.missing_at_close(ticket) == ("decision", "summary_resolution")
     notices.send_notice(handler, ticket.id, ticket.version, "summary_resolution")
     ticket = fresh(ticket.id)
-    assert notices.missing_at_close(ticket) == ()
+    assert notice_rules.missing_at_close(ticket) == ()
     assert outbox(ticket)[-1].template_key == "ticket_summary_resolution_uk"
 
 
@@ -171,7 +176,7 @@ def test_feedback_closes_without_a_notice(db, handler):
 
 def test_cn_extension_is_emailed_with_the_reason_and_new_deadline(db, handler):
     ticket = register(handler, make_customer())
-    services.extend_clock(
+    clock_changes.extend_clock(
         handler, ticket.id, ticket.version, "Needs the call recording", "We need 15 more days."
     )
     message = outbox(ticket)[-1]
@@ -184,15 +189,15 @@ def test_cn_extension_is_emailed_with_the_reason_and_new_deadline(db, handler):
 def test_cn_extension_told_by_phone_is_recorded_not_emailed(db, handler):
     ticket = register(handler, make_customer(email=None))
     with pytest.raises(ValidationFailed, match="no email address"):
-        services.extend_clock(
+        clock_changes.extend_clock(
             handler, ticket.id, ticket.version, "Complex", "Told by phone.", told_via="email"
         )
     _db.session.rollback()  # as at the end of the refused request
     assert fresh(ticket.id).extensions == 0  # nothing saved
-    services.extend_clock(
+    clock_changes.extend_clock(
         handler, ticket.id, ticket.version, "Complex", "Told by phone.", told_via="phone"
     )
-    (row,) = notices.notices_of(ticket.id)
+    (row,) = notice_rules.notices_of(ticket.id)
     assert (row.notice.kind, row.notice.sent_via, row.notice.note) == (
         "extension",
         "phone",
@@ -202,9 +207,11 @@ def test_cn_extension_told_by_phone_is_recorded_not_emailed(db, handler):
 
 def test_pause_and_resume_notices(db, handler):
     ticket = register(handler, make_customer())
-    services.pause_clock(handler, ticket.id, ticket.version, "Appraisal", "Sent to the assessor.")
+    clock_changes.pause_clock(
+        handler, ticket.id, ticket.version, "Appraisal", "Sent to the assessor."
+    )
     ticket = fresh(ticket.id)
-    services.resume_clock(handler, ticket.id, ticket.version, "Report received")
+    clock_changes.resume_clock(handler, ticket.id, ticket.version, "Report received")
     kinds = [m.template_key for m in outbox(ticket)]
     assert kinds == ["ticket_acknowledgement_cn", "ticket_pause_cn", "ticket_resume_cn"]
 
@@ -218,7 +225,7 @@ def test_a_reply_goes_to_the_complainant_and_a_blank_one_is_refused(db, handler)
     assert message.template_key == "ticket_reply"
     assert message.context["message"] == "Could you send the receipt?"
     assert "Auto-Submitted" not in message.headers
-    assert services.events_of(ticket.id)[0].action == "reply"
+    assert events_of(ticket.id)[0].action == "reply"
 
 
 def test_a_stale_form_sends_nothing(db, handler):
@@ -328,7 +335,7 @@ def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, l
     customer = make_customer(name="Wang Mei")
     ticket = register(handler, customer)
     other_cause = register(handler, customer, cause_code="C01")
-    from portal.tickets import replies
+    from portal.tickets.channels import replies
 
     (template,) = replies.for_ticket(ticket)
     assert replies.for_ticket(other_cause) == []
@@ -346,24 +353,8 @@ def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, l
 
 def test_a_handler_links_a_prospect_to_a_customer(client, login_as, db):
     user = login_as("handler")
-    prospect = Prospect(name="Li Lei", email="lilei@mail.example.com", locale="en")
-    _db.session.add(prospect)
-    _db.session.commit()
-    actor = actor_for(user)
-    tickets = [
-        services.create_ticket(
-            actor,
-            services.TicketInput(
-                kind="complaint",
-                subject=f"Complaint {n}",
-                channel_code="A0304",
-                business_code="B99",
-                cause_code="C99",
-            ),
-            prospect_id=prospect.id,
-        )
-        for n in range(2)
-    ]
+    prospect = make_prospect()
+    tickets = [from_prospect(actor_for(user), prospect, subject=f"Complaint {n}") for n in range(2)]
     customer = make_customer(number="C-LINK-1")
     first = tickets[0]
     missing = client.submit(
@@ -384,6 +375,15 @@ def test_a_handler_links_a_prospect_to_a_customer(client, login_as, db):
     assert again.status_code == 400
 
 
+def test_a_prospect_is_linked_by_customer_number_in_the_use_case(db, handler):
+    ticket = from_prospect(handler, make_prospect())
+    with pytest.raises(NotFound, match="No customer has the number NOBODY-1"):
+        intake.link_prospect(handler, ticket.id, ticket.version, " NOBODY-1 ")
+    customer = make_customer(number="C-LINK-2")
+    linked = intake.link_prospect(handler, ticket.id, ticket.version, "C-LINK-2")
+    assert linked.customer_id == customer.id
+
+
 def test_the_acknowledgement_goes_at_once_at_night_a_reply_waits_for_morning(db, handler):
     from datetime import UTC, datetime
     from unittest.mock import patch
@@ -393,7 +393,7 @@ def test_the_acknowledgement_goes_at_once_at_night_a_reply_waits_for_morning(db,
         ticket = register(handler, make_customer(timezone="Asia/Shanghai"))
     (ack,) = outbox(ticket)
     assert (ack.status, ack.held_reason) == ("queued", None)
-    with patch("portal.tickets.notices.utc_now", return_value=night):
+    with patch("portal.tickets.channels.notices.utc_now", return_value=night):
         notices.reply(handler, ticket.id, ticket.version, "We are looking into it.")
     reply = outbox(ticket)[-1]
     assert (reply.status, reply.held_reason) == ("deferred", "quiet hours")
@@ -410,7 +410,7 @@ def test_a_decision_given_before_a_reopen_does_not_close_the_new_outcome(db, han
     ticket = services.change_status(
         handler, ticket.id, fresh(ticket.id).version, "resolved", resolution="Rejected on review."
     )
-    assert notices.missing_at_close(ticket) == ("decision",)
+    assert notice_rules.missing_at_close(ticket) == ("decision",)
     with pytest.raises(ValidationFailed):
         services.change_status(handler, ticket.id, ticket.version, "closed")
     _db.session.rollback()
@@ -425,7 +425,7 @@ def test_uk_summary_resolution_only_within_three_business_days(db, handler, prof
     profile("UK")
     ticket = register(handler, make_customer(), received_at=datetime.now(UTC) - timedelta(weeks=7))
     ticket = resolve(handler, to_progress(handler, ticket))
-    assert notices.missing_at_close(ticket) == ("decision",)
+    assert notice_rules.missing_at_close(ticket) == ("decision",)
     with pytest.raises(ValidationFailed, match="third business day"):
         notices.send_notice(handler, ticket.id, ticket.version, "summary_resolution")
 
@@ -456,11 +456,11 @@ def test_repeats_of_two_different_prospects_are_not_merged(db, handler):
             )
         )
     with pytest.raises(ValidationFailed, match="same customer"):
-        services.merge(handler, tickets[0].id, tickets[1].reference, "repeat")
+        merging.merge(handler, tickets[0].id, tickets[1].reference, "repeat")
 
 
 def test_a_reply_template_that_breaks_on_real_values_answers_400(client, login_as, db):
-    from portal.tickets import replies
+    from portal.tickets.channels import replies
 
     user = login_as("handler")
     replies.save(

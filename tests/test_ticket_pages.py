@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.services import actor_for
+from portal.core.errors import PermissionDenied
 from portal.core.extensions import db as _db
-from portal.tickets import queue, services
+from portal.tickets import assignment, queue, services, taxonomy
 from portal.tickets.models import Notification, TaxonomyNode, Ticket
 from tests.factories import make_customer, make_user
 
@@ -68,6 +69,30 @@ def test_registering_a_complaint_from_the_customer_page(client, login_as, db):
     # The 360 timeline and My day list it.
     assert ticket.reference in client.get(f"/customers/{customer.id}").text
     assert ticket.reference in client.get("/my-day").text
+
+
+def test_an_rm_is_not_offered_the_assignment_at_intake(client, login_as, handler):
+    rm = login_as("rm")
+    customer = make_customer(owner_id=rm.id)
+    form = client.get(f"/tickets/new?customer_id={customer.id}")
+    assert 'name="assignee_id"' not in form.text and 'name="team_id"' not in form.text
+    sent = client.submit(
+        "/tickets/new",
+        {
+            "customer_id": str(customer.id),
+            "kind": "complaint",
+            "severity": "medium",
+            "subject": "Fee charged twice",
+            "channel_code": "A0302",
+            "business_code": "B0201",
+            "cause_code": "C08",
+            "assignee_id": str(handler.id),  # not a field of an RM's form: never read
+        },
+        htmx=False,
+    )
+    assert sent.status_code == 303, sent.text
+    ticket = _db.session.scalars(select(Ticket).where(Ticket.customer_id == customer.id)).one()
+    assert ticket.assignee_id is None
 
 
 def test_intake_refuses_bad_values_with_the_form_kept(client, login_as):
@@ -153,7 +178,7 @@ def test_the_queue_filters_sorts_and_pages(client, login_as, handler):
         intake(actor, received_at=now - timedelta(days=d), severity=sev, cause_code=cause)
         for d, sev, cause in [(1, "low", "C07"), (20, "high", "C08"), (3, "high", "C07")]
     ]
-    services.assign(actor, [made[1].id], handler.id, None)
+    assignment.assign(actor, [made[1].id], handler.id, None)
     page = client.get("/tickets").text
     order = [m.reference for m in sorted(made, key=lambda t: (t.due_at, t.id))]
     positions = [page.index(ref) for ref in order]
@@ -294,6 +319,12 @@ def test_the_bell_counts_unread_notifications(client, login_as, handler):
     )
     assert "badge" not in client.get("/notifications/bell").text
     assert client.submit("/notifications/read", {"notification_id": "abc"}).status_code == 404
+
+
+def test_only_admins_edit_the_taxonomy_whoever_calls(handler):
+    with pytest.raises(PermissionDenied, match="Only admins"):
+        taxonomy.save_node(actor_for(handler), "B0205", "助学贷款", "Student loans", "B02")
+    assert _db.session.get(TaxonomyNode, "B0205") is None
 
 
 def test_admins_extend_the_taxonomy(client, login_as):

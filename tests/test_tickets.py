@@ -1,5 +1,6 @@
 """Tickets: intake, status, regulatory clocks, SLA, assignment, notes, merging, locking."""
 
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from unittest.mock import patch
 
@@ -9,7 +10,9 @@ from sqlalchemy import func, select
 from portal.accounts.services import actor_for
 from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.core.extensions import db as _db
-from portal.tickets import notices, services
+from portal.tickets import access, assignment, clock_changes, merging, services, versions
+from portal.tickets.channels import notices
+from portal.tickets.events import events_of
 from portal.tickets.models import Notification, Team, TeamMember, Ticket
 from tests.factories import make_customer, make_user
 
@@ -29,12 +32,15 @@ def intake(actor, **overrides):
 
 
 def at(moment):
-    """Run a service as if it were `moment` (clocks read utc_now)."""
-    return patch("portal.tickets.services.utc_now", return_value=moment)
+    """Run the use cases as if it were `moment` (clocks read utc_now)."""
+    stack = ExitStack()
+    for module in ("services", "clock_changes"):
+        stack.enter_context(patch(f"portal.tickets.{module}.utc_now", return_value=moment))
+    return stack
 
 
 def actions(ticket):
-    return [e.action for e in reversed(services.events_of(ticket.id))]
+    return [e.action for e in reversed(events_of(ticket.id))]
 
 
 @pytest.fixture
@@ -85,7 +91,9 @@ def test_the_profile_stays_with_the_ticket_when_the_deployment_changes(handler, 
     ticket = intake(handler)
     profile("US")
     # A CN ticket keeps CN rules: its clock may still pause for an appraisal.
-    ticket = services.pause_clock(handler, ticket.id, ticket.version, "lab test", "we told them")
+    ticket = clock_changes.pause_clock(
+        handler, ticket.id, ticket.version, "lab test", "we told them"
+    )
     assert ticket.profile == "CN" and ticket.paused_since is not None
 
 
@@ -165,7 +173,7 @@ def test_the_whole_lifecycle_with_reopen(handler):
         handler, ticket.id, ticket.version, "in_progress", reason="Customer disputes"
     )
     assert ticket.is_open and ticket.closed_at is None
-    events = [e for e in services.events_of(ticket.id) if e.action == "status"]
+    events = [e for e in events_of(ticket.id) if e.action == "status"]
     assert events[0].data == {"from": "closed", "to": "in_progress"}
     assert events[0].reason == "Customer disputes"
 
@@ -204,32 +212,32 @@ def test_waiting_on_the_customer_pauses_the_internal_target_only(handler):
 def test_cn_extensions_need_reason_notice_and_a_senior_for_the_second(handler, lead):
     ticket = intake(handler, received_at=SHANGHAI_10AM_0920)
     with pytest.raises(ValidationFailed):  # no notice to the customer
-        services.extend_clock(handler, ticket.id, ticket.version, "complex case", "")
+        clock_changes.extend_clock(handler, ticket.id, ticket.version, "complex case", "")
     _db.session.rollback()
     with pytest.raises(ValidationFailed):  # no reason
-        services.extend_clock(handler, ticket.id, ticket.version, "", "We need more time")
+        clock_changes.extend_clock(handler, ticket.id, ticket.version, "", "We need more time")
     _db.session.rollback()
-    ticket = services.extend_clock(
+    ticket = clock_changes.extend_clock(
         handler, ticket.id, ticket.version, "complex case", "We need up to 30 days."
     )
     assert ticket.extensions == 1
     assert ticket.due_at == datetime(2026, 10, 20, 16, 0, tzinfo=UTC)  # 09-20 + 30 days
     with pytest.raises(ValidationFailed, match="lead or admin"):
-        services.extend_clock(handler, ticket.id, ticket.version, "very complex", "60 days")
+        clock_changes.extend_clock(handler, ticket.id, ticket.version, "very complex", "60 days")
     _db.session.rollback()
-    ticket = services.extend_clock(
+    ticket = clock_changes.extend_clock(
         lead, ticket.id, ticket.version, "head office review", "Up to 60 days."
     )
     assert ticket.extensions == 2
     assert ticket.due_at == datetime(2026, 11, 19, 16, 0, tzinfo=UTC)
     with pytest.raises(ValidationFailed, match="further"):
-        services.extend_clock(lead, ticket.id, ticket.version, "again", "again")
+        clock_changes.extend_clock(lead, ticket.id, ticket.version, "again", "again")
     _db.session.rollback()
-    extended = [e for e in services.events_of(ticket.id) if e.action == "clock.extended"]
+    extended = [e for e in events_of(ticket.id) if e.action == "clock.extended"]
     assert extended[0].data["approver"] == lead.label
     assert [e.reason for e in extended] == ["head office review", "complex case"]
     # No customer, so no email: what was said is recorded as extension notices.
-    told = [e.body for e in services.events_of(ticket.id) if e.action == "notice"]
+    told = [e.body for e in events_of(ticket.id) if e.action == "notice"]
     assert told == ["Up to 60 days.", "We need up to 30 days."]
 
 
@@ -237,15 +245,15 @@ def test_cn_appraisal_pause_freezes_the_clock_and_adds_the_days(handler):
     ticket = intake(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
     due = ticket.due_at
     with at(datetime(2026, 11, 5, 2, 0, tzinfo=UTC)):
-        ticket = services.pause_clock(
+        ticket = clock_changes.pause_clock(
             handler, ticket.id, ticket.version, "Signature appraisal", "We sent it to a lab."
         )
     assert ticket.paused_since is not None and ticket.due_at == due
     with pytest.raises(ValidationFailed, match="already paused"):
-        services.pause_clock(handler, ticket.id, ticket.version, "again", "again")
+        clock_changes.pause_clock(handler, ticket.id, ticket.version, "again", "again")
     _db.session.rollback()
     with at(datetime(2026, 11, 12, 3, 0, tzinfo=UTC)):
-        ticket = services.resume_clock(handler, ticket.id, ticket.version, "Report received")
+        ticket = clock_changes.resume_clock(handler, ticket.id, ticket.version, "Report received")
     assert ticket.paused_days == 7 and ticket.paused_since is None
     assert ticket.due_at > due
 
@@ -254,22 +262,22 @@ def test_us_tickets_cannot_pause_and_extension_marks_in_progress(handler, profil
     profile("US")
     ticket = intake(handler, received_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
     with pytest.raises(ValidationFailed, match="cannot be paused"):
-        services.pause_clock(handler, ticket.id, ticket.version, "appraisal", "")
+        clock_changes.pause_clock(handler, ticket.id, ticket.version, "appraisal", "")
     _db.session.rollback()
-    ticket = services.extend_clock(handler, ticket.id, ticket.version, "Needs records", "")
+    ticket = clock_changes.extend_clock(handler, ticket.id, ticket.version, "Needs records", "")
     assert ticket.company_response == "In progress"
     assert ticket.due_at == datetime(2026, 5, 1, 16, 0, tzinfo=UTC)  # 60 days
     with pytest.raises(ValidationFailed):
-        services.extend_clock(handler, ticket.id, ticket.version, "more", "")
+        clock_changes.extend_clock(handler, ticket.id, ticket.version, "more", "")
 
 
 def test_new_facts_restart_the_cn_clock(handler):
     ticket = intake(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
     with at(datetime(2026, 11, 10, 2, 0, tzinfo=UTC)):
         with pytest.raises(ValidationFailed):
-            services.restart_clock(handler, ticket.id, ticket.version, "x", date(2026, 10, 1))
+            clock_changes.restart_clock(handler, ticket.id, ticket.version, "x", date(2026, 10, 1))
         _db.session.rollback()
-        ticket = services.restart_clock(
+        ticket = clock_changes.restart_clock(
             handler, ticket.id, ticket.version, "Bank statements arrived", date(2026, 11, 9)
         )
     assert ticket.counting_from == date(2026, 11, 9)
@@ -279,7 +287,7 @@ def test_new_facts_restart_the_cn_clock(handler):
 def test_feedback_has_no_regulatory_clock_to_change(handler):
     ticket = intake(handler, kind="feedback")
     with pytest.raises(ValidationFailed, match="regulatory clock"):
-        services.extend_clock(handler, ticket.id, ticket.version, "x", "y")
+        clock_changes.extend_clock(handler, ticket.id, ticket.version, "x", "y")
 
 
 # ---------------------------------------------------------------- locking, assignment, merge
@@ -320,7 +328,7 @@ def test_details_edits_are_recorded_before_and_after(handler):
         root_cause="Payment posted a day late by the batch job",
     )
     ticket = services.update_details(handler, ticket.id, ticket.version, data)
-    edited = next(e for e in services.events_of(ticket.id) if e.action == "edited")
+    edited = next(e for e in events_of(ticket.id) if e.action == "edited")
     assert edited.data["before"]["cause_code"] == "C07"
     assert edited.data["after"]["redress_amount"] == "120.50"
     data.redress_amount = "-5"
@@ -331,17 +339,49 @@ def test_details_edits_are_recorded_before_and_after(handler):
 def test_bulk_assignment_notifies_the_assignee_once(handler, lead):
     colleague = make_user(role="handler", name="Colleague")
     tickets = [intake(handler) for _ in range(3)]
-    changed = services.assign(lead, [t.id for t in tickets], colleague.id, None)
+    changed = assignment.assign(lead, [t.id for t in tickets], colleague.id, None)
     assert changed == 3
-    assert services.assign(lead, [t.id for t in tickets], colleague.id, None) == 0
+    assert assignment.assign(lead, [t.id for t in tickets], colleague.id, None) == 0
     notes = _db.session.scalars(select(Notification).where(Notification.user_id == colleague.id))
     assert len(list(notes)) == 3
     # A handler cannot take a ticket from a colleague; a lead can.
     with pytest.raises(PermissionDenied):
-        services.assign(handler, [tickets[0].id], handler.user_id, None)
+        assignment.assign(handler, [tickets[0].id], handler.user_id, None)
     _db.session.rollback()
     with pytest.raises(ValidationFailed):  # tickets go to handling staff, not RMs
-        services.assign(lead, [tickets[0].id], make_user(role="rm").id, None)
+        assignment.assign(lead, [tickets[0].id], make_user(role="rm").id, None)
+
+
+def test_only_handlers_assign_at_intake_whoever_calls(handler):
+    """The rule lives in create_ticket, so the CLI, imports and the API obey it too."""
+    rm = make_user(role="rm")
+    customer = make_customer(owner_id=rm.id)
+    team = Team(name="Cards")
+    _db.session.add(team)
+    _db.session.commit()
+    with pytest.raises(PermissionDenied, match="assign a ticket at intake"):
+        intake(actor_for(rm), customer_id=customer.id, assignee_id=handler.user_id)
+    with pytest.raises(PermissionDenied, match="assign a ticket at intake"):
+        intake(actor_for(rm), customer_id=customer.id, team_id=team.id)
+    assert intake(actor_for(rm), customer_id=customer.id).assignee_id is None
+    ticket = intake(handler, assignee_id=handler.user_id, team_id=team.id)
+    assert (ticket.assignee_id, ticket.team_id) == (handler.user_id, team.id)
+
+
+def test_a_bulk_assignment_names_an_assignee_or_a_team(handler, lead):
+    ticket = intake(handler)
+    with pytest.raises(ValidationFailed, match="assignee or a team"):
+        assignment.assign(lead, [ticket.id], None, None)
+    with pytest.raises(ValidationFailed, match="at least one"):
+        assignment.assign(lead, [], handler.user_id, None)
+
+
+def test_the_ticket_page_assignment_is_saved_under_the_ticket_version(handler, lead):
+    ticket = intake(handler, assignee_id=handler.user_id)
+    ticket = assignment.reassign(lead, ticket.id, ticket.version, None, None)
+    assert ticket.assignee_id is None  # unassigned: the page may clear it
+    with pytest.raises(Conflict, match="was changed by"):
+        assignment.reassign(lead, ticket.id, ticket.version - 1, handler.user_id, None)
 
 
 def test_merging_a_repeat_closes_it_pointing_here(handler):
@@ -350,12 +390,12 @@ def test_merging_a_repeat_closes_it_pointing_here(handler):
     repeat = intake(handler, customer_id=customer.id)
     stranger = intake(handler, customer_id=make_customer().id)
     with pytest.raises(ValidationFailed, match="same customer"):
-        services.merge(handler, first.id, stranger.reference, "repeat")
+        merging.merge(handler, first.id, stranger.reference, "repeat")
     _db.session.rollback()
     with pytest.raises(ValidationFailed, match="itself"):
-        services.merge(handler, first.id, first.reference, "repeat")
+        merging.merge(handler, first.id, first.reference, "repeat")
     _db.session.rollback()
-    services.merge(handler, first.id, repeat.reference.lower(), "Called again about it")
+    merging.merge(handler, first.id, repeat.reference.lower(), "Called again about it")
     repeat = _db.session.get(Ticket, repeat.id)
     assert repeat.merged_into_id == first.id and repeat.status == "closed"
     assert "merged.from" in actions(first) and "merged.into" in actions(repeat)
@@ -376,7 +416,7 @@ def test_an_rm_cannot_open_another_rms_customers_ticket(db):
     handler = actor_for(make_user(role="handler"))
     ticket = intake(handler, customer_id=make_customer(owner_id=make_user(role="rm").id).id)
     with pytest.raises(PermissionDenied):
-        services.get_ticket(actor_for(make_user(role="rm")), ticket.id)
+        access.get_ticket(actor_for(make_user(role="rm")), ticket.id)
 
 
 # ---------------------------------------------------------------- the clock watch
@@ -408,7 +448,7 @@ def test_the_clock_watch_warns_escalates_once_and_rearms(app, handler, lead):
     assert kinds == {(handler.user_id, "clock.warning"), (lead.user_id, "clock.breached")}
     # An extension gives a new deadline, watched afresh.
     ticket = _db.session.get(Ticket, ticket.id)
-    services.extend_clock(handler, ticket.id, ticket.version, "complex", "30 days")
+    clock_changes.extend_clock(handler, ticket.id, ticket.version, "complex", "30 days")
     ticket = _db.session.get(Ticket, ticket.id)
     assert ticket.warned_at is None and ticket.escalated_at is None
     assert clock_watch(ticket.warn_at)["warned"] == 1
@@ -420,7 +460,7 @@ def test_the_clock_watch_skips_paused_and_closed_tickets(handler):
     from portal.tickets.jobs import clock_watch
 
     paused = intake(handler)
-    services.pause_clock(handler, paused.id, paused.version, "appraisal", "told")
+    clock_changes.pause_clock(handler, paused.id, paused.version, "appraisal", "told")
     closed = intake(handler)
     services.change_status(handler, closed.id, closed.version, "withdrawn", reason="gone")
     far = datetime.now(UTC) + timedelta(days=400)
@@ -447,7 +487,7 @@ def test_a_save_racing_another_is_refused_not_lost(handler, lead):
     from sqlalchemy import update
 
     ticket = intake(handler)
-    real_locked = services.locked_for_change
+    real_locked = versions.locked_for_change
 
     def read_then_lose_the_race(actor, ticket_id, version):
         found = real_locked(actor, ticket_id, version)

@@ -79,7 +79,7 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout: float = 10.0
-    # Inbound email for tickets (portal/tickets/mailbox.py): the IMAP mailbox polled for it.
+    # Inbound email for tickets (portal/tickets/channels/mailbox.py): the IMAP mailbox to poll.
     imap_host: str = ""
     imap_port: int | None = None  # 993 for ssl, 143 for starttls
     imap_security: str = "ssl"

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from portal.demo.base import SeedContext
-from portal.tickets import inbound, replies
+from portal.tickets.channels import inbound, replies
 
 TEMPLATES = (
     (

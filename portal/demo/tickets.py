@@ -36,7 +36,7 @@ from portal.core.extensions import db, dialect_name
 from portal.customers.models import CreditAccount, Customer
 from portal.demo import ticket_texts as texts
 from portal.demo.base import SeedContext, bulk_insert, pick
-from portal.tickets import clocks, services
+from portal.tickets import clocks, deadlines
 from portal.tickets.jobs import WATCH_ACTOR
 from portal.tickets.models import (
     OPEN_STATUSES,
@@ -258,11 +258,11 @@ class _Generator:
         self.ctx, self.rng, self.now = ctx, ctx.rng, ctx.now
         self.volume = VOLUMES[ctx.scale]
         self.staff = staff
-        settings = services.clock_settings()
+        settings = deadlines.clock_settings()
         self.zone = settings.zone
         self.profile_code = settings.profile
         # The profile as the services apply it (the deployment may roll weekends).
-        self.profile = services.profile_for(Ticket(profile=settings.profile))
+        self.profile = deadlines.profile_for(Ticket(profile=settings.profile))
         self.calendar = clocks.PROFILES[self.profile_code].calendar
         self.today = self.now.astimezone(self.zone).date()
         self.watched = self.now - WATCH_LAG
@@ -364,7 +364,7 @@ class _Generator:
         return found
 
     def _sla_due(self, received: datetime, severity: str, paused_hours: float) -> datetime:
-        hours = services.SLA_HOURS[Severity(severity)] + paused_hours
+        hours = deadlines.SLA_HOURS[Severity(severity)] + paused_hours
         return self.calendar.add_business_hours(received, hours, self.zone)
 
     def _clock_event(
@@ -662,7 +662,7 @@ class _Generator:
             due, summary_due = found.respond_by, found.summary_by
         else:
             due = sla_due
-        warn_at = received + (due - received) * services.WARN_SHARE
+        warn_at = received + (due - received) * deadlines.WARN_SHARE
         return _Clocks(due, summary_due, sla_due, warn_at)
 
     def _opening_events(self, d: _Draft, life: _Life, state: _State, clock: _Clocks) -> None:

@@ -41,7 +41,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "due_on": "2026-12-15",
     "account_last4": "1234",
     "unsubscribe_url": "https://portal.example.com/u/sample-token",
-    # complaint-ticket notices and replies (tickets/notices.py)
+    # complaint-ticket notices and replies (tickets/channels/notices.py)
     "reference": "CMP-2026-000123",
     "kind": "complaint",
     "received_on": "2026-11-30",

@@ -29,11 +29,12 @@ def init_app(app: Flask) -> None:
     from portal.customers.timeline import register_provider
     from portal.messaging.policy import register_state_rule
     from portal.tickets import privacy, routes
+    from portal.tickets.channels.correspondence_views import bp as correspondence_bp
+    from portal.tickets.channels.public_views import bp as public_bp
     from portal.tickets.cli import import_complaints_command, tickets_cli
-    from portal.tickets.correspondence import bp as correspondence_bp
+    from portal.tickets.contact_policy import customers_with_open_complaints
     from portal.tickets.my_day import complaints_section
-    from portal.tickets.public import bp as public_bp
-    from portal.tickets.services import customers_with_open_complaints, ticket_entries
+    from portal.tickets.timeline import ticket_entries
 
     app.register_blueprint(routes.bp)
     app.register_blueprint(public_bp)

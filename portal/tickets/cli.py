@@ -12,8 +12,8 @@ from portal.core.audit import Actor
 from portal.core.cli import echo_errors, errors_out_option, refuse_file, run_import, write_errors
 from portal.core.csvfiles import errors_csv
 from portal.core.extensions import db
+from portal.tickets.channels.inbound import ingest
 from portal.tickets.imports import CFPB_REQUIRED, FORMATS, PORTAL_COLUMNS, import_complaints
-from portal.tickets.inbound import ingest
 from portal.tickets.models import Ticket
 
 CLI_ACTOR = Actor.system("cli:import complaints")

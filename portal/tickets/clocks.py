@@ -1,8 +1,10 @@
-"""Regulatory complaint clocks: the profiles of DOMAIN.md §2 and the deadlines they give.
+"""Regulatory complaint clocks: the CN, US and UK profiles and the deadlines they give (the
+rules and their sources: docs/regulation.md).
 
 Pure functions over a ticket's clock state, so that the tickets room, its jobs and its tests
 compute deadlines the same way. A clock change (extension, pause, restart, "in progress") is a
-new state; the service that applies it stores the state, the recomputed deadlines and an event.
+new state; the use case that applies it (`clock_changes`) stores the state, the recomputed
+deadlines and an event.
 """
 
 from dataclasses import dataclass, replace
@@ -21,7 +23,8 @@ class RegulatoryProfile:
     code: str
     calendar: BusinessCalendar
     # CN: decision within 15 days, extendable to 30 and (approved) 60; US: 15, then 60 when
-    # marked in progress; UK: 8 weeks. Kept as data: DOMAIN.md marks some figures "(check)".
+    # marked in progress; UK: 8 weeks. Kept as data, so that a figure a regulator changes is
+    # one edit here.
     response_days: int
     extended_days: tuple[int, ...] = ()
     summary_business_days: int | None = None  # UK: summary resolution window

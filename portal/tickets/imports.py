@@ -66,8 +66,9 @@ from portal.core.csvfiles import CellError, Column
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.core.transaction import transaction
 from portal.customers.models import CreditAccount, Customer
-from portal.tickets import clocks, services
+from portal.tickets import access, clocks, deadlines, events, services, validation
 from portal.tickets.models import Kind, Status, TaxonomyNode, Ticket
 
 log = logging.getLogger(__name__)
@@ -326,12 +327,12 @@ class RowReader:
             )
         data = services.TicketInput(
             kind=Kind.COMPLAINT.value,
-            subject=_shorten(values["Issue"], services.SUBJECT_MAX),
+            subject=_shorten(values["Issue"], validation.SUBJECT_MAX),
             channel_code=cfpb_channel(values["Submitted via"]),
             business_code=cfpb_business(product),
             cause_code=cfpb_cause(values["Issue"]),
             product=_shorten(
-                f"{product} / {sub_product}" if sub_product else product, services.PRODUCT_MAX
+                f"{product} / {sub_product}" if sub_product else product, validation.PRODUCT_MAX
             ),
             description=values["Consumer complaint narrative"],
             received_at=self.cfpb_date(values["Date received"]),
@@ -461,27 +462,27 @@ class ComplaintImporter:
         customers = self.customers({r.customer_number for r in ready if r.customer_number})
         accounts = self.accounts({r.account_number for r in ready if r.account_number})
         assignees = active_ids_by_email(
-            {r.assignee_email for r in ready if r.assignee_email}, services.STAFF
+            {r.assignee_email for r in ready if r.assignee_email}, access.STAFF
         )
-        for item in ready:
-            first = self.seen.get(item.external_id) or self.saved.get(item.external_id)
-            if item.external_id in known or first is not None:
-                self.counts["duplicates"] += 1
-                if first is not None:
-                    message = _l(
-                        "%(id)s already appears on row %(row)d; skipped.",
-                        id=item.external_id,
-                        row=first,
-                    )
-                    self.notes.append((item.row, "", message))
-                continue
-            try:
-                self.link(item, customers, accounts, assignees)
-            except CellError as error:
-                self.refuse(item.row, error.column, error.message)
-                continue
-            self.save(item)
-        db.session.commit()
+        with transaction():  # committed together; each row's create_ticket nests in it
+            for item in ready:
+                first = self.seen.get(item.external_id) or self.saved.get(item.external_id)
+                if item.external_id in known or first is not None:
+                    self.counts["duplicates"] += 1
+                    if first is not None:
+                        message = _l(
+                            "%(id)s already appears on row %(row)d; skipped.",
+                            id=item.external_id,
+                            row=first,
+                        )
+                        self.notes.append((item.row, "", message))
+                    continue
+                try:
+                    self.link(item, customers, accounts, assignees)
+                except CellError as error:
+                    self.refuse(item.row, error.column, error.message)
+                    continue
+                self.save(item)
         self.counts["created"] += len(self.saved)  # counted once they are committed
         self.seen.update(self.saved)
         self.saved.clear()
@@ -501,7 +502,6 @@ class ComplaintImporter:
                     source=self.source,
                     external_id=item.external_id,
                     original=item.original,
-                    commit=False,
                     profile=self.profile,
                 )
                 if item.company_response:
@@ -603,20 +603,20 @@ def _apply_company_response(actor: Actor, ticket: Ticket, item: ImportRow) -> No
         return
     if lowered == CFPB_IN_PROGRESS:
         due_before = ticket.due_at
-        services.apply_clock(
-            ticket, clocks.extend(services.clock_state(ticket), approved_by_senior=True)
+        deadlines.apply_clock(
+            ticket, clocks.extend(deadlines.clock_state(ticket), approved_by_senior=True)
         )
         ticket.status = Status.IN_PROGRESS.value
         ticket.acknowledged_at = now
         _imported_status(actor, ticket, response, now)
-        services.add_event(
+        events.add_event(
             actor,
             ticket,
             "clock.extended",
             reason="imported",
             data={
-                "due_before": services.plain(due_before),
-                "due_after": services.plain(ticket.due_at),
+                "due_before": events.plain(due_before),
+                "due_after": events.plain(ticket.due_at),
                 "extensions": ticket.extensions,
                 "paused_days": ticket.paused_days,
             },
@@ -629,11 +629,11 @@ def _apply_company_response(actor: Actor, ticket: Ticket, item: ImportRow) -> No
     ticket.resolution = item.public_response or response
     ticket.acknowledged_at = ticket.resolved_at = ticket.closed_at = closed_at
     _imported_status(actor, ticket, response, now)
-    services.add_event(actor, ticket, "resolution", body=ticket.resolution, at=now)
+    events.add_event(actor, ticket, "resolution", body=ticket.resolution, at=now)
 
 
 def _imported_status(actor: Actor, ticket: Ticket, response: str, now: datetime) -> None:
-    services.add_event(
+    events.add_event(
         actor,
         ticket,
         "status",

@@ -17,11 +17,13 @@ from sqlalchemy import select, update
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
-from portal.tickets.inbound import ingest
-from portal.tickets.mailbox import ImapSettings, poll
-from portal.tickets.models import Ticket, TicketEvent
+from portal.core.transaction import transaction
+from portal.tickets.assignment import lead_of
+from portal.tickets.channels.inbound import ingest
+from portal.tickets.channels.mailbox import ImapSettings, poll
+from portal.tickets.events import add_event
+from portal.tickets.models import Ticket
 from portal.tickets.notifications import notify
-from portal.tickets.services import lead_of
 
 log = logging.getLogger("portal.tickets.jobs")
 BATCH = 500
@@ -44,49 +46,46 @@ def clock_watch(as_of: datetime | None = None) -> dict[str, int]:
 
 
 def _sweep(now: datetime, when: Any, done: Any, action: str, recipients: Any) -> int:
+    """Mark every due ticket, a batch per transaction, so a long sweep keeps what it did."""
     total = 0
     while True:
-        tickets = list(
-            db.session.scalars(
-                select(Ticket)
-                .where(
-                    Ticket.is_open.is_(True),
-                    when <= now,
-                    done.is_(None),
-                    Ticket.paused_since.is_(None),
-                )
-                .order_by(when, Ticket.id)
-                .limit(BATCH)
-            )
-        )
-        if not tickets:
-            return total
-        for ticket in tickets:
-            due = as_utc(ticket.due_at)
-            key = f"{action}:{ticket.id}:{due.isoformat()}"
-            for user_id in recipients(ticket):
-                notify(user_id, f"{key}:{user_id}", action, ticket)
-            db.session.add(
-                TicketEvent(
-                    ticket_id=ticket.id,
-                    occurred_at=now,
-                    actor_id=None,
-                    actor_label=WATCH_ACTOR.label,
-                    action=action,
-                    data={"due_at": due.isoformat()},
-                )
-            )
-            # Guarded by the deadline read: if a handler extended the clock meanwhile, this
-            # marks nothing and the new deadline is watched afresh.
-            db.session.execute(
-                update(Ticket)
-                .where(Ticket.id == ticket.id, Ticket.due_at == ticket.due_at)
-                .values({done.key: now})
-                .execution_options(synchronize_session=False)
-            )
-            total += 1
-        db.session.commit()
+        with transaction():
+            marked = _sweep_batch(now, when, done, action, recipients)
         db.session.expire_all()
+        if not marked:
+            return total
+        total += marked
+
+
+def _sweep_batch(now: datetime, when: Any, done: Any, action: str, recipients: Any) -> int:
+    tickets = list(
+        db.session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.is_open.is_(True),
+                when <= now,
+                done.is_(None),
+                Ticket.paused_since.is_(None),
+            )
+            .order_by(when, Ticket.id)
+            .limit(BATCH)
+        )
+    )
+    for ticket in tickets:
+        due = as_utc(ticket.due_at)
+        key = f"{action}:{ticket.id}:{due.isoformat()}"
+        for user_id in recipients(ticket):
+            notify(user_id, f"{key}:{user_id}", action, ticket)
+        add_event(WATCH_ACTOR, ticket, action, data={"due_at": due.isoformat()}, at=now)
+        # Guarded by the deadline read: if a handler extended the clock meanwhile, this
+        # marks nothing and the new deadline is watched afresh.
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket.id, Ticket.due_at == ticket.due_at)
+            .values({done.key: now})
+            .execution_options(synchronize_session=False)
+        )
+    return len(tickets)
 
 
 def fetch_mail(as_of: datetime | None = None) -> dict[str, Any]:

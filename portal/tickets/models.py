@@ -78,7 +78,7 @@ class Axis(StrEnum):
     CAUSE = "C"
 
 
-# CN decision notices tell the complainant the remedies open to them (DOMAIN.md §2).
+# CN decision notices tell the complainant the remedies open to them (docs/regulation.md).
 REMEDIES = ("review", "mediation", "arbitration", "litigation")
 
 
@@ -202,7 +202,7 @@ class Ticket(TimestampMixin, db.Model):
         BigId, ForeignKey("prospects.id", ondelete="SET NULL"), index=True
     )
 
-    # The regulatory clock, stamped at receipt (DOMAIN.md §2) ...
+    # The regulatory clock, stamped at receipt (docs/regulation.md) ...
     profile: Mapped[str] = mapped_column(String(4))
     received_at: Mapped[datetime]
     counting_from: Mapped[date | None] = mapped_column(Date)
@@ -309,7 +309,7 @@ class Prospect(TimestampMixin, db.Model):
 
 
 class NoticeKind(StrEnum):
-    """What the firm tells the complainant, and when (DOMAIN.md §2)."""
+    """What the firm tells the complainant, and when (docs/regulation.md)."""
 
     ACKNOWLEDGEMENT = "acknowledgement"
     EXTENSION = "extension"  # CN 30 / 60 days, with the reason and the new deadline

@@ -2,9 +2,13 @@
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from portal.core.audit import Actor
+from portal.core.extensions import db
+from portal.customers.models import Customer
 from portal.customers.my_day import Section
-from portal.tickets.services import recent_complaints_of
+from portal.tickets.models import Kind, Ticket
 
 RECENT_DAYS = 14  # complaints received this recently are listed, and all still open
 
@@ -17,4 +21,21 @@ def complaints_section(actor: Actor, now: datetime) -> Section | None:
     return Section(
         "tickets/_my_day_complaints.html",
         {"complaints": complaints, "recent_days": RECENT_DAYS},
+    )
+
+
+def recent_complaints_of(owner_id: int, since: datetime, limit: int = 20) -> list[Ticket]:
+    """An RM's "My day": complaints about their customers received since `since` or still open."""
+    owned = select(Customer.id).where(Customer.owner_id == owner_id)
+    return list(
+        db.session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.customer_id.in_(owned),
+                Ticket.kind == Kind.COMPLAINT.value,
+                (Ticket.received_at >= since) | Ticket.is_open.is_(True),
+            )
+            .order_by(Ticket.received_at.desc(), Ticket.id.desc())
+            .limit(limit)
+        )
     )

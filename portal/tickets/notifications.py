@@ -1,4 +1,5 @@
-"""Messages to staff inside the portal: the bell with its unread count.
+"""Notifications to staff inside the portal: the bell with its unread count. (What customers
+are told are notices, a channel: `channels.notices`.)
 
 A notification's key is unique, so whatever writes one (a job run twice, two processes at
 once) writes it once.
@@ -12,6 +13,7 @@ from portal.accounts.models import User
 from portal.core.errors import NotFound
 from portal.core.extensions import db, dialect_name
 from portal.core.timeutil import utc_now
+from portal.core.transaction import use_case
 from portal.tickets.models import Notification, Ticket
 
 UNREAD_CAP = 99
@@ -72,6 +74,7 @@ def recent(user_id: int, limit: int = 30) -> list[Notification]:
     )
 
 
+@use_case
 def mark_read(user_id: int, notification_id: int | None = None) -> int:
     """Mark one notification (or all) read; returns how many changed."""
     stmt = update(Notification).where(
@@ -83,5 +86,4 @@ def mark_read(user_id: int, notification_id: int | None = None) -> int:
             raise NotFound(_("No such notification."))
         stmt = stmt.where(Notification.id == notification_id)
     result = db.session.execute(stmt.values(read_at=utc_now()))
-    db.session.commit()
     return result.rowcount or 0

@@ -23,6 +23,7 @@ from portal.core.extensions import db
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
 from portal.core.timeutil import as_utc, parse_instant, utc_now
+from portal.core.transaction import use_case
 from portal.customers.models import Customer
 from portal.tickets.models import SavedView, Severity, Status, Ticket
 
@@ -227,6 +228,38 @@ def quick_counts(actor: Actor, soon_days: int = 3) -> QuickCounts:
     return QuickCounts(*(int(value or 0) for value in row))
 
 
+@dataclass(frozen=True)
+class SidebarCounts:
+    quick: QuickCounts
+    total: int  # tickets matching the current filters, up to COUNT_CAP + 1
+    views: list[SavedView]
+    view_counts: dict[int, int]  # by saved view
+
+
+def sidebar_counts(actor: Actor, filters: QueueFilters, zone: ZoneInfo) -> SidebarCounts:
+    """The queue's sidebar: the quick numbers, the current filter's total and each of the
+    viewer's saved views' (0 for a filter that no longer reads)."""
+    views = saved_views(actor.user_id) if actor.user_id is not None else []
+    return SidebarCounts(
+        quick=quick_counts(actor),
+        total=_count_or_zero(actor, filters, zone),
+        views=views,
+        view_counts={
+            view.id: _count_or_zero(
+                actor, QueueFilters.from_args(dict(parse_qsl(view.query))), zone
+            )
+            for view in views
+        },
+    )
+
+
+def _count_or_zero(actor: Actor, filters: QueueFilters, zone: ZoneInfo) -> int:
+    try:
+        return count(actor, filters, zone)
+    except ValidationFailed:
+        return 0
+
+
 def urgency(ticket: Ticket, now: datetime | None = None) -> str:
     """How close a deadline is, for colour: breached, due within a day, at 80 %, on track."""
     if not ticket.is_open:
@@ -255,6 +288,11 @@ def saved_views(user_id: int) -> list[SavedView]:
     )
 
 
+def _name_taken(*_arguments: Any, **_options: Any) -> ValidationFailed:
+    return ValidationFailed(_l("A view with this name exists."), field="name")
+
+
+@use_case(stale=_name_taken, conflicts=(IntegrityError,))  # the same name saved twice at once
 def save_view(user_id: int, name: str, query: str) -> SavedView:
     label = " ".join((name or "").split())
     if not label:
@@ -271,7 +309,6 @@ def save_view(user_id: int, name: str, query: str) -> SavedView:
     )
     if existing is not None:
         existing.query = canonical
-        db.session.commit()
         return existing
     if len(saved_views(user_id)) >= VIEWS_MAX:
         raise ValidationFailed(
@@ -279,17 +316,12 @@ def save_view(user_id: int, name: str, query: str) -> SavedView:
         )
     view = SavedView(user_id=user_id, name=label, query=canonical)
     db.session.add(view)
-    try:
-        db.session.commit()
-    except IntegrityError as error:  # saved twice at once
-        db.session.rollback()
-        raise ValidationFailed(_l("A view with this name exists."), field="name") from error
     return view
 
 
+@use_case
 def delete_view(user_id: int, view_id: int) -> None:
     view = db.session.get(SavedView, view_id)
     if view is None or view.user_id != user_id:
         raise NotFound(_l("No such saved view."))
     db.session.delete(view)
-    db.session.commit()

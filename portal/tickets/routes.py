@@ -1,32 +1,40 @@
 """The queue, intake, the ticket page and its actions, the history export, the bell, and the
-taxonomy and team admin pages. Views are thin: the services check and change."""
+taxonomy and team admin pages. Views are thin: they parse, call one use case or read model
+(`read_models`, `queue`) and render; the use cases check and change."""
 
 import csv
 import io
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, flash, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from portal.accounts.models import User
 from portal.accounts.services import actor_for
 from portal.core.access import Role, roles, signed_in
-from portal.core.errors import NotFound, ServiceError, ValidationFailed
-from portal.core.extensions import db
+from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.forms import checked, form_version
 from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers import services as customer_services
-from portal.customers.models import CreditAccount, Customer
-from portal.tickets import correspondence, notifications, queue, services, taxonomy
+from portal.customers.models import Customer
+from portal.tickets import (
+    access,
+    assignment,
+    clock_changes,
+    merging,
+    notifications,
+    queue,
+    read_models,
+    services,
+    taxonomy,
+)
+from portal.tickets.channels import correspondence_views, intake
 from portal.tickets.forms import (
     AssignForm,
     ClockForm,
@@ -47,14 +55,12 @@ from portal.tickets.labels import (
     SEVERITY_LABELS,
     STATUS_LABELS,
 )
-from portal.tickets.models import Status, Team, Ticket
+from portal.tickets.models import Team
 
 bp = Blueprint("tickets", __name__)
 
 PAGE = 50
-EVENTS_SHOWN = 200
 HANDLING = (Role.ADMIN, Role.HANDLER, Role.LEAD)
-TOLD = ("response", "resolution", "notice", "reply")  # what the customer was told
 
 
 # What every template may use, prefixed with the room's name (see init_app).
@@ -105,12 +111,12 @@ def _taxonomy_choices(axis: str) -> list[tuple[str, str]]:
     return choices
 
 
-def _people_choices(field: Any, blank: str) -> None:
-    field.choices = [("", blank)] + [(str(h.id), h.name) for h in services.handlers()]
+def _people_choices(field: Any, blank: str, people: list[Any]) -> None:
+    field.choices = [("", blank)] + [(str(h.id), h.name) for h in people]
 
 
-def _team_choices(field: Any) -> None:
-    field.choices = [("", _("No team"))] + [(str(t.id), t.name) for t in services.teams()]
+def _team_choices(field: Any, teams: list[Team]) -> None:
+    field.choices = [("", _("No team"))] + [(str(t.id), t.name) for t in teams]
 
 
 def _fill_taxonomy(form: Any) -> None:
@@ -133,7 +139,7 @@ def index() -> Any:
         filter_error = None
     except ValidationFailed as error:
         page, filter_error = queue.Page([], None), error.message
-    handling = services.can_handle(actor)
+    handling = access.can_handle(actor)
     context = {
         "page": page,
         "filters": filters,
@@ -146,8 +152,8 @@ def index() -> Any:
     return render(
         "tickets/index.html",
         **context,
-        handlers=services.handlers() if handling else [],
-        teams=services.teams(),
+        handlers=assignment.handlers() if handling else [],
+        teams=assignment.teams(),
         channels=_taxonomy_choices("A"),
         businesses=_taxonomy_choices("B"),
         causes=_taxonomy_choices("C"),
@@ -160,27 +166,15 @@ def index() -> Any:
 @signed_in
 def counts() -> Any:
     """The sidebar's numbers and the current filter's total, loaded after the page."""
-    actor = _actor()
     filters = queue.QueueFilters.from_args(request.args)
-    try:
-        total = queue.count(actor, filters, viewer_zone())
-    except ValidationFailed:
-        total = 0
-    views = queue.saved_views(current_user.id)
-    view_counts = {}
-    for view in views:
-        view_filters = queue.QueueFilters.from_args(dict(parse_qsl(view.query)))
-        try:
-            view_counts[view.id] = queue.count(actor, view_filters, viewer_zone())
-        except ValidationFailed:
-            view_counts[view.id] = 0
+    found = queue.sidebar_counts(_actor(), filters, viewer_zone())
     return render(
         "tickets/_counts.html",
-        quick=queue.quick_counts(actor),
-        total=total,
+        quick=found.quick,
+        total=found.total,
         cap=queue.COUNT_CAP,
-        views=views,
-        view_counts=view_counts,
+        views=found.views,
+        view_counts=found.view_counts,
     )
 
 
@@ -207,15 +201,17 @@ def delete_view(view_id: int) -> Any:
 @roles(*HANDLING)
 def bulk_assign() -> Any:
     ids = [parse_id(v) for v in request.form.getlist("ticket_ids")]
-    if not ids or None in ids:
+    if None in ids:
         raise ValidationFailed(_("Select at least one ticket."))
     form = AssignForm()
     if not form.validate():
         raise ValidationFailed(_("Choose an assignee or a team."))
-    assignee, team = parse_id(form.assignee_id.data), parse_id(form.team_id.data)
-    if assignee is None and team is None:
-        raise ValidationFailed(_("Choose an assignee or a team."))
-    changed = services.assign(_actor(), [i for i in ids if i is not None], assignee, team)
+    changed = assignment.assign(
+        _actor(),
+        [i for i in ids if i is not None],
+        parse_id(form.assignee_id.data),
+        parse_id(form.team_id.data),
+    )
     flash(_("%(n)d tickets assigned.", n=changed), "success")
     return see_other(request.referrer or url_for("tickets.index"))
 
@@ -223,10 +219,14 @@ def bulk_assign() -> Any:
 # ---------------------------------------------------------------- intake
 
 
-def _intake_form(customer: Customer | None) -> TicketForm:
+def _intake_form(actor: Any, customer: Customer | None) -> TicketForm:
     """The intake form; its dropdowns are filled only when it is shown (`_intake_choices`), so
-    a valid submission costs no lookups of taxonomy, staff and teams."""
+    a valid submission costs no lookups of taxonomy, staff and teams. Only handlers assign at
+    intake: the others' form has no assignee and team."""
     form = TicketForm()
+    if not access.can_handle(actor):
+        del form.assignee_id
+        del form.team_id
     if not form.is_submitted():
         form.kind.data = "complaint"
         form.severity.data = "medium"
@@ -234,28 +234,19 @@ def _intake_form(customer: Customer | None) -> TicketForm:
         form.business_code.data = "B0201"
         form.cause_code.data = "C99"
         form.customer_id.data = str(customer.id) if customer else ""
-        if services.can_handle(_actor()):
+        if "assignee_id" in form:
             form.assignee_id.data = str(current_user.id)
     return form
 
 
-def _intake_choices(form: TicketForm, customer: Customer | None) -> TicketForm:
+def _intake_choices(actor: Any, form: TicketForm, customer: Customer | None) -> TicketForm:
     _fill_taxonomy(form)
-    _people_choices(form.assignee_id, _("Nobody yet"))
-    _team_choices(form.team_id)
-    accounts = (
-        list(
-            db.session.scalars(
-                select(CreditAccount)
-                .where(CreditAccount.customer_id == customer.id)
-                .order_by(CreditAccount.number)
-            )
-        )
-        if customer
-        else []
-    )
+    offered = read_models.intake_choices(actor, customer.id if customer else None)
+    if "assignee_id" in form:
+        _people_choices(form.assignee_id, _("Nobody yet"), offered.handlers)
+        _team_choices(form.team_id, offered.teams)
     form.account_id.choices = [("", _("No specific account"))] + [
-        (str(a.id), a.number) for a in accounts
+        (str(a.id), a.number) for a in offered.accounts
     ]
     return form
 
@@ -266,7 +257,7 @@ def new() -> Any:
     actor = _actor()
     customer_id = parse_id(request.values.get("customer_id"))
     customer = customer_services.get_customer(actor, customer_id) if customer_id else None
-    form = _intake_form(customer)
+    form = _intake_form(actor, customer)
     if request.method == "POST" and form.validate():
         received = form.received_at.data
         data = services.TicketInput(
@@ -281,22 +272,19 @@ def new() -> Any:
             severity=form.severity.data,
             request=form.request.data or "",
             description=form.description.data or "",
-            assignee_id=parse_id(form.assignee_id.data) if services.can_handle(actor) else None,
-            team_id=parse_id(form.team_id.data) if services.can_handle(actor) else None,
+            assignee_id=parse_id(form.data.get("assignee_id")),
+            team_id=parse_id(form.data.get("team_id")),
             received_at=received.replace(tzinfo=viewer_zone()).astimezone(UTC)
             if received
             else None,
         )
         try:
-            ticket = services.create_ticket(actor, data, acknowledge=True)
-        except ServiceError as error:
-            if error.status in (403, 404):
-                raise
-            db.session.rollback()
+            ticket = intake.register(actor, data)
+        except ValidationFailed as error:
             return render(
                 "tickets/new.html",
                 status=400,
-                form=_intake_choices(form, customer),
+                form=_intake_choices(actor, form, customer),
                 customer=customer,
                 error=error.message,
             )
@@ -304,71 +292,39 @@ def new() -> Any:
         return see_other(url_for("tickets.show", ticket_id=ticket.id))
     status = 400 if request.method == "POST" else 200
     return render(
-        "tickets/new.html", status=status, form=_intake_choices(form, customer), customer=customer
+        "tickets/new.html",
+        status=status,
+        form=_intake_choices(actor, form, customer),
+        customer=customer,
     )
 
 
 # ---------------------------------------------------------------- the ticket page
 
 
-def _show(ticket_id: int, status: int = 200, **extra: Any) -> Any:
-    actor = _actor()
-    ticket = services.get_ticket(actor, ticket_id)
-    customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
-    people = {
-        u.id: u.name
-        for u in db.session.execute(
-            select(User.id, User.name).where(
-                User.id.in_(
-                    [i for i in (ticket.assignee_id, ticket.registered_by_id) if i is not None]
-                )
-            )
-        )
-    }
+@bp.route("/tickets/<int:ticket_id>")
+@signed_in
+def show(ticket_id: int) -> Any:
+    page = read_models.ticket_page(_actor(), ticket_id)
+    ticket = page.ticket
     assign_form = AssignForm(version=str(ticket.version))
-    _people_choices(assign_form.assignee_id, _("Nobody"))
-    _team_choices(assign_form.team_id)
+    _people_choices(assign_form.assignee_id, _("Nobody"), page.handlers)
+    _team_choices(assign_form.team_id, page.teams)
     assign_form.assignee_id.data = str(ticket.assignee_id or "")
     assign_form.team_id.data = str(ticket.team_id or "")
-    events = services.events_of(ticket.id, EVENTS_SHOWN)
-    nodes = {n.code: n for n in taxonomy.nodes()}
-    merged_into = db.session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
     return render(
         "tickets/show.html",
-        status=status,
-        ticket=ticket,
-        customer=customer,
-        account=db.session.get(CreditAccount, ticket.account_id) if ticket.account_id else None,
-        people=people,
-        team=db.session.get(Team, ticket.team_id) if ticket.team_id else None,
-        merged_into=merged_into,
-        notes=[e for e in events if e.action == "note"],
-        responses=[e for e in events if e.action in TOLD],
-        emails=[e for e in events if e.action == "email"],
-        history=[e for e in events if e.action not in ("note", "email", *TOLD)],
-        nodes=nodes,
-        transitions=services.TRANSITIONS[Status(ticket.status)],
-        can_handle=services.can_handle(actor),
-        is_senior=actor.role in services.SENIOR,
-        regulated=services.is_regulated(ticket),
-        profile=services.clocks.PROFILES[ticket.profile],
+        **vars(page),
         status_form=StatusForm(version=str(ticket.version)),
         clock_form=ClockForm(
             version=str(ticket.version),
-            told_via="email" if correspondence.notices.complainant(ticket).email else "post",
+            told_via="email" if page.complainant.email else "post",
         ),
         note_form=NoteForm(),
         assign_form=assign_form,
         merge_form=MergeForm(),
-        **correspondence.page_context(ticket),
-        **extra,
+        **correspondence_views.panel_context(ticket, page.notice_kinds, page.missing_at_close),
     )
-
-
-@bp.route("/tickets/<int:ticket_id>")
-@signed_in
-def show(ticket_id: int) -> Any:
-    return _show(ticket_id)
 
 
 @bp.route("/tickets/<int:ticket_id>/status", methods=["POST"])
@@ -405,17 +361,18 @@ def clock(ticket_id: int) -> Any:
     actor, version = _actor(), form_version(form)
     action = form.action.data
     reason, notice = form.reason.data or "", form.notice.data or ""
+    told_via = form.told_via.data or None
     if action == "extend":
-        services.extend_clock(actor, ticket_id, version, reason, notice, form.told_via.data or None)
+        clock_changes.extend_clock(actor, ticket_id, version, reason, notice, told_via)
         message = _("Clock extended.")
     elif action == "pause":
-        services.pause_clock(actor, ticket_id, version, reason, notice, form.told_via.data or None)
+        clock_changes.pause_clock(actor, ticket_id, version, reason, notice, told_via)
         message = _("Clock paused.")
     elif action == "resume":
-        services.resume_clock(actor, ticket_id, version, reason)
+        clock_changes.resume_clock(actor, ticket_id, version, reason)
         message = _("Clock resumed.")
     elif action == "restart":
-        services.restart_clock(actor, ticket_id, version, reason, form.new_facts_on.data)
+        clock_changes.restart_clock(actor, ticket_id, version, reason, form.new_facts_on.data)
         message = _("Clock restarted from the day the new facts arrived.")
     else:
         raise ValidationFailed(_("Unknown clock action."))
@@ -428,12 +385,12 @@ def clock(ticket_id: int) -> Any:
 def assign(ticket_id: int) -> Any:
     form = AssignForm()
     checked(form)
-    services.assign(
+    assignment.reassign(
         _actor(),
-        [ticket_id],
+        ticket_id,
+        form_version(form),
         parse_id(form.assignee_id.data),
         parse_id(form.team_id.data),
-        versions={ticket_id: form_version(form)},
     )
     flash(_("Assignment saved."), "success")
     return see_other(url_for("tickets.show", ticket_id=ticket_id))
@@ -456,7 +413,7 @@ def add_note(ticket_id: int) -> Any:
 def merge(ticket_id: int) -> Any:
     form = MergeForm()
     checked(form)
-    services.merge(_actor(), ticket_id, form.duplicate.data or "", form.reason.data or "")
+    merging.merge(_actor(), ticket_id, form.duplicate.data or "", form.reason.data or "")
     flash(_("Repeat merged into this ticket."), "success")
     return see_other(url_for("tickets.show", ticket_id=ticket_id))
 
@@ -464,7 +421,7 @@ def merge(ticket_id: int) -> Any:
 @bp.route("/tickets/<int:ticket_id>/edit", methods=["GET", "POST"])
 @roles(*HANDLING)
 def edit(ticket_id: int) -> Any:
-    ticket = services.get_ticket(_actor(), ticket_id)
+    ticket = access.get_ticket(_actor(), ticket_id)
     form = DetailsForm(obj=ticket if request.method == "GET" else None)
     _fill_taxonomy(form)
     if request.method == "GET":
@@ -487,10 +444,7 @@ def edit(ticket_id: int) -> Any:
         )
         try:
             services.update_details(_actor(), ticket_id, parse_id(form.version.data) or -1, data)
-        except ServiceError as error:
-            if error.status in (403, 404):
-                raise
-            db.session.rollback()
+        except (ValidationFailed, Conflict) as error:
             return render(
                 "tickets/edit.html",
                 status=error.status,
@@ -518,13 +472,14 @@ def _cell(value: Any) -> str:
 @bp.route("/tickets/<int:ticket_id>/history.csv")
 @roles(*HANDLING)
 def history_csv(ticket_id: int) -> Response:
-    ticket = services.get_ticket(_actor(), ticket_id)
+    found = read_models.evidence(_actor(), ticket_id)
+    ticket = found.ticket
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
         ["ticket", "event", "occurred_at_utc", "actor", "action", "body", "reason", "data"]
     )
-    for event in reversed(services.events_of(ticket.id)):
+    for event in found.events:
         writer.writerow(
             [
                 ticket.reference,
@@ -551,14 +506,13 @@ def _json(data: Any) -> str:
 @bp.route("/tickets/<int:ticket_id>/print")
 @roles(*HANDLING)
 def print_view(ticket_id: int) -> Any:
-    ticket = services.get_ticket(_actor(), ticket_id)
-    customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    found = read_models.evidence(_actor(), ticket_id)
     return render(
         "tickets/print.html",
-        ticket=ticket,
-        customer=customer,
-        events=list(reversed(services.events_of(ticket.id))),
-        nodes={n.code: n for n in taxonomy.nodes()},
+        ticket=found.ticket,
+        customer=found.customer,
+        events=found.events,
+        nodes=found.nodes,
         generated_at=utc_now(),
         generated_by=current_user.name,
     )
@@ -612,9 +566,8 @@ def taxonomy_page() -> Any:
                     form.parent_code.data or None,
                     bool(form.active.data),
                 )
-            except ServiceError as error_:
-                db.session.rollback()
-                error = error_.message
+            except ValidationFailed as refused:
+                error = refused.message
             else:
                 flash(_("Code %(code)s saved.", code=node.code), "success")
                 return see_other(url_for("tickets.taxonomy_page"))
@@ -635,15 +588,14 @@ def teams_page() -> Any:
     error = None
     if request.method == "POST":
         try:
-            services.create_team(
+            assignment.create_team(
                 _actor(),
                 request.form.get("name", ""),
                 parse_id(request.form.get("lead_id")),
                 [i for i in map(parse_id, request.form.getlist("member_ids")) if i is not None],
             )
-        except ServiceError as error_:
-            db.session.rollback()
-            error = error_.message
+        except ValidationFailed as refused:
+            error = refused.message
         else:
             flash(_("Team created."), "success")
             return see_other(url_for("tickets.teams_page"))
@@ -651,6 +603,6 @@ def teams_page() -> Any:
         "tickets/teams.html",
         status=400 if error else 200,
         error=error,
-        teams=services.team_overview(),
-        people=services.handlers(),
+        teams=assignment.team_overview(),
+        people=assignment.handlers(),
     )

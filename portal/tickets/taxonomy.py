@@ -1,4 +1,4 @@
-"""The JR/T 0169-2018 complaint taxonomy (DOMAIN.md §3): the default codes and their upkeep.
+"""The JR/T 0169-2018 complaint taxonomy (docs/regulation.md): the default codes and their upkeep.
 
 Three axes — A channel, B business type, C cause — each with an "other" code ending in 99.
 Labels are kept in Chinese and English; admins may add codes, relabel and retire them.
@@ -9,9 +9,11 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from portal.core.access import Role
 from portal.core.audit import Actor, record_event
-from portal.core.errors import NotFound, ValidationFailed
+from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
+from portal.core.transaction import use_case
 from portal.tickets.models import Axis, TaxonomyNode
 
 # (code, parent, Chinese label, English label)
@@ -75,13 +77,13 @@ def default_rows() -> list[dict[str, Any]]:
     ]
 
 
+@use_case
 def ensure_default_taxonomy() -> int:
     """Add the default codes that are missing (never touching edited ones); returns how many."""
     have = set(db.session.scalars(select(TaxonomyNode.code)))
     missing = [row for row in default_rows() if row["code"] not in have]
     for row in missing:
         db.session.add(TaxonomyNode(**row))
-    db.session.commit()
     return len(missing)
 
 
@@ -124,6 +126,7 @@ def axis_label(axis: Axis | str) -> str:
     return str(labels[Axis(axis)])
 
 
+@use_case
 def save_node(
     actor: Actor,
     code: str,
@@ -132,7 +135,10 @@ def save_node(
     parent_code: str | None = None,
     active: bool = True,
 ) -> TaxonomyNode:
-    """Add a code under a parent (or at the top of its axis), or relabel/retire one."""
+    """Add a code under a parent (or at the top of its axis), or relabel/retire one: admins
+    only, as the codes classify every ticket and the regulator's report."""
+    if not (actor.is_system or actor.role == Role.ADMIN):
+        raise PermissionDenied(_l("Only admins edit the complaint taxonomy."))
     code = (code or "").strip().upper()
     label_zh, label_en = (label_zh or "").strip(), (label_en or "").strip()
     if not code or len(code) > CODE_MAX or code[0] not in "ABC" or not code[1:].isalnum():
@@ -174,7 +180,6 @@ def save_node(
         before=before,
         after=_snapshot(node),
     )
-    db.session.commit()
     return node
 
 

@@ -1,9 +1,12 @@
-"""Customer channels into the ticket queue: who wrote in, and how often they may.
+"""Customer channels into the ticket queue: who wrote in, how often they may, and staff
+registering what a customer told them.
 
 The public form and inbound email both register tickets for people who are not signed in. A
 complainant is matched to a customer by email address — by customer number only together with
 that customer's email, so that a stranger typing someone's number cannot attach a complaint to
-their file — and otherwise becomes a prospect, which a handler links to a customer later.
+their file — and otherwise becomes a prospect, which a handler links to a customer later
+(`link_prospect`). Staff register tickets for customers who called, wrote or came in
+(`register`); every channel acknowledges a new ticket at once by email.
 """
 
 from dataclasses import dataclass
@@ -15,10 +18,15 @@ from sqlalchemy import func, or_, select
 from portal.core.audit import Actor
 from portal.core.errors import NotFound, ServiceError, ValidationFailed
 from portal.core.extensions import db
+from portal.core.transaction import use_case
 from portal.customers.cleaning import clean_email
 from portal.customers.models import Customer
+from portal.tickets.access import require_handler
+from portal.tickets.channels import notices
+from portal.tickets.events import add_event
 from portal.tickets.models import Prospect, Ticket
-from portal.tickets.services import add_event, commit_change, locked_for_change, require_handler
+from portal.tickets.services import TicketInput, create_ticket
+from portal.tickets.versions import locked_for_change, ticket_changed_meanwhile
 
 NAME_MAX = 120
 PHONE_MAX = 40
@@ -121,16 +129,22 @@ def check_rate(email: str | None, now: datetime) -> None:
         )
 
 
-def link_prospect(actor: Actor, ticket_id: int, version: int | None, customer_id: int) -> Ticket:
-    """Link the ticket's prospect to a customer: this ticket and the prospect's other tickets
-    move to the customer, each with an event."""
+@use_case(stale=ticket_changed_meanwhile)
+def link_prospect(
+    actor: Actor, ticket_id: int, version: int | None, customer_number: str
+) -> Ticket:
+    """Link the ticket's prospect to the customer with `customer_number`: this ticket and the
+    prospect's other tickets move to the customer, each with an event."""
     require_handler(actor)
+    number = (customer_number or "").strip()
+    customer = db.session.scalar(select(Customer).where(Customer.number == number))
+    if customer is None:
+        raise NotFound(_l("No customer has the number %(number)s.", number=number[:32]))
+    if customer.erased_at is not None:
+        raise NotFound(_l("Choose an existing customer."))
     ticket = locked_for_change(actor, ticket_id, version)
     if ticket.prospect_id is None or ticket.customer_id is not None:
         raise ValidationFailed(_l("This ticket already belongs to a customer."))
-    customer = db.session.get(Customer, customer_id)
-    if customer is None or customer.erased_at is not None:
-        raise NotFound(_l("Choose an existing customer."))
     prospect = db.session.get(Prospect, ticket.prospect_id)
     prospect.customer_id = customer.id
     tickets = db.session.scalars(
@@ -144,4 +158,14 @@ def link_prospect(actor: Actor, ticket_id: int, version: int | None, customer_id
             "linked",
             data={"customer": customer.number, "prospect": prospect.id},
         )
-    return commit_change(ticket)
+    return ticket
+
+
+@use_case
+def register(actor: Actor, data: TicketInput) -> Ticket:
+    """A ticket a member of staff registers from what a customer told them — at the counter,
+    on the phone, in a letter (首问负责制) — with the acknowledgement emailed at once when the
+    complainant has an address."""
+    ticket = create_ticket(actor, data)
+    notices.acknowledge(actor, ticket)
+    return ticket

@@ -1,7 +1,7 @@
 """The public feedback and complaint form: no sign-in, in the visitor's language.
 
 Abuse is held off without a third-party CAPTCHA: a per-IP limit here, a per-address limit
-in the service, a field only bots fill in, and a signed time stamp that refuses a form sent
+in the use case, a field only bots fill in, and a signed time stamp that refuses a form sent
 back faster than a person could type it. A trapped submission gets the same thank-you page as
 a real one, without a reference, so a bot learns nothing from the answer.
 
@@ -28,11 +28,11 @@ from portal.core.errors import ServiceError, error_response
 from portal.core.extensions import limiter
 from portal.core.htmx import render, see_other
 from portal.customers.pii import mask_email
-from portal.tickets import webform
-from portal.tickets.forms import FeedbackForm
+from portal.tickets.channels import webform
+from portal.tickets.channels.forms import FeedbackForm
 
 bp = Blueprint("public", __name__)
-log = logging.getLogger(__name__)
+log = logging.getLogger("portal.tickets.public")  # the name operators filter on
 
 FORM_SALT = "feedback-form"
 MIN_SECONDS = 3  # nobody reads and fills in the form faster
@@ -86,7 +86,7 @@ def _page(form: FeedbackForm, status: int = 200, error: Any = None) -> Any:
 
 
 def _refused(form: FeedbackForm, error: ServiceError) -> Any:
-    """The service's refusal next to its field when the form has it, else above the form."""
+    """The use case's refusal next to its field when the form has it, else above the form."""
     message = str(error.message)  # str(): a lazy string would reach Jinja unescaped
     if error.field in form and error.field not in TRAP_FIELDS:
         form[error.field].errors = [*form[error.field].errors, message]

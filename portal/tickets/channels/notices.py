@@ -9,11 +9,9 @@ recorded on the ticket, so that the answer threads back onto it (see `inbound`).
 automatically — the acknowledgement — are marked `Auto-Submitted: auto-replied` (RFC 3834) so
 that a customer's own auto-responder does not answer them.
 
-Closing a complaint needs its closing notice (CN decision, UK final response or summary
-resolution, US response) sent or recorded as given another way: `missing_at_close`.
+Which notices a ticket needs, and whether they were given, are the rules in `notice_rules`.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid
 from typing import Any
@@ -26,93 +24,41 @@ from portal.core.audit import Actor
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
-from portal.customers.models import Customer
+from portal.core.transaction import use_case
 from portal.customers.pii import first_name
-from portal.messaging.models import Message, MessageStatus, Purpose
+from portal.messaging.models import Message, Purpose
 from portal.messaging.services import Draft, queue
+from portal.tickets.access import require_handler
+from portal.tickets.deadlines import clock_settings
+from portal.tickets.events import add_event
 from portal.tickets.models import (
     REMEDIES,
     InboundMail,
-    Kind,
     NoticeKind,
-    Prospect,
     SentVia,
     Status,
     Ticket,
     TicketMailId,
     TicketNotice,
 )
-from portal.tickets.services import (
-    add_event,
-    clean_text,
-    clock_settings,
-    commit_change,
-    locked_for_change,
-    require_handler,
+from portal.tickets.notice_rules import (
+    complainant,
+    given,
+    notices_for,
+    notices_of,
+    summary_in_time,
 )
+from portal.tickets.validation import clean_text
+from portal.tickets.versions import locked_for_change, ticket_changed_meanwhile
 
 LOOP_HEADER = "X-Credit-Care-Loop"
 NOTICE_TEXT_MAX = 5_000
-
-# The notices each regulatory profile knows, in the order a complaint meets them.
-PROFILE_NOTICES: dict[str, tuple[NoticeKind, ...]] = {
-    "CN": (
-        NoticeKind.ACKNOWLEDGEMENT,
-        NoticeKind.EXTENSION,
-        NoticeKind.PAUSE,
-        NoticeKind.RESUME,
-        NoticeKind.DECISION,
-    ),
-    "UK": (
-        NoticeKind.ACKNOWLEDGEMENT,
-        NoticeKind.SUMMARY,
-        NoticeKind.HOLDING,
-        NoticeKind.DECISION,
-    ),
-    "US": (NoticeKind.ACKNOWLEDGEMENT, NoticeKind.HOLDING, NoticeKind.DECISION),
-}
-# Any one of these, sent or given another way, lets a complaint close.
-CLOSING_NOTICES: dict[str, tuple[NoticeKind, ...]] = {
-    "CN": (NoticeKind.DECISION,),
-    "UK": (NoticeKind.DECISION, NoticeKind.SUMMARY),
-    "US": (NoticeKind.DECISION,),
-}
-NOT_DELIVERED = (MessageStatus.FAILED.value, MessageStatus.SUPPRESSED.value)
 
 
 def template_key(kind: str, profile: str) -> str:
     if kind == NoticeKind.REPLY:
         return "ticket_reply"
     return f"ticket_{kind}_{profile.lower()}"
-
-
-def notices_for(ticket: Ticket) -> tuple[NoticeKind, ...]:
-    """The notices a handler may send on this ticket: the profile's for a complaint, the
-    acknowledgement alone for feedback, questions and compliments."""
-    if ticket.kind != Kind.COMPLAINT:
-        return (NoticeKind.ACKNOWLEDGEMENT,)
-    return PROFILE_NOTICES.get(ticket.profile, (NoticeKind.ACKNOWLEDGEMENT,))
-
-
-@dataclass(frozen=True)
-class Complainant:
-    customer_id: int | None
-    email: str | None
-    name: str
-    locale: str
-
-
-def complainant(ticket: Ticket) -> Complainant:
-    """Who the ticket's notices go to: the customer, else the prospect who wrote in."""
-    if ticket.customer_id is not None:
-        customer = db.session.get(Customer, ticket.customer_id)
-        if customer is not None:
-            return Complainant(customer.id, customer.email, customer.name, customer.locale)
-    if ticket.prospect_id is not None:
-        prospect = db.session.get(Prospect, ticket.prospect_id)
-        if prospect is not None:
-            return Complainant(None, prospect.email, prospect.name, prospect.locale)
-    return Complainant(None, None, "", "en")
 
 
 def _day(moment: datetime | None) -> str:
@@ -277,7 +223,7 @@ def _check_decided(ticket: Ticket, kind: str) -> None:
         raise ValidationFailed(
             _l("Resolve the ticket first: this notice states its outcome."), field="kind"
         )
-    if kind == NoticeKind.SUMMARY and not _summary_in_time(ticket):
+    if kind == NoticeKind.SUMMARY and not summary_in_time(ticket):
         raise ValidationFailed(
             _l(
                 "A summary resolution is only for a complaint resolved by the end of the third "
@@ -285,15 +231,6 @@ def _check_decided(ticket: Ticket, kind: str) -> None:
             ),
             field="kind",
         )
-
-
-def _summary_in_time(ticket: Ticket) -> bool:
-    """UK DISP 1.5: resolved by the close of the third business day after receipt."""
-    return (
-        ticket.summary_due_at is not None
-        and ticket.resolved_at is not None
-        and as_utc(ticket.resolved_at) <= as_utc(ticket.summary_due_at)
-    )
 
 
 def _event(actor: Actor, ticket: Ticket, notice: TicketNotice, now: datetime) -> None:
@@ -307,75 +244,32 @@ def _event(actor: Actor, ticket: Ticket, notice: TicketNotice, now: datetime) ->
     )
 
 
-@dataclass(frozen=True)
-class NoticeRow:
-    notice: TicketNotice
-    status: str | None  # the outbox status of an emailed notice
-
-
-def notices_of(ticket_id: int) -> list[NoticeRow]:
-    rows = db.session.execute(
-        select(TicketNotice, Message.status)
-        .outerjoin(Message, Message.id == TicketNotice.outbox_id)
-        .where(TicketNotice.ticket_id == ticket_id)
-        .order_by(TicketNotice.id)
-    ).all()
-    return [NoticeRow(notice, status) for notice, status in rows]
-
-
-def given(row: NoticeRow) -> bool:
-    """An emailed notice counts once queued (delivery retries until it goes) unless it failed
-    or the policy held it back; one given another way counts as recorded."""
-    if row.notice.sent_via != SentVia.EMAIL:
-        return True
-    return row.status not in NOT_DELIVERED
-
-
-def missing_at_close(ticket: Ticket, rows: list[NoticeRow] | None = None) -> tuple[NoticeKind, ...]:
-    """The closing notices of which none was given for the current outcome — a notice of an
-    outcome since reopened does not count: empty when the ticket may close. `rows`: the
-    ticket's notices, when the caller has read them already."""
-    if ticket.kind != Kind.COMPLAINT:
-        return ()
-    needed = tuple(
-        kind
-        for kind in CLOSING_NOTICES.get(ticket.profile, ())
-        if kind != NoticeKind.SUMMARY or _summary_in_time(ticket)
-    )
-    since = as_utc(ticket.resolved_at) if ticket.resolved_at else None
-    done = {
-        row.notice.kind
-        for row in (notices_of(ticket.id) if rows is None else rows)
-        if given(row) and (since is None or as_utc(row.notice.recorded_at) >= since)
-    }
-    return () if done.intersection(needed) else needed
-
-
 # ---------------------------------------------------------------- from the ticket page
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def send_notice(
     actor: Actor, ticket_id: int, version: int | None, kind: str, message: str = ""
-) -> TicketNotice:
+) -> Ticket:
+    """Email notice `kind` to the complainant from the ticket page; returns the ticket."""
     require_handler(actor)
     if kind == NoticeKind.REPLY:  # a reply has its own action, which needs the words
         raise ValidationFailed(_l("This notice does not apply to this ticket."), field="kind")
     ticket = locked_for_change(actor, ticket_id, version)
-    notice = send(actor, ticket, kind, message=(message or "").strip())
-    commit_change(ticket)
-    return notice
+    send(actor, ticket, kind, message=(message or "").strip())
+    return ticket
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def record_notice(
     actor: Actor, ticket_id: int, version: int | None, kind: str, via: str, note: str
 ) -> TicketNotice:
     require_handler(actor)
     ticket = locked_for_change(actor, ticket_id, version)
-    notice = record(actor, ticket, kind, via, note)
-    commit_change(ticket)
-    return notice
+    return record(actor, ticket, kind, via, note)
 
 
+@use_case(stale=ticket_changed_meanwhile)
 def reply(actor: Actor, ticket_id: int, version: int | None, body: str) -> TicketNotice:
     """A handler's reply, by email in the ticket's thread; the customer's answer comes back
     onto the ticket through inbound email."""
@@ -387,5 +281,14 @@ def reply(actor: Actor, ticket_id: int, version: int | None, body: str) -> Ticke
     notice = send(actor, ticket, NoticeKind.REPLY, message=text)
     if ticket.acknowledged_at is None:
         ticket.acknowledged_at = notice.recorded_at
-    commit_change(ticket)
     return notice
+
+
+@use_case
+def acknowledge(actor: Actor, ticket: Ticket, now: datetime | None = None) -> TicketNotice | None:
+    """Email the complainant the acknowledgement of a new ticket at once when they have an
+    address; None when they have none. The channels that register tickets nest it after
+    `create_ticket`."""
+    if not complainant(ticket).email:
+        return None
+    return send(actor, ticket, NoticeKind.ACKNOWLEDGEMENT, automatic=True, now=now)

@@ -1,6 +1,6 @@
 """The public feedback and complaint form: what a visitor sends becomes a ticket.
 
-Nobody is signed in, so the service checks every value itself, limits how often one address
+Nobody is signed in, so the use case checks every value itself, limits how often one address
 may write (`intake.check_rate`), matches the sender to a customer or a prospect
 (`intake.complainant_for`) and registers the ticket with its acknowledgement email in one
 transaction: a refusal at any step leaves nothing behind.
@@ -15,14 +15,16 @@ from flask_babel import lazy_gettext as _l
 from portal.core.audit import Actor
 from portal.core.config import LANGUAGES
 from portal.core.errors import ValidationFailed
-from portal.core.extensions import db
 from portal.core.timeutil import utc_now
+from portal.core.transaction import use_case
 from portal.customers.cleaning import clean_email, clean_phone
 from portal.customers.models import Product
-from portal.tickets import intake, services
+from portal.tickets import services
+from portal.tickets.channels import intake, notices
+from portal.tickets.events import add_event
 from portal.tickets.models import Axis, Kind, Ticket
-from portal.tickets.services import clean_text
 from portal.tickets.taxonomy import active_or_other
+from portal.tickets.validation import PRODUCT_MAX, SUBJECT_MAX, TEXT_MAX, clean_text
 
 ACTOR = Actor.system("public form")
 SOURCE = "web"
@@ -30,7 +32,7 @@ NAME_MAX = intake.NAME_MAX
 PHONE_MAX = intake.PHONE_MAX
 NUMBER_MAX = 32  # customers.number
 EMAIL_MAX = 254
-HINT_MAX = services.PRODUCT_MAX
+HINT_MAX = PRODUCT_MAX
 
 # What the visitor may send, and the ticket kind each one becomes.
 KINDS = {
@@ -81,9 +83,9 @@ def _choice(raw: str | None, allowed: Collection[str], field: str) -> str:
 def subject_of(description: str) -> str:
     """The first line of what happened, cut to fit a ticket's subject."""
     first = next((line.strip() for line in description.splitlines() if line.strip()), "")
-    if len(first) <= services.SUBJECT_MAX:
+    if len(first) <= SUBJECT_MAX:
         return first
-    return first[: services.SUBJECT_MAX - 1].rstrip() + "…"
+    return first[: SUBJECT_MAX - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,8 @@ class _Checked:
 def _check(data: WebSubmission) -> _Checked:
     kind = _choice(data.kind, KINDS, "kind")
     about = _choice(data.about, BUSINESS_CODES, "about")
-    description = clean_text(data.description, "description", services.TEXT_MAX, required=True)
-    request = clean_text(data.request, "request", services.TEXT_MAX)
+    description = clean_text(data.description, "description", TEXT_MAX, required=True)
+    request = clean_text(data.request, "request", TEXT_MAX)
     account_hint = clean_text(data.account_hint, "account_hint", HINT_MAX)
     name = clean_text(data.name, "name", NAME_MAX, required=True)
     email = clean_email(clean_text(data.email, "email", EMAIL_MAX, required=True))
@@ -125,42 +127,37 @@ def _check(data: WebSubmission) -> _Checked:
     )
 
 
+@use_case
 def submit(data: WebSubmission, *, now: datetime | None = None) -> Ticket:
     """Register what a visitor sent as a ticket from the web and queue its acknowledgement;
     refuses bad input (`ValidationFailed`, with the field) and a sender's sixth ticket of the
     day (`intake.TooMany`), saving nothing then."""
     checked = _check(data)
-    try:
-        intake.check_rate(checked.email, now or utc_now())
-        complainant = intake.complainant_for(
-            checked.email,
-            checked.name,
-            number=checked.customer_number or None,
-            phone=checked.phone,
-            locale=checked.locale,
-        )
-        ticket = services.create_ticket(
-            ACTOR,
-            services.TicketInput(
-                kind=checked.kind,
-                subject=subject_of(checked.description),
-                channel_code=active_or_other(CHANNEL_CODE, Axis.CHANNEL),
-                business_code=active_or_other(checked.business_code, Axis.BUSINESS),
-                cause_code=active_or_other(CAUSE_CODE, Axis.CAUSE),
-                customer_id=complainant.customer_id,
-                product=checked.account_hint or None,
-                request=checked.request,
-                description=checked.description,
-            ),
-            source=SOURCE,
-            prospect_id=complainant.prospect_id,
-            acknowledge=True,
-            commit=False,
-        )
-        if complainant.note:
-            services.add_event(ACTOR, ticket, "note", body=complainant.note)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    intake.check_rate(checked.email, now or utc_now())
+    complainant = intake.complainant_for(
+        checked.email,
+        checked.name,
+        number=checked.customer_number or None,
+        phone=checked.phone,
+        locale=checked.locale,
+    )
+    ticket = services.create_ticket(
+        ACTOR,
+        services.TicketInput(
+            kind=checked.kind,
+            subject=subject_of(checked.description),
+            channel_code=active_or_other(CHANNEL_CODE, Axis.CHANNEL),
+            business_code=active_or_other(checked.business_code, Axis.BUSINESS),
+            cause_code=active_or_other(CAUSE_CODE, Axis.CAUSE),
+            customer_id=complainant.customer_id,
+            product=checked.account_hint or None,
+            request=checked.request,
+            description=checked.description,
+        ),
+        source=SOURCE,
+        prospect_id=complainant.prospect_id,
+    )
+    if complainant.note:
+        add_event(ACTOR, ticket, "note", body=complainant.note)
+    notices.acknowledge(ACTOR, ticket)
     return ticket

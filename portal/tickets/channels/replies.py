@@ -20,9 +20,12 @@ from portal.core.access import Role
 from portal.core.audit import Actor, record_event
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.core.extensions import db
+from portal.core.transaction import use_case
 from portal.customers.pii import first_name
+from portal.tickets.access import get_ticket, require_handler
+from portal.tickets.channels.notices import NOTICE_TEXT_MAX, notice_context
 from portal.tickets.models import Axis, ReplyTemplate, Ticket
-from portal.tickets.notices import complainant, notice_context
+from portal.tickets.notice_rules import complainant
 from portal.tickets.taxonomy import check_code
 
 NAME_MAX = 80
@@ -83,6 +86,7 @@ def _check(data: ReplyTemplateInput) -> dict[str, Any]:
     }
 
 
+@use_case
 def save(actor: Actor, template_id: int | None, data: ReplyTemplateInput) -> ReplyTemplate:
     if actor.role not in (Role.ADMIN, Role.LEAD) and not actor.is_system:
         raise PermissionDenied(_l("Only admins and leads edit reply templates."))
@@ -99,16 +103,22 @@ def save(actor: Actor, template_id: int | None, data: ReplyTemplateInput) -> Rep
         for key, value in values.items():
             setattr(template, key, value)
     try:
-        db.session.flush()
+        with db.session.begin_nested():
+            db.session.flush()
     except IntegrityError as error:
-        db.session.rollback()
         raise ValidationFailed(
             _l("A template of that name already exists in this language."), field="name"
         ) from error
     record_event(
         actor, "reply_template.saved", "reply_template", template.id, before=before, after=values
     )
-    db.session.commit()
+    return template
+
+
+def get_template(template_id: int) -> ReplyTemplate:
+    template = db.session.get(ReplyTemplate, template_id)
+    if template is None:
+        raise NotFound(_l("No such reply template."))
     return template
 
 
@@ -154,3 +164,15 @@ def fill(ticket: Ticket, template_id: int) -> str:
                 problem=str(error)[:200],
             )
         ) from error
+
+
+def reply_text(actor: Actor, ticket_id: int, template_id: int | None, written: str) -> str:
+    """The reply box's text: what the handler has `written` so far, with reply template
+    `template_id` filled for the ticket added below it."""
+    require_handler(actor)
+    ticket = get_ticket(actor, ticket_id)
+    written = written[:NOTICE_TEXT_MAX]
+    if template_id is None:
+        return written
+    filled = fill(ticket, template_id)
+    return f"{written.rstrip()}\n\n{filled}".strip() if written.strip() else filled

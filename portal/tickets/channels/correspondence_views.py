@@ -1,6 +1,7 @@
 """Correspondence with the complainant on the ticket page — notices, replies, reply templates,
 linking a prospect, the original emails — and the admin pages for the inbound quarantine and
-the reply templates. Views are thin: notices, replies, intake and inbound check and change."""
+the reply templates. Views are thin: notices, replies, intake, inbound and the quarantine's
+reads check and change."""
 
 from typing import Any
 
@@ -8,19 +9,16 @@ from flask import Blueprint, Response, flash, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import defer
 
 from portal.accounts.services import actor_for
 from portal.core.access import Role, roles
-from portal.core.errors import NotFound, ServiceError
-from portal.core.extensions import db
+from portal.core.errors import ServiceError
 from portal.core.forms import checked, choices, form_version
 from portal.core.htmx import render, see_other
 from portal.core.requests import parse_id
-from portal.customers.models import Customer
-from portal.tickets import inbound, intake, mailparse, notices, replies, services, taxonomy
-from portal.tickets.forms import (
+from portal.tickets import taxonomy
+from portal.tickets.channels import inbound, intake, notices, quarantine, replies
+from portal.tickets.channels.forms import (
     LinkForm,
     NoticeForm,
     RecordNoticeForm,
@@ -33,12 +31,12 @@ from portal.tickets.labels import (
     NOTICE_LABELS_BY_PROFILE,
     SENT_VIA_LABELS,
 )
-from portal.tickets.models import InboundMail, InboundStatus, Prospect, ReplyTemplate, Ticket
+from portal.tickets.models import InboundMail, InboundStatus, NoticeKind, Ticket
+from portal.tickets.notice_rules import given
 
 bp = Blueprint("correspondence", __name__)
 
 HANDLING = (Role.ADMIN, Role.HANDLER, Role.LEAD)
-INBOUND_PAGE = 50
 
 
 def _actor() -> Any:
@@ -49,28 +47,22 @@ def notice_label(kind: str, profile: str) -> str:
     return str(NOTICE_LABELS_BY_PROFILE.get((kind, profile), NOTICE_LABELS.get(kind, kind)))
 
 
-def page_context(ticket: Ticket) -> dict[str, Any]:
-    """What the ticket page shows of the correspondence."""
-    kinds = notices.notices_for(ticket)
-    rows = notices.notices_of(ticket.id)
+def panel_context(
+    ticket: Ticket, kinds: tuple[NoticeKind, ...], missing: tuple[NoticeKind, ...]
+) -> dict[str, Any]:
+    """The forms and labels of the ticket page's correspondence panel, beside what the ticket
+    page's read model gives it (complainant, notice rows, reply templates)."""
     record_form = RecordNoticeForm(version=str(ticket.version))
     record_form.kind.choices = choices({k.value: notice_label(k, ticket.profile) for k in kinds})
     return {
-        "complainant": notices.complainant(ticket),
-        "prospect": db.session.get(Prospect, ticket.prospect_id) if ticket.prospect_id else None,
-        "notice_rows": rows,
-        "notice_kinds": kinds,
-        "missing_at_close": [
-            notice_label(k, ticket.profile) for k in notices.missing_at_close(ticket, rows)
-        ],
+        "missing_notice_labels": [notice_label(k, ticket.profile) for k in missing],
         "notice_label": notice_label,
         "sent_via_labels": SENT_VIA_LABELS,
-        "given": notices.given,
+        "given": given,
         "notice_form": NoticeForm(version=str(ticket.version)),
         "record_form": record_form,
         "reply_form": ReplyForm(version=str(ticket.version)),
         "link_form": LinkForm(version=str(ticket.version)),
-        "reply_templates": replies.for_ticket(ticket),
     }
 
 
@@ -88,9 +80,8 @@ def _back(ticket_id: int) -> Response:
 def send_notice(ticket_id: int) -> Any:
     form = NoticeForm()
     checked(form)
-    ticket = services.get_ticket(_actor(), ticket_id)
     kind = form.kind.data or ""
-    notices.send_notice(_actor(), ticket_id, form_version(form), kind, form.message.data)
+    ticket = notices.send_notice(_actor(), ticket_id, form_version(form), kind, form.message.data)
     flash(_("The %(notice)s is on its way.", notice=notice_label(kind, ticket.profile)), "success")
     return _back(ticket_id)
 
@@ -128,14 +119,13 @@ def reply(ticket_id: int) -> Any:
 def reply_text(ticket_id: int) -> Any:
     """The reply box with a reply template's text, filled for this ticket, added to what the
     handler already wrote (htmx swaps the box)."""
-    ticket = services.get_ticket(_actor(), ticket_id)
-    template_id = parse_id(request.args.get("template"))
-    written = (request.args.get("body") or "")[: notices.NOTICE_TEXT_MAX]
-    text = written
-    if template_id is not None:
-        filled = replies.fill(ticket, template_id)
-        text = f"{written.rstrip()}\n\n{filled}".strip() if written.strip() else filled
-    return render("tickets/_reply_box.html", ticket=ticket, text=text)
+    text = replies.reply_text(
+        _actor(),
+        ticket_id,
+        parse_id(request.args.get("template")),
+        request.args.get("body") or "",
+    )
+    return render("tickets/_reply_box.html", text=text)
 
 
 @bp.route("/tickets/<int:ticket_id>/link", methods=["POST"])
@@ -144,10 +134,7 @@ def link(ticket_id: int) -> Any:
     form = LinkForm()
     checked(form)
     number = (form.customer_number.data or "").strip()
-    customer_id = db.session.scalar(select(Customer.id).where(Customer.number == number))
-    if customer_id is None:
-        raise NotFound(_("No customer has the number %(number)s.", number=number))
-    intake.link_prospect(_actor(), ticket_id, form_version(form), customer_id)
+    intake.link_prospect(_actor(), ticket_id, form_version(form), number)
     flash(_("Linked to customer %(number)s.", number=number), "success")
     return _back(ticket_id)
 
@@ -163,11 +150,7 @@ def _eml(row: InboundMail) -> Response:
 @bp.route("/tickets/<int:ticket_id>/emails/<int:inbound_id>.eml")
 @roles(*HANDLING)
 def original_email(ticket_id: int, inbound_id: int) -> Any:
-    services.get_ticket(_actor(), ticket_id)
-    row = db.session.get(InboundMail, inbound_id)
-    if row is None or row.ticket_id != ticket_id or row.raw is None:
-        raise NotFound(_("No such email on this ticket."))
-    return _eml(row)
+    return _eml(quarantine.original_email(_actor(), ticket_id, inbound_id))
 
 
 # ---------------------------------------------------------------- the inbound quarantine
@@ -176,71 +159,27 @@ def original_email(ticket_id: int, inbound_id: int) -> Any:
 @bp.route("/admin/inbound")
 @roles(Role.ADMIN)
 def inbound_list() -> Any:
-    status = request.args.get("status", InboundStatus.QUARANTINED.value)
-    if status not in INBOUND_STATUS_LABELS:
-        status = InboundStatus.QUARANTINED.value
-    before = parse_id(request.args.get("before"))
-    query = select(InboundMail).where(InboundMail.status == status)
-    if before is not None:
-        query = query.where(InboundMail.id < before)
-    rows = list(
-        db.session.scalars(
-            query.order_by(InboundMail.id.desc())
-            .limit(INBOUND_PAGE + 1)
-            .options(defer(InboundMail.raw))
-        )
+    page = quarantine.quarantine_page(
+        _actor(),
+        request.args.get("status", InboundStatus.QUARANTINED.value),
+        parse_id(request.args.get("before")),
     )
-    counts = dict(
-        db.session.execute(
-            select(InboundMail.status, func.count()).group_by(InboundMail.status)
-        ).all()
-    )
-    tickets = {
-        t.id: t.reference
-        for t in db.session.scalars(
-            select(Ticket).where(Ticket.id.in_({r.ticket_id for r in rows if r.ticket_id}))
-        )
-    }
-    return render(
-        "tickets/inbound.html",
-        rows=rows[:INBOUND_PAGE],
-        more=rows[INBOUND_PAGE].id + 1 if len(rows) > INBOUND_PAGE else None,
-        state=status,
-        counts=counts,
-        tickets=tickets,
-        status_labels_inbound=INBOUND_STATUS_LABELS,
-    )
-
-
-def _inbound(inbound_id: int) -> InboundMail:
-    row = db.session.get(InboundMail, inbound_id)
-    if row is None:
-        raise NotFound(_("No such message."))
-    return row
+    return render("tickets/inbound.html", **vars(page), status_labels_inbound=INBOUND_STATUS_LABELS)
 
 
 @bp.route("/admin/inbound/<int:inbound_id>")
 @roles(Role.ADMIN)
 def inbound_show(inbound_id: int) -> Any:
-    row = _inbound(inbound_id)
-    try:
-        parsed, problem = mailparse.parse(row.raw or b""), None
-    except mailparse.MailUnreadable as error:
-        parsed, problem = None, str(error)
+    message = quarantine.received_message(_actor(), inbound_id)
     return render(
-        "tickets/inbound_show.html",
-        row=row,
-        parsed=parsed,
-        problem=problem,
-        ticket=db.session.get(Ticket, row.ticket_id) if row.ticket_id else None,
-        status_labels_inbound=INBOUND_STATUS_LABELS,
+        "tickets/inbound_show.html", **vars(message), status_labels_inbound=INBOUND_STATUS_LABELS
     )
 
 
 @bp.route("/admin/inbound/<int:inbound_id>.eml")
 @roles(Role.ADMIN)
 def inbound_raw(inbound_id: int) -> Any:
-    return _eml(_inbound(inbound_id))
+    return _eml(quarantine.received(_actor(), inbound_id))
 
 
 @bp.route("/admin/inbound/<int:inbound_id>/process", methods=["POST"])
@@ -281,11 +220,7 @@ def _cause_choices(form: ReplyTemplateForm) -> None:
 @bp.route("/admin/reply-templates/<int:template_id>", methods=["GET", "POST"])
 @roles(Role.ADMIN, Role.LEAD)
 def reply_templates(template_id: int | None = None) -> Any:
-    editing = None
-    if template_id is not None:
-        editing = db.session.get(ReplyTemplate, template_id)
-        if editing is None:
-            raise NotFound(_("No such reply template."))
+    editing = replies.get_template(template_id) if template_id is not None else None
     form = ReplyTemplateForm(obj=editing if request.method == "GET" else None)
     _cause_choices(form)
     if request.method == "GET" and editing is not None:

@@ -24,6 +24,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -34,8 +35,11 @@ from portal.core.audit import Actor
 from portal.core.errors import ServiceError, ValidationFailed
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
+from portal.core.transaction import use_case
 from portal.messaging.services import read_unsubscribe_token, unsubscribe
-from portal.tickets import intake, mailparse, notices
+from portal.tickets.channels import intake, mailparse, notices
+from portal.tickets.channels.quarantine import require_admin
+from portal.tickets.events import add_event
 from portal.tickets.models import (
     Axis,
     InboundMail,
@@ -44,8 +48,9 @@ from portal.tickets.models import (
     Ticket,
     TicketMailId,
 )
+from portal.tickets.notice_rules import complainant
 from portal.tickets.notifications import notify
-from portal.tickets.services import TicketInput, add_event, create_ticket
+from portal.tickets.services import TicketInput, create_ticket
 from portal.tickets.taxonomy import active_or_other
 
 log = logging.getLogger("portal.tickets.inbound")
@@ -94,22 +99,55 @@ def _key(parsed: mailparse.ParsedMail | None, raw: bytes) -> str:
 
 
 def ingest(raw: bytes, channel: str, now: datetime | None = None) -> Outcome:
-    """Handle one received message; commits. A message seen before returns its first outcome
-    with `duplicate` set and changes nothing."""
+    """Handle one received message, in two transactions: it is stored first — so that a crash
+    while handling leaves it in the quarantine, bytes and all, instead of losing it — and then
+    handled. A message seen before returns its first outcome with `duplicate` set and changes
+    nothing."""
     now = now or utc_now()
     parsed, unreadable = _parse(raw)
-    key = _key(parsed, raw)
-    seen = db.session.scalar(select(InboundMail).where(InboundMail.dedupe_key == key))
-    reused = None
+    key, reused, seen = _identify(raw, parsed)
     if seen is not None:
-        if not _same_message(seen, parsed):
-            # A careless mailer, or a forgery: another message under a Message-ID already
-            # seen. Kept under its own bytes, and not handled without an admin's look.
-            reused = f"Message-ID already used by another message (inbound {seen.id})"
-            key = f"sha256:{hashlib.sha256(raw).hexdigest()}"
-            seen = db.session.scalar(select(InboundMail).where(InboundMail.dedupe_key == key))
-        if seen is not None:
-            return _outcome(seen, duplicate=True)
+        return _outcome(seen, duplicate=True)
+    try:
+        row = _store(raw, channel, parsed, key, reused or HANDLING, now)
+    except IntegrityError:  # the same message, stored by another process a moment ago
+        return _outcome(_stored_under(key), duplicate=True)
+    if reused:
+        log.warning("inbound %s quarantined: %s", row.id, reused)
+        return _outcome(row)
+    return _handle(row, parsed, unreadable, now)
+
+
+def _identify(
+    raw: bytes, parsed: mailparse.ParsedMail | None
+) -> tuple[str, str | None, InboundMail | None]:
+    """The message's key, why it is held without handling (a reused Message-ID) or None, and
+    the row it was stored in before, if any."""
+    key = _key(parsed, raw)
+    seen = _stored_under(key)
+    if seen is None or _same_message(seen, parsed):
+        return key, None, seen
+    # A careless mailer, or a forgery: another message under a Message-ID already seen. Kept
+    # under its own bytes, and not handled without an admin's look.
+    reused = f"Message-ID already used by another message (inbound {seen.id})"
+    key = f"sha256:{hashlib.sha256(raw).hexdigest()}"
+    return key, reused, _stored_under(key)
+
+
+def _stored_under(key: str) -> InboundMail | None:
+    return db.session.scalar(select(InboundMail).where(InboundMail.dedupe_key == key))
+
+
+@use_case
+def _store(
+    raw: bytes,
+    channel: str,
+    parsed: mailparse.ParsedMail | None,
+    key: str,
+    reason: str,
+    now: datetime,
+) -> InboundMail:
+    """Keep the message as received, quarantined with `reason` until handling says otherwise."""
     row = InboundMail(
         dedupe_key=key,
         received_at=now,
@@ -117,24 +155,13 @@ def ingest(raw: bytes, channel: str, now: datetime | None = None) -> Outcome:
         message_id=parsed.message_id[:250] if parsed and parsed.message_id else None,
         sender=(parsed.sender or "")[:254] or None if parsed else None,
         subject=(parsed.subject if parsed else "")[:300],
-        # Stored and committed before it is handled: a crash while handling leaves it in the
-        # quarantine, bytes and all, instead of losing it.
         status=InboundStatus.QUARANTINED.value,
-        reason=reused or HANDLING,
+        reason=reason,
         size=len(raw),
         raw=raw,
     )
-    try:
-        db.session.add(row)
-        db.session.commit()
-    except IntegrityError:  # the same message, handled by another process a moment ago
-        db.session.rollback()
-        seen = db.session.scalar(select(InboundMail).where(InboundMail.dedupe_key == key))
-        return _outcome(seen, duplicate=True)
-    if reused:
-        log.warning("inbound %s quarantined: %s", row.id, reused)
-        return _outcome(row)
-    return _handle(row, parsed, unreadable, now)
+    db.session.add(row)
+    return row
 
 
 def _same_message(seen: InboundMail, parsed: mailparse.ParsedMail | None) -> bool:
@@ -147,14 +174,13 @@ def _same_message(seen: InboundMail, parsed: mailparse.ParsedMail | None) -> boo
     )
 
 
+@use_case
 def process_again(actor: Actor, inbound_id: int) -> Outcome:
     """An admin sends a quarantined message through intake again (after the cause — a full
     mailbox limit, a database error — is gone)."""
-    row = db.session.get(InboundMail, inbound_id, with_for_update=True)
-    if row is None or row.raw is None:
-        raise ValidationFailed(_l("No such message."))
-    if row.status != InboundStatus.QUARANTINED:
-        raise ValidationFailed(_l("Only a quarantined message can be processed again."))
+    row = _quarantined(
+        actor, inbound_id, _l("Only a quarantined message can be processed again."), raw=True
+    )
     if row.reason == HANDLING and as_utc(row.received_at) > utc_now() - STILL_HANDLING:
         raise ValidationFailed(
             _l("This message may still be being handled; try again in a few minutes.")
@@ -164,15 +190,23 @@ def process_again(actor: Actor, inbound_id: int) -> Outcome:
     return _handle(row, parsed, unreadable, utc_now())
 
 
+@use_case
 def dismiss(actor: Actor, inbound_id: int) -> None:
-    row = db.session.get(InboundMail, inbound_id, with_for_update=True)
-    if row is None:
-        raise ValidationFailed(_l("No such message."))
-    if row.status != InboundStatus.QUARANTINED:
-        raise ValidationFailed(_l("Only a quarantined message can be dismissed."))
+    row = _quarantined(actor, inbound_id, _l("Only a quarantined message can be dismissed."))
     row.status = InboundStatus.DISMISSED.value
     row.reason = f"{row.reason or ''}; dismissed by {actor.label}".strip("; ")[:500]
-    db.session.commit()
+
+
+def _quarantined(actor: Actor, inbound_id: int, refusal: Any, raw: bool = False) -> InboundMail:
+    """The quarantined message (with its bytes, if `raw`) an admin acts on, locked until the
+    use case ends; `refusal` says why one that is not quarantined is refused."""
+    require_admin(actor)
+    row = db.session.get(InboundMail, inbound_id, with_for_update=True)
+    if row is None or (raw and row.raw is None):
+        raise ValidationFailed(_l("No such message."))
+    if row.status != InboundStatus.QUARANTINED:
+        raise ValidationFailed(refusal)
+    return row
 
 
 def _outcome(row: InboundMail, duplicate: bool = False) -> Outcome:
@@ -183,48 +217,48 @@ def _quarantine(row: InboundMail, reason: str) -> Outcome:
     row.status = InboundStatus.QUARANTINED.value
     row.reason = reason[:500]
     row.ticket_id = None
-    db.session.commit()
     log.warning("inbound %s quarantined: %s", row.id, reason)
     return _outcome(row)
 
 
+@use_case
 def _handle(
     row: InboundMail,
     parsed: mailparse.ParsedMail | None,
     unreadable: str | None,
     now: datetime,
 ) -> Outcome:
+    """Open a ticket for the stored message, thread it, keep it as automatic mail, or leave it
+    in the quarantine with the reason: what a refusal wrote is undone, the row says why."""
     if parsed is None:
         return _quarantine(row, f"unreadable: {unreadable}")
     if _unsubscribed(parsed):
         row.status = InboundStatus.UNSUBSCRIBE.value
         row.reason = None
-        db.session.commit()
         return _outcome(row)
     if parsed.automatic:
         row.status = InboundStatus.AUTOMATIC.value
         row.reason = parsed.automatic[:500]
-        db.session.commit()
         return _outcome(row)
     if not parsed.sender:
         return _quarantine(row, "no sender address to answer")
     try:
-        ticket, note = _thread_target(parsed)
-        if ticket is not None:
-            _thread(row, ticket, parsed, now)
-        else:
-            ticket = _open(row, parsed, note, now)
-        db.session.commit()
+        _file(row, parsed, now)
     except intake.TooMany:
-        db.session.rollback()
-        return _quarantine(
-            db.session.get(InboundMail, row.id),
-            "the sender's ticket limit for the day is reached (a mail loop?)",
-        )
+        return _quarantine(row, "the sender's ticket limit for the day is reached (a mail loop?)")
     except (ServiceError, ValueError, LookupError) as error:
-        db.session.rollback()
-        return _quarantine(db.session.get(InboundMail, row.id), f"not handled: {error}")
+        return _quarantine(row, f"not handled: {error}")
     return _outcome(row)
+
+
+@use_case
+def _file(row: InboundMail, parsed: mailparse.ParsedMail, now: datetime) -> Ticket:
+    """Thread the message onto the ticket it answers, else open a ticket for it."""
+    ticket, note = _thread_target(parsed)
+    if ticket is not None:
+        _thread(row, ticket, parsed, now)
+        return ticket
+    return _open(row, parsed, note, now)
 
 
 def _unsubscribed(parsed: mailparse.ParsedMail) -> bool:
@@ -256,7 +290,7 @@ def _thread_target(parsed: mailparse.ParsedMail) -> tuple[Ticket | None, str]:
     for ticket in candidates:
         while ticket.merged_into_id is not None:
             ticket = db.session.get(Ticket, ticket.merged_into_id)
-        address = notices.complainant(ticket).email
+        address = complainant(ticket).email
         if address and address.lower() == sender:
             return ticket, ""
     if candidates:
@@ -319,15 +353,13 @@ def _open(row: InboundMail, parsed: mailparse.ParsedMail, note: str, now: dateti
         ),
         source="email",
         prospect_id=who.prospect_id,
-        commit=False,
     )
     _remember(row, ticket)
     add_event(actor, ticket, "email", body=None, data=_email_data(row, parsed), at=now)
     for remark in (note, who.note):
         if remark:
             add_event(actor, ticket, "note", body=remark, at=now)
-    if notices.complainant(ticket).email:
-        notices.send(actor, ticket, "acknowledgement", automatic=True, now=now)
+    notices.acknowledge(actor, ticket, now)
     row.status = InboundStatus.OPENED.value
     row.reason = None
     return ticket

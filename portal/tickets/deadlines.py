@@ -1,0 +1,98 @@
+"""A ticket's deadlines as stored on it: the deployment's clock settings, the regulatory clock
+state read from a ticket, and the regulatory and internal (SLA) deadlines written back.
+
+The clocks themselves are pure functions in `clocks`; this module is where a ticket meets them,
+for the use cases that register tickets or change their clocks, and for the notices that quote
+a deadline.
+"""
+
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from portal.core.timeutil import as_utc
+from portal.tickets import clocks
+from portal.tickets.models import Kind, Severity, Ticket
+
+WARN_SHARE = 0.8  # the clock watch warns at 80 % of the time
+# Internal resolution targets per severity, in business hours: the firm's own service level,
+# which runs beside the regulatory clock and for every kind of ticket (docs/regulation.md).
+SLA_HOURS = {
+    Severity.CRITICAL: 8,
+    Severity.HIGH: 24,
+    Severity.MEDIUM: 40,
+    Severity.LOW: 80,
+}
+
+
+@dataclass(frozen=True)
+class ClockSettings:
+    profile: str
+    zone: ZoneInfo
+    roll_weekends: bool = False
+
+
+def clock_settings() -> ClockSettings:
+    config = current_app.config
+    return ClockSettings(
+        config.get("COMPLAINT_PROFILE", "CN"),
+        ZoneInfo(config["DEFAULT_TIMEZONE"]),
+        bool(config.get("COMPLAINT_ROLL_WEEKENDS", False)),
+    )
+
+
+def profile_for(ticket: Ticket) -> clocks.RegulatoryProfile:
+    profile = clocks.PROFILES[ticket.profile]
+    if profile.code == "CN" and clock_settings().roll_weekends:
+        profile = replace(profile, roll_weekends=True)
+    return profile
+
+
+def clock_state(ticket: Ticket) -> clocks.ClockState:
+    return clocks.ClockState(
+        profile=ticket.profile,
+        received_at=as_utc(ticket.received_at),
+        counting_from=ticket.counting_from,
+        extensions=ticket.extensions,
+        paused_since=as_utc(ticket.paused_since) if ticket.paused_since else None,
+        paused_days=ticket.paused_days,
+    )
+
+
+def is_regulated(ticket: Ticket) -> bool:
+    """Regulatory clocks run for complaints; other kinds have the internal SLA only."""
+    return ticket.kind == Kind.COMPLAINT
+
+
+def apply_clock(ticket: Ticket, state: clocks.ClockState) -> None:
+    """Store a clock state and the deadlines it gives; a new deadline re-arms the watch."""
+    zone = clock_settings().zone
+    ticket.counting_from = state.counting_from
+    ticket.extensions = state.extensions
+    ticket.paused_since = state.paused_since
+    ticket.paused_days = state.paused_days
+    if is_regulated(ticket):
+        # While paused, keep the deadline as it stood when the pause began.
+        running = replace(state, paused_since=None)
+        found = clocks.deadlines(running, zone, profile=profile_for(ticket))
+        due = found.respond_by
+        ticket.summary_due_at = found.summary_by
+    else:
+        due = ticket.sla_due_at
+    assert due is not None
+    if ticket.due_at is None or as_utc(ticket.due_at) != due:
+        ticket.due_at = due
+        ticket.warned_at = None
+        ticket.escalated_at = None
+    start = as_utc(ticket.received_at)
+    ticket.warn_at = start + (due - start) * WARN_SHARE
+
+
+def apply_sla(ticket: Ticket) -> None:
+    settings = clock_settings()
+    hours = SLA_HOURS[Severity(ticket.severity)] + (ticket.sla_paused_hours or 0.0)
+    calendar = clocks.PROFILES[ticket.profile].calendar
+    ticket.sla_due_at = calendar.add_business_hours(
+        as_utc(ticket.received_at), hours, settings.zone
+    )
