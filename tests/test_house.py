@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from portal import create_app
 from portal.core.registry import contributions
 from tests.conftest import config_for
@@ -14,7 +12,6 @@ from tests.conftest import config_for
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.xfail(strict=True, reason="the tickets and demo cycles are being broken up")
 def test_rooms_import_only_rooms_below_them_and_no_module_cycles() -> None:
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run(
@@ -23,7 +20,6 @@ def test_rooms_import_only_rooms_below_them_and_no_module_cycles() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason="page read models are moving to the services")
 def test_no_view_module_touches_the_session() -> None:
     """Views parse, call one use case and render: queries and commits live in the services."""
     views = [
