@@ -88,7 +88,7 @@ def test_an_overlong_unsubscribe_token_is_refused_before_it_is_read(db, monkeypa
     monkeypatch.setattr(services, "UNSUBSCRIBE_TOKEN_MAX", len(token) - 1)
     assert services.read_unsubscribe_token(token) is None
     assert services.unsubscribe_link(token) is None
-    assert services.unsubscribe(token, "test") is None
+    assert services.unsubscribe(services.UNSUBSCRIBE_LINK, token, "test") is None
     assert _db.session.get(Customer, customer.id).consent_care is True
     assert actions() == []
 
@@ -96,9 +96,9 @@ def test_an_overlong_unsubscribe_token_is_refused_before_it_is_read(db, monkeypa
 def test_unsubscribing_commits_its_opt_out_and_a_second_click_records_nothing(db) -> None:
     customer = make_customer(consent_care=True)
     token = services.unsubscribe_token(customer.id, "care")
-    first = services.unsubscribe(token, "test")
+    first = services.unsubscribe(services.UNSUBSCRIBE_LINK, token, "test")
     _db.session.rollback()  # whatever a caller does next, the opt-out is kept
-    second = services.unsubscribe(token, "test")
+    second = services.unsubscribe(services.UNSUBSCRIBE_LINK, token, "test")
     assert (first.changed, second.changed) == (True, False)
     assert _db.session.get(Customer, customer.id).consent_care is False
     assert actions() == ["customer.unsubscribed"]

@@ -322,7 +322,7 @@ def unsubscribe(token: str) -> Any:
         how = "confirmed on the unsubscribe page"
     else:
         how = "POST to the unsubscribe link"
-    done = services.unsubscribe(token, how)
+    done = services.unsubscribe(services.UNSUBSCRIBE_LINK, token, how)
     if done is None:
         return _broken_link()
     return _customer_page(

@@ -384,7 +384,7 @@ def _copy_ignoring_duplicates(rows: list[dict[str, Any]]) -> None:
 
 # ---------------------------------------------------------------- unsubscribing
 
-UNSUBSCRIBE_ACTOR = "unsubscribe link"
+UNSUBSCRIBE_LINK = Actor.system("unsubscribe link")  # who acts when a customer clicks
 UNSUBSCRIBED_REASON = "customer unsubscribed"
 
 
@@ -409,7 +409,7 @@ class Unsubscribed:
 
 
 @use_case
-def unsubscribe(token: str, how: str) -> Unsubscribed | None:
+def unsubscribe(actor: Actor, token: str, how: str) -> Unsubscribed | None:
     """Record at once the opt-out a signed link asks for — that purpose only — with an audit
     event; None for a tampered or expired token, which changes nothing.
 
@@ -440,7 +440,7 @@ def unsubscribe(token: str, how: str) -> Unsubscribed | None:
         .execution_options(synchronize_session=False)
     ).rowcount
     record_event(
-        Actor.system(UNSUBSCRIBE_ACTOR),
+        actor,
         "customer.unsubscribed",
         "customer",
         customer_id,

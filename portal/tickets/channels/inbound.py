@@ -56,6 +56,7 @@ from portal.tickets.taxonomy import active_or_other
 log = logging.getLogger("portal.tickets.inbound")
 
 INBOUND_ACTOR = "inbound email"
+UNSUBSCRIBE_MAIL = Actor.system("unsubscribe by email")
 REFERENCE_IN_SUBJECT = re.compile(r"\b(?:CMP|FBK|INQ|CPL)-\d{4}-\d{6}\b")
 # Where an emailed complaint lands in the JR/T 0169 taxonomy until a handler classifies it:
 # electronic channels, other business, other causes.
@@ -267,7 +268,8 @@ def _unsubscribed(parsed: mailparse.ParsedMail) -> bool:
     add "Re:" or the like around it)."""
     for word in parsed.subject.split():
         if read_unsubscribe_token(word) is not None:
-            unsubscribe(word, f"email to the unsubscribe address from {parsed.sender or '?'}")
+            how = f"email to the unsubscribe address from {parsed.sender or '?'}"
+            unsubscribe(UNSUBSCRIBE_MAIL, word, how)
             return True
     return False
 
