@@ -22,7 +22,7 @@ from portal.core.security import CONTENT_SECURITY_POLICY
 from portal.messaging import outbox, services, template_editing
 from portal.messaging.forms import TemplateForm
 from portal.messaging.labels import MESSAGE_STATUS_LABELS, PURPOSE_LABELS, UNSUBSCRIBE_LABELS
-from portal.messaging.models import MessageStatus, Purpose
+from portal.messaging.models import MessageStatus
 from portal.messaging.templates import default_keys
 
 bp = Blueprint("messaging", __name__)
@@ -82,8 +82,6 @@ def outbox_list() -> Any:
     return render(
         "messaging/outbox.html",
         **context,
-        statuses=[s.value for s in MessageStatus],
-        purposes=[p.value for p in Purpose],
         kinds=default_keys(),
     )
 
