@@ -34,7 +34,7 @@ def import_customers_command(file: Path, errors_out: Path | None, quiet: bool) -
         "customers",
         quiet,
         lambda stream, progress: import_customers(
-            stream, file.name, CLI_ACTOR, default_timezone=zone, progress=progress
+            CLI_ACTOR, stream, file.name, default_timezone=zone, progress=progress
         ),
     )
     if record.fatal_error:
