@@ -50,9 +50,9 @@ def import_complaints_command(
         "complaints",
         quiet,
         lambda stream, progress: import_complaints(
+            CLI_ACTOR,
             stream,
             file.name,
-            CLI_ACTOR,
             file_format=file_format,
             default_timezone=zone,
             progress=progress,
