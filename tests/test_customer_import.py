@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from portal.core.audit import Actor, AuditEvent
 from portal.core.extensions import db
+from portal.core.imports import Limits
 from portal.customers import imports, services
 from portal.customers.imports import errors_csv, import_customers
 from portal.customers.models import CreditAccount, Customer, CustomerImport
@@ -27,7 +28,7 @@ SHORT_HEADER = (
 def run(data: str | bytes, default_timezone: str = "Asia/Shanghai", **kwargs) -> CustomerImport:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     return import_customers(
-        raw, "customers.csv", ACTOR, default_timezone=default_timezone, **kwargs
+        ACTOR, raw, "customers.csv", default_timezone=default_timezone, **kwargs
     )
 
 
@@ -196,11 +197,11 @@ def test_other_unreadable_files_are_fatal(db, data: bytes, expected: str) -> Non
 
 
 def test_files_over_the_size_or_row_limit_are_refused_whole(db, monkeypatch) -> None:
-    monkeypatch.setattr(imports, "MAX_ROWS", 2)
+    monkeypatch.setattr(imports.CustomerImporter, "limits", Limits(max_rows=2))
     too_many = run("customer_number,name\nC1,A\nC2,B\nC3,C\n")
     assert too_many.fatal_error == "The file has more than 2 rows; split it into smaller files."
 
-    monkeypatch.setattr(imports, "MAX_BYTES", 20)
+    monkeypatch.setattr(imports.CustomerImporter, "limits", Limits(max_rows=2, max_bytes=20))
     too_big = run("customer_number,name\nC1,A\n")
     assert too_big.fatal_error.startswith("The file is larger than")
     assert count(Customer) == 0
@@ -316,12 +317,12 @@ def test_a_row_the_database_refuses_is_reported_and_the_rest_of_its_batch_import
     db, monkeypatch
 ) -> None:
     run("customer_number,name\nDUP,Already Here\n")
-    real_loader = imports.Importer.load_customers
+    real_loader = imports.CustomerImporter.load_customers
 
     def hide_existing(numbers: set[str]) -> dict:
         return {n: row for n, row in real_loader(numbers).items() if n != "DUP"}
 
-    monkeypatch.setattr(imports.Importer, "load_customers", staticmethod(hide_existing))
+    monkeypatch.setattr(imports.CustomerImporter, "load_customers", staticmethod(hide_existing))
 
     record = run("customer_number,name\nN1,New One\nDUP,Already Here\nN2,New Two\n")
 
@@ -334,7 +335,7 @@ def test_a_customer_changed_by_someone_else_during_the_import_is_not_overwritten
     db, monkeypatch
 ) -> None:
     run("customer_number,name\nV1,Before\nV2,Other\n")
-    real_write = imports.Importer.write
+    real_write = imports.CustomerImporter.write
 
     def edit_then_write(importer, plan) -> None:
         db.session.execute(
@@ -342,7 +343,7 @@ def test_a_customer_changed_by_someone_else_during_the_import_is_not_overwritten
         )
         real_write(importer, plan)
 
-    monkeypatch.setattr(imports.Importer, "write", edit_then_write)
+    monkeypatch.setattr(imports.CustomerImporter, "write", edit_then_write)
 
     record = run("customer_number,name\nV1,After\nV2,Changed Too\n")
 
@@ -352,7 +353,7 @@ def test_a_customer_changed_by_someone_else_during_the_import_is_not_overwritten
 
 
 def test_error_list_is_capped_with_a_note(db, monkeypatch) -> None:
-    monkeypatch.setattr(imports, "MAX_ERRORS", 2)
+    monkeypatch.setattr(imports.CustomerImporter, "limits", Limits(max_errors=2))
 
     record = run("customer_number,name,email\nC1,A,x\nC2,B,y\nC3,C,z\n")
 

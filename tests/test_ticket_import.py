@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from portal.core.audit import Actor, AuditEvent
 from portal.core.calendars import end_of_day
 from portal.core.extensions import db
+from portal.core.imports import Limits
 from portal.customers.models import CreditAccount
 from portal.tickets import imports, services
 from portal.tickets.events import events_of
@@ -41,7 +42,7 @@ def cfpb_row(complaint_id: str, narrative: str = "", response: str = "Closed wit
 def run(text: str | bytes, file_format: str = "portal"):
     data = text.encode("utf-8") if isinstance(text, str) else text
     return import_complaints(
-        data, "complaints.csv", ACTOR, file_format=file_format, default_timezone="Asia/Shanghai"
+        ACTOR, data, "complaints.csv", file_format=file_format, default_timezone="Asia/Shanghai"
     )
 
 
@@ -425,7 +426,7 @@ def test_a_portal_file_missing_columns_names_them(runner, tmp_path) -> None:
 
 
 def test_an_internal_error_reports_only_the_rows_committed_before_it(db, monkeypatch) -> None:
-    monkeypatch.setattr(imports, "BATCH_ROWS", 2)
+    monkeypatch.setattr(imports.ComplaintImporter, "limits", Limits(batch_rows=2))
     real_create = services.create_ticket
     calls = []
 

@@ -3,7 +3,7 @@
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from flask import Flask
@@ -45,16 +45,14 @@ class ProgressBar:
 
 
 def run_import(
-    file: Path,
-    description: str,
-    quiet: bool,
-    importer: Callable[[IO[bytes], Callable[[int, int], None]], Outcome],
+    file: Path, description: str, quiet: bool, importer: Callable[..., Outcome]
 ) -> Outcome:
-    """Open `file` and run `importer(stream, progress)` under a progress bar (none if quiet)."""
+    """Open `file` and run `importer(stream, filename, progress=…)` — an import use case with
+    its actor and options bound — under a progress bar (none if quiet)."""
     progress = ProgressBar(description, enabled=not quiet)
     try:
         with file.open("rb") as stream:
-            return importer(stream, progress)
+            return importer(stream, file.name, progress=progress)
     finally:
         progress.close()
 

@@ -1,5 +1,6 @@
 """`flask import customers FILE.csv`."""
 
+from functools import partial
 from pathlib import Path
 
 import click
@@ -30,12 +31,7 @@ def _columns_help() -> str:
 def import_customers_command(file: Path, errors_out: Path | None, quiet: bool) -> None:
     zone = current_app.config["DEFAULT_TIMEZONE"]
     record = run_import(
-        file,
-        "customers",
-        quiet,
-        lambda stream, progress: import_customers(
-            stream, file.name, CLI_ACTOR, default_timezone=zone, progress=progress
-        ),
+        file, "customers", quiet, partial(import_customers, CLI_ACTOR, default_timezone=zone)
     )
     if record.fatal_error:
         refuse_file(record.fatal_error, errors_out, errors_csv(record))

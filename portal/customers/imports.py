@@ -1,11 +1,12 @@
 """Customer import from CSV: customers and their credit accounts, one row per pair.
 
 The file
-    A CSV file (comma, semicolon or tab separated) in UTF-8 with or without a BOM, in
-    GBK/GB18030 as Chinese Excel saves it, or in UTF-16 with a BOM. The first row is the header.
-    Header names are matched ignoring case and surrounding spaces; the Chinese names listed in
-    `COLUMNS` work too. Columns may come in any order; unknown columns are ignored and noted.
-    At most 50 MB and 200,000 rows; split a larger file.
+    Read, mapped and reported by the import driver (`portal.core.imports`): a CSV file (comma,
+    semicolon or tab separated) in UTF-8 with or without a BOM, in GBK/GB18030 as Chinese Excel
+    saves it, or in UTF-16 with a BOM. The first row is the header. Header names are matched
+    ignoring case and surrounding spaces; the Chinese names listed in `COLUMNS` work too.
+    Columns may come in any order; unknown columns are ignored and noted. At most 50 MB and
+    200,000 rows; split a larger file.
 
 One row per customer-account pair
     A customer with three accounts takes three rows that repeat the customer's columns; rows of
@@ -30,11 +31,11 @@ Outcome
     Every valid row is imported; every invalid row is refused as a whole and reported with its
     row number as a spreadsheet shows it (the header is row 1), the column and the reason. A
     file that cannot be read at all (wrong encoding, not a CSV, required columns missing, too
-    large) imports nothing and is reported as a fatal error. Each run is recorded as a
+    large) imports nothing and is reported as a fatal error. Rows are written a batch at a
+    time with bulk statements (COPY on PostgreSQL). Each run is recorded as a
     `CustomerImport`, committed also when the import fails, with one `customer.imported` event.
 """
 
-import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -44,7 +45,6 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import IO, Any
 
-import psycopg
 from flask_babel import lazy_gettext as _l
 from psycopg import sql
 from sqlalchemy import (
@@ -56,29 +56,18 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.accounts.services import active_ids_by_email
 from portal.core import csvfiles
 from portal.core.access import Role
 from portal.core.audit import Actor, record_event
-from portal.core.csvfiles import (
-    INTERNAL_ERROR,
-    TOO_MANY_VALUES,
-    UNKNOWN_COLUMN,
-    CellError,
-    Column,
-    FatalImportError,
-    RowErrors,
-    header_names,
-    map_header,
-    parse,
-    read_text,
-)
+from portal.core.csvfiles import CellError, Column
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.extensions import among, db
+from portal.core.imports import Batch, CsvImporter, ImportOutcome, Progress, RowRefused, import_csv
 from portal.core.timeutil import utc_now
+from portal.core.transaction import transaction
 from portal.customers.cleaning import (
     clean_birthday,
     clean_choice,
@@ -103,23 +92,7 @@ from portal.customers.models import (
 from portal.customers.search import reversed_digits, search_terms
 from portal.customers.services import move_open_follow_ups
 
-log = logging.getLogger(__name__)
-
-MAX_BYTES = 50 * 1024 * 1024  # a 100,000-row file with every column is about 25 MB
-MAX_ROWS = 200_000
-MAX_ERRORS = 10_000
-BATCH_ROWS = 1_000
 AMOUNT_MAX = Decimal("999999999999.99")  # Numeric(14, 2)
-
-Progress = Callable[[int, int], None]
-# What the database may refuse although the checks passed (COPY raises psycopg's own errors).
-DATABASE_REFUSALS = (
-    IntegrityError,
-    DataError,
-    StaleDataError,
-    psycopg.IntegrityError,
-    psycopg.DataError,
-)
 
 
 _BOOLEAN = _l("yes/no (also true/false, 1/0, 是/否); empty keeps the current value")
@@ -162,7 +135,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("opened_on", _l("YYYY-MM-DD")),
 )
 
-REQUIRED = tuple(c.name for c in COLUMNS if c.required)
 ACCOUNT_COLUMNS = (
     "product",
     "currency",
@@ -187,9 +159,6 @@ CONSENTS = ("consent_care", "consent_survey", "consent_service")
 # Fields that an empty cell sets to none; the others keep their value (or take the default).
 NULLABLE_CUSTOMER = ("email", "phone", "id_number", "birthday", "owner_id")
 CUSTOMER_DEFAULTS = ("locale", "segment", *CONSENTS, *FLAGS)
-
-
-_HEADER_NAMES = header_names(COLUMNS)
 
 
 # ---------------------------------------------------------------- cleaning one row
@@ -358,7 +327,6 @@ class Field:
 class CleanRow:
     """One row's values, as the fields to set: an absent key means "keep as it is"."""
 
-    row: int
     customer_number: str
     customer: dict[str, Any]
     owner_email: str | None = None
@@ -367,21 +335,67 @@ class CleanRow:
     account: dict[str, Any] = field(default_factory=dict)
 
 
-class RowCleaner:
-    """Turns the cells of one row into field values, or into every reason to refuse it."""
+# ---------------------------------------------------------------- the importer
 
-    def __init__(
-        self, positions: dict[str, int], width: int, default_timezone: str, today: date
-    ) -> None:
-        self.width = width
+
+def _column_default(model: Any, name: str) -> Any:
+    return model.__table__.c[name].default.arg
+
+
+CUSTOMER_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "phone_reversed",
+    "id_number",
+    "birthday",
+    "locale",
+    "timezone",
+    "segment",
+    "owner_id",
+    *CONSENTS,
+    *FLAGS,
+)
+
+
+@dataclass
+class BatchPlan:
+    """What one batch will write."""
+
+    new_customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customer_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    owners_before: dict[int, int | None] = field(default_factory=dict)
+    customer_versions: dict[int, int] = field(default_factory=dict)
+    customer_ids: dict[str, int] = field(default_factory=dict)
+    new_accounts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    account_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+# What the import remembers of the rows before, to catch a number repeated with other data:
+# the values as tuples (a dict per row would double the memory a large file takes).
+SEEN_CUSTOMER = "customer"  # number → (row, fingerprint)
+SEEN_ACCOUNT = "account"  # number → (row, customer number, fingerprint)
+
+
+class CustomerImporter(CsvImporter[CleanRow]):
+    """Cleans rows into field values, plans each batch against the database, writes it in bulk."""
+
+    columns = COLUMNS
+    counters = ("customers_created", "customers_updated", "accounts_created", "accounts_updated")
+    audit_action = "customer.imported"
+    audit_subject = "customer_import"
+
+    def __init__(self, actor: Actor, record_id: int, default_timezone: str, today: date) -> None:
+        super().__init__(actor)
+        self.record_id = record_id
         self.default_timezone = default_timezone
         self.today = today
         self.birthday_date = _date("birthday")
-        fields = self.fields()
-        self.columns = [(name, index, fields[name]) for name, index in positions.items()]
-        self.owner_given = "owner_email" in positions
+        self.fields = self.field_specs()
 
-    def fields(self) -> dict[str, Field]:
+    # ------------------------------------------------------------ one row
+
+    def field_specs(self) -> dict[str, Field]:
         clear, required = "clear", "required"
         return {
             "customer_number": Field("customer_number", _customer_number, required),
@@ -419,19 +433,19 @@ class RowCleaner:
         except ValidationFailed as error:
             raise CellError("timezone", error.message) from None
 
-    def clean(self, row: int, cells: list[str]) -> tuple[CleanRow | None, list[CellError]]:
-        if any(cell.strip() for cell in cells[self.width :]):
-            return None, [CellError("", TOO_MANY_VALUES)]
+    def clean(self, values: dict[str, str]) -> CleanRow:
+        """The row's field values, or every reason to refuse it."""
         errors: list[CellError] = []
-        values: dict[str, Any] = {}
+        fields: dict[str, Any] = {}
         account_details = False
-        for column, index, spec in self.columns:
-            text = cells[index].strip() if index < len(cells) else ""
+        for column, cell in values.items():
+            spec = self.fields[column]
+            text = cell.strip()
             if text.startswith('="') and text.endswith('"'):
                 text = text[2:-1].strip()  # Excel's way of keeping leading zeros: ="00123"
             if not text:
                 if spec.on_empty == "clear":
-                    values[spec.key] = None
+                    fields[spec.key] = None
                 elif spec.on_empty == "required":
                     errors.append(CellError(column, _l("missing (required).")))
                 continue
@@ -448,136 +462,62 @@ class RowCleaner:
                 errors.append(CellError(column, message))
                 continue
             try:
-                values[spec.key] = spec.parse(text)
+                fields[spec.key] = spec.parse(text)
             except CellError as error:
                 errors.append(error)
-        account_number = values.pop("account_number", None)
+        account_number = fields.pop("account_number", None)
         if account_details and not account_number:
             message = _l("missing, but the row has other account columns.")
             errors.append(CellError("account_number", message))
         if errors:
-            return None, errors
-        if "phone" in values:
-            values["phone_reversed"] = reversed_digits(values["phone"])
-        account = {key: values.pop(key) for key in ACCOUNT_FIELDS if key in values}
-        return (
-            CleanRow(
-                row=row,
-                customer_number=values.pop("customer_number"),
-                owner_email=values.pop("owner_email", None),
-                owner_given=self.owner_given,
-                customer=values,
-                account_number=account_number,
-                account=account,
-            ),
-            [],
+            raise RowRefused(errors)
+        if "phone" in fields:
+            fields["phone_reversed"] = reversed_digits(fields["phone"])
+        account = {key: fields.pop(key) for key in ACCOUNT_FIELDS if key in fields}
+        return CleanRow(
+            customer_number=fields.pop("customer_number"),
+            owner_email=fields.pop("owner_email", None),
+            owner_given="owner_email" in values,
+            customer=fields,
+            account_number=account_number,
+            account=account,
         )
 
+    # ------------------------------------------------------------ a batch
 
-# ---------------------------------------------------------------- writing a batch
+    def store(self, batch: Batch[CleanRow]) -> None:
+        plan = self.plan(batch)
+        self.write(plan)
+        batch.count("customers_created", len(plan.new_customers))
+        batch.count("customers_updated", len(plan.customer_changes))
+        batch.count("accounts_created", len(plan.new_accounts))
+        batch.count("accounts_updated", len(plan.account_changes))
 
+    def refusal(self, error: Exception) -> Any:
+        if isinstance(error, StaleDataError):
+            return _l("someone changed this customer during the import; import the file again.")
+        return super().refusal(error)
 
-def _column_default(model: Any, name: str) -> Any:
-    return model.__table__.c[name].default.arg
+    def finish(self, outcome: ImportOutcome) -> int:
+        record = get_import(self.record_id)
+        for name, value in outcome.counts.items():
+            setattr(record, name, value)
+        record.encoding = outcome.encoding
+        record.errors = outcome.errors
+        record.fatal_error = outcome.fatal_error
+        record.finished_at = utc_now()
+        return record.id
 
-
-CUSTOMER_FIELDS = (
-    "name",
-    "email",
-    "phone",
-    "phone_reversed",
-    "id_number",
-    "birthday",
-    "locale",
-    "timezone",
-    "segment",
-    "owner_id",
-    *CONSENTS,
-    *FLAGS,
-)
-
-
-@dataclass
-class BatchPlan:
-    """What one batch will write, and what the import learns once it is committed."""
-
-    new_customers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    customer_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
-    owners_before: dict[int, int | None] = field(default_factory=dict)
-    customer_versions: dict[int, int] = field(default_factory=dict)
-    customer_ids: dict[str, int] = field(default_factory=dict)
-    new_accounts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    account_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
-    seen_customers: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
-    seen_accounts: dict[str, tuple[int, str, tuple[Any, ...]]] = field(default_factory=dict)
-    refused: list[tuple[int, str, Any]] = field(default_factory=list)
-
-
-COUNTS = (
-    "rows_total",
-    "customers_created",
-    "customers_updated",
-    "accounts_created",
-    "accounts_updated",
-    "rows_failed",
-)
-
-
-class Importer:
-    """Runs one import: batches of rows are planned, written and committed one at a time."""
-
-    def __init__(self, cleaner: RowCleaner, actor: Actor) -> None:
-        self.cleaner = cleaner
-        self.actor = actor
-        # Rows already imported from this file, to catch a number repeated with other data:
-        # the values as tuples (a dict per row would double the memory a large file takes).
-        self.seen_customers: dict[str, tuple[int, tuple[Any, ...]]] = {}
-        self.seen_accounts: dict[str, tuple[int, str, tuple[Any, ...]]] = {}
-        self.errors = RowErrors(MAX_ERRORS)
-        self.counts = dict.fromkeys(COUNTS, 0)
-
-    def note(self, row: int, column: str, message: Any) -> None:
-        self.errors.add(row, column, message)
-
-    def run_batch(self, rows: list[tuple[int, list[str]]]) -> None:
-        try:
-            plan = self.plan(rows)
-            self.write(plan)
-            db.session.commit()
-        except DATABASE_REFUSALS as error:
-            db.session.rollback()
-            if len(rows) > 1:
-                # Something the checks did not foresee (such as another process adding the same
-                # customer meanwhile): find the rows the database refuses, import the others.
-                log.warning(
-                    "import batch at row %d failed (%s); retrying row by row",
-                    rows[0][0],
-                    type(error).__name__,
-                )
-                for row in rows:
-                    self.run_batch([row])
-                return
-            self.counts["rows_failed"] += 1
-            self.note(rows[0][0], "", _refusal(error))
-            return
-        self.merge(plan)
-
-    def plan(self, rows: list[tuple[int, list[str]]]) -> BatchPlan:
+    def plan(self, batch: Batch[CleanRow]) -> BatchPlan:
         plan = BatchPlan()
-        cleaned: list[CleanRow] = []
-        for number, cells in rows:
-            row, errors = self.cleaner.clean(number, cells)
-            if row is None:
-                plan.refused.extend((number, e.column, e.message) for e in errors)
-            else:
-                cleaned.append(row)
+        cleaned = [row for _, row in batch.rows]
         customers = self.load_customers({r.customer_number for r in cleaned})
         accounts = self.load_accounts({r.account_number for r in cleaned if r.account_number})
         owners = self.load_owners({r.owner_email for r in cleaned if r.owner_email})
-        for row in cleaned:
-            problem = self.plan_row(plan, row, customers, accounts, owners)
+        for number, row in batch.rows:
+            problem = self.plan_row(batch, plan, number, row, customers, accounts, owners)
             if problem is not None:
-                plan.refused.append((row.row, *problem))
+                batch.refuse(number, *problem)
         return plan
 
     @staticmethod
@@ -610,7 +550,9 @@ class Importer:
 
     def plan_row(
         self,
+        batch: Batch[CleanRow],
         plan: BatchPlan,
+        number: int,
         row: CleanRow,
         customers: dict[str, Row[Any]],
         accounts: dict[str, Row[Any]],
@@ -625,9 +567,9 @@ class Importer:
                     email=row.owner_email,
                 )
             values["owner_id"] = owners.get(row.owner_email or "")
-        number = row.customer_number
-        seen = plan.seen_customers.get(number) or self.seen_customers.get(number)
-        existing = customers.get(number)
+        customer_number = row.customer_number
+        seen = batch.seen(SEEN_CUSTOMER, customer_number)
+        existing = customers.get(customer_number)
         fingerprint = _fingerprint(values, CUSTOMER_FIELDS)
         if seen is not None and seen[1] != fingerprint:
             first_row, first_fingerprint = seen
@@ -646,13 +588,13 @@ class Importer:
         if existing is not None and existing.erased_at is not None:
             return "customer_number", _l("this customer was erased and is not imported again.")
         if row.account_number:
-            problem = self.plan_account(plan, row, accounts)
+            problem = self.plan_account(batch, plan, number, row, accounts)
             if problem is not None:
                 return problem
         if seen is None:
-            plan.seen_customers[number] = (row.row, fingerprint)
+            batch.remember(SEEN_CUSTOMER, customer_number, (number, fingerprint))
             if existing is None:
-                plan.new_customers[number] = self.new_customer(number, values)
+                plan.new_customers[customer_number] = self.new_customer(customer_number, values)
             else:
                 changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
                 if changes:
@@ -661,14 +603,19 @@ class Importer:
                         plan.owners_before[existing.id] = existing.owner_id
                     plan.customer_versions[existing.id] = existing.version
         if existing is not None:
-            plan.customer_ids[number] = existing.id
+            plan.customer_ids[customer_number] = existing.id
         return None
 
     def plan_account(
-        self, plan: BatchPlan, row: CleanRow, accounts: dict[str, Row[Any]]
+        self,
+        batch: Batch[CleanRow],
+        plan: BatchPlan,
+        number: int,
+        row: CleanRow,
+        accounts: dict[str, Row[Any]],
     ) -> tuple[str, Any] | None:
-        number = row.account_number or ""
-        seen = plan.seen_accounts.get(number) or self.seen_accounts.get(number)
+        account_number = row.account_number or ""
+        seen = batch.seen(SEEN_ACCOUNT, account_number)
         fingerprint = _fingerprint(row.account, ACCOUNT_FIELDS)
         if seen is not None:
             first_row, first_customer, first_fingerprint = seen
@@ -683,7 +630,7 @@ class Importer:
                     "already appears on row %(row)d with different data.", row=first_row
                 )
             return None
-        existing = accounts.get(number)
+        existing = accounts.get(account_number)
         if existing is not None and existing.owner != row.customer_number:
             return "account_number", _l(
                 "belongs to another customer (%(customer)s).", customer=existing.owner
@@ -692,12 +639,14 @@ class Importer:
             for column in ("product", "principal", "balance"):
                 if column not in row.account:
                     return column, _l("missing; a new account needs it.")
-            plan.new_accounts.append((row.customer_number, self.new_account(number, row.account)))
+            plan.new_accounts.append(
+                (row.customer_number, self.new_account(account_number, row.account))
+            )
         else:
             changes = {k: v for k, v in row.account.items() if getattr(existing, k) != v}
             if changes:
                 plan.account_changes[existing.id] = changes
-        plan.seen_accounts[number] = (row.row, row.customer_number, fingerprint)
+        batch.remember(SEEN_ACCOUNT, account_number, (number, row.customer_number, fingerprint))
         return None
 
     def new_customer(self, number: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -707,7 +656,7 @@ class Importer:
             "number": number,
             **nullable,
             **defaults,
-            "timezone": self.cleaner.default_timezone,
+            "timezone": self.default_timezone,
             **values,
         }
 
@@ -772,17 +721,6 @@ class Importer:
                 [{**row, **stamps, "customer_id": ids[n]} for n, row in plan.new_accounts],
             )
 
-    def merge(self, plan: BatchPlan) -> None:
-        self.seen_customers.update(plan.seen_customers)
-        self.seen_accounts.update(plan.seen_accounts)
-        self.counts["customers_created"] += len(plan.new_customers)
-        self.counts["customers_updated"] += len(plan.customer_changes)
-        self.counts["accounts_created"] += len(plan.new_accounts)
-        self.counts["accounts_updated"] += len(plan.account_changes)
-        for row, column, message in sorted(plan.refused, key=lambda r: r[0]):
-            self.note(row, column, message)
-        self.counts["rows_failed"] += len({row for row, _, _ in plan.refused})
-
 
 def _insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:
     """Add rows that all have the same keys: COPY on PostgreSQL, an executemany INSERT elsewhere.
@@ -833,13 +771,6 @@ def _update_rows(
             raise StaleDataError(f"{table.name}: a row changed while the import ran")
 
 
-def _refusal(error: Exception) -> Any:
-    if isinstance(error, StaleDataError):
-        return _l("someone changed this customer during the import; import the file again.")
-    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-    return _l("the database refused the row (%(reason)s).", reason=reason)
-
-
 _ABSENT = object()  # a column the row leaves as it is
 
 
@@ -861,9 +792,9 @@ def _column_label(key: str) -> str:
 
 
 def import_customers(
+    actor: Actor,
     stream_or_bytes: bytes | IO[bytes],
     filename: str,
-    actor: Actor,
     *,
     default_timezone: str,
     progress: Progress | None = None,
@@ -872,61 +803,17 @@ def import_customers(
 
     `progress(done, total)` is called after each batch with the data rows handled so far.
     """
-    record = CustomerImport(
-        filename=(filename or "upload.csv")[-255:],
-        actor_id=actor.user_id,
-        actor_label=actor.label,
-        started_at=utc_now(),
-    )
-    db.session.add(record)
-    db.session.commit()
-    record_id = record.id
-    encoding: str | None = None
-    importer: Importer | None = None
-    fatal_error: str | None = None
-    try:
-        text, encoding = read_text(stream_or_bytes, MAX_BYTES)
-        source = parse(text, max_rows=MAX_ROWS)
-        positions, unknown = map_header(source.header, _HEADER_NAMES, REQUIRED)
-        importer = Importer(
-            RowCleaner(positions, len(source.header), default_timezone, utc_now().date()), actor
+    with transaction():
+        record = CustomerImport(
+            filename=(filename or "upload.csv")[-255:],
+            actor_id=actor.user_id,
+            actor_label=actor.label,
+            started_at=utc_now(),
         )
-        for name in unknown:
-            importer.note(1, name[:60], UNKNOWN_COLUMN)
-        for batch in source.batches(BATCH_ROWS, progress):
-            importer.run_batch(batch)
-            importer.counts["rows_total"] += len(batch)
-    except FatalImportError as error:
-        fatal_error = str(error.args[0])
-    except Exception:
-        # Whatever went wrong, the rows committed so far are reported, never left unexplained.
-        log.exception("customer import %s stopped", record_id)
-        fatal_error = str(INTERNAL_ERROR)
-    db.session.rollback()
-    record = db.session.get(CustomerImport, record_id)  # type: ignore[assignment]
-    record.encoding = encoding
-    record.fatal_error = fatal_error
-    if importer is not None:
-        _record_outcome(record, importer)
-    record.finished_at = utc_now()
-    record_event(
-        actor,
-        "customer.imported",
-        "customer_import",
-        record.id,
-        after={name: getattr(record, name) for name in SUMMARY_FIELDS},
-    )
-    db.session.commit()
-    return record
-
-
-SUMMARY_FIELDS = ("filename", "encoding", *COUNTS, "fatal_error")
-
-
-def _record_outcome(record: CustomerImport, importer: Importer) -> None:
-    for name, value in importer.counts.items():
-        setattr(record, name, value)
-    record.errors = importer.errors.listed()
+        db.session.add(record)
+    importer = CustomerImporter(actor, record.id, default_timezone, utc_now().date())
+    import_csv(importer, stream_or_bytes, filename, progress=progress)
+    return get_import(importer.record_id)
 
 
 def errors_csv(import_row: CustomerImport) -> str:

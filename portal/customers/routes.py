@@ -456,9 +456,9 @@ def import_page() -> Any:
             )
         upload = form.file.data
         record = imports.import_customers(
+            _actor(),
             upload.stream,
             upload.filename or "upload.csv",
-            _actor(),
             default_timezone=current_app.config["DEFAULT_TIMEZONE"],
         )
         return see_other(url_for("customers.import_result", import_id=record.id))

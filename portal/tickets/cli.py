@@ -1,6 +1,7 @@
 """`flask import complaints FILE.csv --format portal|cfpb`, added to the `flask import` group."""
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
@@ -49,14 +50,7 @@ def import_complaints_command(
         file,
         "complaints",
         quiet,
-        lambda stream, progress: import_complaints(
-            stream,
-            file.name,
-            CLI_ACTOR,
-            file_format=file_format,
-            default_timezone=zone,
-            progress=progress,
-        ),
+        partial(import_complaints, CLI_ACTOR, file_format=file_format, default_timezone=zone),
     )
     report_csv = errors_csv(report.fatal_error, report.errors)
     if report.fatal_error:

@@ -1,12 +1,12 @@
 """Complaint import from CSV: the portal's own layout, or the CFPB Consumer Complaint Database.
 
 The file
-    Read as the customer import reads its files (`portal.core.csvfiles`): UTF-8 with or without
-    a BOM, GBK/GB18030 or UTF-16 with a BOM; comma, semicolon or tab separated; the first row
-    is the header, matched ignoring case and spaces; at most 50 MB and 200,000 rows. The whole
-    file is parsed strictly before anything is saved: a quote that is never closed, or text
-    after a closing quote, refuses the file with the row and line where it breaks. A value may
-    span lines when it is quoted (CFPB narratives do).
+    Read as every import reads its files (the driver, `portal.core.imports`): UTF-8 with or
+    without a BOM, GBK/GB18030 or UTF-16 with a BOM; comma, semicolon or tab separated; the
+    first row is the header, matched ignoring case and spaces; at most 50 MB and 200,000 rows.
+    The whole file is parsed strictly before anything is saved: a quote that is never closed,
+    or text after a closing quote, refuses the file with the row and line where it breaks. A
+    value may span lines when it is quoted (CFPB narratives do).
 
 `portal` layout (`PORTAL_COLUMNS`; source "portal-import")
     external_id (required: your id of the ticket, at most 64 characters), kind (complaint,
@@ -37,22 +37,20 @@ The file
     kept as the response, the ticket left open.
 
 Outcome
-    Rows are imported in batches of `BATCH_ROWS`, each row in a savepoint of its own: a valid
-    row is saved, an invalid one is refused whole and reported with its row number as a
-    spreadsheet shows it (the header is row 1; a row spanning lines counts once), the column and
-    the reason. A row whose (source, external_id) was imported before, or appears earlier in the
-    file, is skipped, so importing a file again creates nothing twice. A file that cannot be read
-    (encoding, broken quoting, missing required columns, too large) imports nothing. Each run
-    leaves a `ticket.imported` audit event with its counts.
+    Rows are imported in batches of 500, each committed whole, each row in a savepoint of its
+    own: a valid row is saved, an invalid one is refused whole and reported with its row number
+    as a spreadsheet shows it (the header is row 1; a row spanning lines counts once), the
+    column and the reason. A row whose (source, external_id) was imported before, or appears
+    earlier in the file, is skipped, so importing a file again creates nothing twice. A file
+    that cannot be read (encoding, broken quoting, missing required columns, too large) imports
+    nothing. Each run leaves a `ticket.imported` audit event with its counts.
 """
 
-import logging
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -60,29 +58,28 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from portal.accounts.services import active_ids_by_email
-from portal.core import csvfiles
-from portal.core.audit import Actor, record_event
+from portal.core.audit import Actor
 from portal.core.csvfiles import CellError, Column
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
+from portal.core.imports import (
+    ROWS_FAILED,
+    ROWS_TOTAL,
+    Batch,
+    CsvImporter,
+    ImportOutcome,
+    Limits,
+    Progress,
+    import_csv,
+)
 from portal.core.timeutil import utc_now
 from portal.core.transaction import transaction
 from portal.customers.models import CreditAccount, Customer
 from portal.tickets import access, clocks, deadlines, events, services, validation
 from portal.tickets.models import Kind, Status, TaxonomyNode, Ticket
 
-log = logging.getLogger(__name__)
-
-MAX_BYTES = 50 * 1024 * 1024
-MAX_ROWS = 200_000
-MAX_ERRORS = 10_000
-BATCH_ROWS = 500
 EXTERNAL_ID_MAX = 64  # Ticket.external_id
 RESPONSE_MAX = 64  # Ticket.company_response
-FORMATS = ("portal", "cfpb")
-SOURCES = {"portal": "portal-import", "cfpb": "cfpb"}
-
-Progress = Callable[[int, int], None]
 
 # ---------------------------------------------------------------- the portal layout
 
@@ -102,7 +99,6 @@ PORTAL_COLUMNS: tuple[Column, ...] = (
     Column("product"),
     Column("assignee_email"),
 )
-PORTAL_REQUIRED = tuple(c.name for c in PORTAL_COLUMNS if c.required)
 # Where a service refusal (its field) is shown in the file.
 PORTAL_FIELD_COLUMNS = {
     "customer_id": "customer_number",
@@ -241,12 +237,6 @@ def cfpb_cause(issue: str) -> str:
     return next((code for code, rule in _CAUSE_RULES if rule.search(issue)), "C99")
 
 
-# Per format: the `header_key` of each column name → the name, and the required columns.
-HEADERS = {
-    "portal": (csvfiles.header_names(PORTAL_COLUMNS), PORTAL_REQUIRED),
-    "cfpb": (csvfiles.header_names(CFPB_COLUMNS), CFPB_REQUIRED),
-}
-
 # ---------------------------------------------------------------- cleaning one row
 
 
@@ -254,7 +244,6 @@ HEADERS = {
 class ImportRow:
     """One row, ready for `services.create_ticket`, with what still needs a database lookup."""
 
-    row: int
     external_id: str
     data: services.TicketInput
     original: dict[str, str]
@@ -280,222 +269,64 @@ def _external_id(text: str, column: str) -> str:
     return value
 
 
-class RowReader:
-    """Turns the cells of one row into an `ImportRow`, or the first reason to refuse it."""
-
-    def __init__(self, file_format: str, positions: dict[str, int], width: int, zone: str):
-        self.format = file_format
-        self.positions = positions
-        self.width = width
-        self.zone = ZoneInfo(zone)
-
-    def read(self, row: int, cells: list[str]) -> ImportRow:
-        if any(cell.strip() for cell in cells[self.width :]):
-            raise CellError("", csvfiles.TOO_MANY_VALUES)
-        if self.format == "cfpb" and len(cells) < self.width:
-            raise CellError(
-                "",
-                _l(
-                    "the row has %(count)d values but the header has %(width)d columns.",
-                    count=len(cells),
-                    width=self.width,
-                ),
-            )
-        values = {
-            name: cells[index] if index < len(cells) else ""
-            for name, index in self.positions.items()
-        }
-        if self.format == "cfpb":
-            return self.read_cfpb(row, values)
-        return self.read_portal(row, values)
-
-    def read_cfpb(self, row: int, values: dict[str, str]) -> ImportRow:
-        product = values["Product"].strip()
-        sub_product = values["Sub-product"].strip()
-        response = " ".join(values["Company response to consumer"].split())
-        lowered = response.lower()
-        if response and not (
-            lowered.startswith("closed") or lowered in (CFPB_IN_PROGRESS, CFPB_UNTIMELY)
-        ):
-            raise CellError(
-                "Company response to consumer",
-                _l("'%(value)s' is not a CFPB company response.", value=response[:60]),
-            )
-        if len(response) > RESPONSE_MAX:
-            raise CellError(
-                "Company response to consumer", _l("longer than %(n)d characters.", n=RESPONSE_MAX)
-            )
-        data = services.TicketInput(
-            kind=Kind.COMPLAINT.value,
-            subject=_shorten(values["Issue"], validation.SUBJECT_MAX),
-            channel_code=cfpb_channel(values["Submitted via"]),
-            business_code=cfpb_business(product),
-            cause_code=cfpb_cause(values["Issue"]),
-            product=_shorten(
-                f"{product} / {sub_product}" if sub_product else product, validation.PRODUCT_MAX
-            ),
-            description=values["Consumer complaint narrative"],
-            received_at=self.cfpb_date(values["Date received"]),
-        )
-        return ImportRow(
-            row=row,
-            external_id=_external_id(values["Complaint ID"], "Complaint ID"),
-            data=data,
-            original=values,
-            company_response=response,
-            public_response=values["Company public response"].strip(),
-            timely=values["Timely response?"].strip().lower() != "no",
-        )
-
-    def cfpb_date(self, text: str) -> datetime:
-        value = text.strip()
-        for pattern in _CFPB_DATE_FORMATS:
-            try:
-                day = datetime.strptime(value, pattern).date()  # noqa: DTZ007 (a date only)
-            except ValueError:
-                continue
-            return _noon(day, self.zone)
-        raise CellError(
-            "Date received",
-            _l("'%(value)s' is not a date as YYYY-MM-DD or MM/DD/YYYY.", value=value[:40]),
-        )
-
-    def read_portal(self, row: int, values: dict[str, str]) -> ImportRow:
-        def cell(name: str) -> str:
-            return values.get(name, "").strip()
-
-        data = services.TicketInput(
-            kind=cell("kind").lower() or Kind.COMPLAINT.value,
-            subject=cell("subject"),
-            channel_code=cell("channel_code"),
-            business_code=cell("business_code"),
-            cause_code=cell("cause_code"),
-            severity=cell("severity").lower() or "medium",
-            request=cell("request"),
-            description=cell("description"),
-            product=cell("product") or None,
-            received_at=self.portal_instant(cell("received_at")),
-        )
-        return ImportRow(
-            row=row,
-            external_id=_external_id(cell("external_id"), "external_id"),
-            data=data,
-            original=dict(values),
-            customer_number=unicodedata.normalize("NFKC", cell("customer_number")).upper(),
-            account_number=unicodedata.normalize("NFKC", cell("account_number")).upper(),
-            assignee_email=cell("assignee_email").lower(),
-        )
-
-    def portal_instant(self, text: str) -> datetime:
-        if not text:
-            raise CellError("received_at", _l("missing (required)."))
-        value = unicodedata.normalize("NFKC", text)
-        try:
-            if len(value) <= 10:  # a date alone
-                return _noon(date.fromisoformat(value), self.zone)
-            instant = datetime.fromisoformat(value)
-        except ValueError:
-            raise CellError(
-                "received_at",
-                _l(
-                    "'%(value)s' is not an ISO 8601 date or date and time, such as 2026-03-01 "
-                    "or 2026-03-01T09:30+08:00.",
-                    value=value[:40],
-                ),
-            ) from None
-        return instant if instant.tzinfo else instant.replace(tzinfo=self.zone)
-
-
 # ---------------------------------------------------------------- importing
 
-
-COUNTS = ("rows_total", "created", "duplicates", "failed")
-
-
-@dataclass
-class ImportReport:
-    """The outcome of one import, for the CLI (and whoever calls `import_complaints`)."""
-
-    filename: str
-    file_format: str
-    encoding: str | None = None
-    rows_total: int = 0
-    created: int = 0
-    duplicates: int = 0
-    failed: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    fatal_error: str | None = None
+SEEN_EXTERNAL_ID = "external_id"  # external id → the row of this file that saved it
 
 
-class ComplaintImporter:
-    """Imports batches of rows: looked up together, saved row by row, committed together."""
+class ComplaintImporter(CsvImporter[ImportRow]):
+    """Imports batches of rows: looked up together, each saved in a savepoint of its own.
 
-    def __init__(self, reader: RowReader, actor: Actor) -> None:
-        self.reader = reader
-        self.actor = actor
-        self.source = SOURCES[reader.format]
-        self.profile = CFPB_PROFILE if reader.format == "cfpb" else None
-        self.field_columns = CFPB_FIELD_COLUMNS if reader.format == "cfpb" else PORTAL_FIELD_COLUMNS
-        self.seen: dict[str, int] = {}  # external id → the row of this file that had it
-        self.saved: dict[str, int] = {}  # the same, for the batch not yet committed
+    A layout supplies its columns, `clean` and where a service refusal is shown in the file."""
+
+    counters = ("created", "duplicates")
+    audit_action = "ticket.imported"
+    audit_subject = "ticket_import"
+    limits = Limits(batch_rows=500)  # a ticket is several rows and events: smaller batches
+    strict = True
+    format: ClassVar[str]
+    source: ClassVar[str]  # Ticket.source
+    profile: ClassVar[str | None] = None  # the deployment's, unless the layout says
+    field_columns: ClassVar[dict[str, str]]  # a service refusal's field → the file's column
+
+    def __init__(self, actor: Actor, default_timezone: str) -> None:
+        super().__init__(actor)
+        self.zone = ZoneInfo(default_timezone)
         self.taxonomy: list[TaxonomyNode] = []
-        self.errors = csvfiles.RowErrors(MAX_ERRORS)
-        self.notes: list[tuple[int, str, Any]] = []  # this batch's, reported in row order
-        self.counts = dict.fromkeys(COUNTS, 0)
 
-    def refuse(self, row: int, column: str, message: Any) -> None:
-        self.counts["failed"] += 1
-        self.notes.append((row, column, message))
-
-    def run_batch(self, rows: list[tuple[int, list[str]]]) -> None:
-        self.counts["rows_total"] += len(rows)
+    def store(self, batch: Batch[ImportRow]) -> None:
         # Held for the batch so that the taxonomy checks of each row find the codes in the
         # session instead of reading them again (the session keeps only what is referenced).
         self.taxonomy = list(db.session.scalars(select(TaxonomyNode)))
-        ready: list[ImportRow] = []
-        for number, cells in rows:
-            try:
-                ready.append(self.reader.read(number, cells))
-            except CellError as error:
-                self.refuse(number, error.column, error.message)
+        ready = [item for _, item in batch.rows]
         known = self.imported_before({r.external_id for r in ready})
         customers = self.customers({r.customer_number for r in ready if r.customer_number})
         accounts = self.accounts({r.account_number for r in ready if r.account_number})
         assignees = active_ids_by_email(
             {r.assignee_email for r in ready if r.assignee_email}, access.STAFF
         )
-        with transaction():  # committed together; each row's create_ticket nests in it
-            for item in ready:
-                first = self.seen.get(item.external_id) or self.saved.get(item.external_id)
-                if item.external_id in known or first is not None:
-                    self.counts["duplicates"] += 1
-                    if first is not None:
-                        message = _l(
-                            "%(id)s already appears on row %(row)d; skipped.",
-                            id=item.external_id,
-                            row=first,
-                        )
-                        self.notes.append((item.row, "", message))
-                    continue
-                try:
-                    self.link(item, customers, accounts, assignees)
-                except CellError as error:
-                    self.refuse(item.row, error.column, error.message)
-                    continue
-                self.save(item)
-        self.counts["created"] += len(self.saved)  # counted once they are committed
-        self.seen.update(self.saved)
-        self.saved.clear()
-        self.report_notes()
+        for number, item in batch.rows:
+            first = batch.seen(SEEN_EXTERNAL_ID, item.external_id)
+            if item.external_id in known or first is not None:
+                batch.count("duplicates")
+                if first is not None:
+                    message = _l(
+                        "%(id)s already appears on row %(row)d; skipped.",
+                        id=item.external_id,
+                        row=first,
+                    )
+                    batch.note(number, "", message)
+                continue
+            try:
+                self.link(item, customers, accounts, assignees)
+            except CellError as error:
+                batch.refuse(number, error.column, error.message)
+                continue
+            self.save(batch, number, item)
 
-    def report_notes(self) -> None:
-        for row, column, message in sorted(self.notes, key=lambda note: note[0]):
-            self.errors.add(row, column, message)
-        self.notes.clear()
-
-    def save(self, item: ImportRow) -> None:
+    def save(self, batch: Batch[ImportRow], number: int, item: ImportRow) -> None:
         try:
-            with db.session.begin_nested():
+            with transaction():  # inside the batch's: a savepoint, undone if the row is refused
                 ticket = services.create_ticket(
                     self.actor,
                     item.data,
@@ -508,18 +339,16 @@ class ComplaintImporter:
                     _apply_company_response(self.actor, ticket, item)
         except ValidationFailed as error:
             column = self.field_columns.get(error.field or "", error.field or "")
-            self.refuse(item.row, column, error.message)
+            batch.refuse(number, column, error.message)
             return
         except (IntegrityError, DataError) as error:
             if self.imported_before({item.external_id}):
-                self.counts["duplicates"] += 1  # another import saved it meanwhile
+                batch.count("duplicates")  # another import saved it meanwhile
                 return
-            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-            self.refuse(
-                item.row, "", _l("the database refused the row (%(reason)s).", reason=reason)
-            )
+            batch.refuse(number, "", self.refusal(error))
             return
-        self.saved[item.external_id] = item.row
+        batch.count("created")
+        batch.remember(SEEN_EXTERNAL_ID, item.external_id, number)
 
     def link(
         self,
@@ -592,6 +421,133 @@ class ComplaintImporter:
         )
         return {number: (account_id, owner) for number, account_id, owner in found}
 
+    def summary(self, outcome: ImportOutcome) -> dict[str, Any]:
+        summary = outcome.summary()
+        # `ticket.imported` events have named the refused rows "failed" from the first one on.
+        summary["failed"] = summary.pop(ROWS_FAILED)
+        return {**summary, "format": self.format}
+
+
+class PortalComplaintImporter(ComplaintImporter):
+    """The portal's own layout (module docstring)."""
+
+    columns = PORTAL_COLUMNS
+    format = "portal"
+    source = "portal-import"
+    field_columns = PORTAL_FIELD_COLUMNS
+
+    def clean(self, values: dict[str, str]) -> ImportRow:
+        def cell(name: str) -> str:
+            return values.get(name, "").strip()
+
+        data = services.TicketInput(
+            kind=cell("kind").lower() or Kind.COMPLAINT.value,
+            subject=cell("subject"),
+            channel_code=cell("channel_code"),
+            business_code=cell("business_code"),
+            cause_code=cell("cause_code"),
+            severity=cell("severity").lower() or "medium",
+            request=cell("request"),
+            description=cell("description"),
+            product=cell("product") or None,
+            received_at=self.instant(cell("received_at")),
+        )
+        return ImportRow(
+            external_id=_external_id(cell("external_id"), "external_id"),
+            data=data,
+            original=values,
+            customer_number=unicodedata.normalize("NFKC", cell("customer_number")).upper(),
+            account_number=unicodedata.normalize("NFKC", cell("account_number")).upper(),
+            assignee_email=cell("assignee_email").lower(),
+        )
+
+    def instant(self, text: str) -> datetime:
+        if not text:
+            raise CellError("received_at", _l("missing (required)."))
+        value = unicodedata.normalize("NFKC", text)
+        try:
+            if len(value) <= 10:  # a date alone
+                return _noon(date.fromisoformat(value), self.zone)
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            raise CellError(
+                "received_at",
+                _l(
+                    "'%(value)s' is not an ISO 8601 date or date and time, such as 2026-03-01 "
+                    "or 2026-03-01T09:30+08:00.",
+                    value=value[:40],
+                ),
+            ) from None
+        return instant if instant.tzinfo else instant.replace(tzinfo=self.zone)
+
+
+class CfpbComplaintImporter(ComplaintImporter):
+    """The CFPB Consumer Complaint Database export (module docstring)."""
+
+    columns = CFPB_COLUMNS
+    complete_rows = True
+    format = "cfpb"
+    source = "cfpb"
+    profile = CFPB_PROFILE
+    field_columns = CFPB_FIELD_COLUMNS
+
+    def clean(self, values: dict[str, str]) -> ImportRow:
+        product = values["Product"].strip()
+        sub_product = values["Sub-product"].strip()
+        response = " ".join(values["Company response to consumer"].split())
+        lowered = response.lower()
+        if response and not (
+            lowered.startswith("closed") or lowered in (CFPB_IN_PROGRESS, CFPB_UNTIMELY)
+        ):
+            raise CellError(
+                "Company response to consumer",
+                _l("'%(value)s' is not a CFPB company response.", value=response[:60]),
+            )
+        if len(response) > RESPONSE_MAX:
+            raise CellError(
+                "Company response to consumer", _l("longer than %(n)d characters.", n=RESPONSE_MAX)
+            )
+        data = services.TicketInput(
+            kind=Kind.COMPLAINT.value,
+            subject=_shorten(values["Issue"], validation.SUBJECT_MAX),
+            channel_code=cfpb_channel(values["Submitted via"]),
+            business_code=cfpb_business(product),
+            cause_code=cfpb_cause(values["Issue"]),
+            product=_shorten(
+                f"{product} / {sub_product}" if sub_product else product, validation.PRODUCT_MAX
+            ),
+            description=values["Consumer complaint narrative"],
+            received_at=self.day(values["Date received"]),
+        )
+        return ImportRow(
+            external_id=_external_id(values["Complaint ID"], "Complaint ID"),
+            data=data,
+            original=values,
+            company_response=response,
+            public_response=values["Company public response"].strip(),
+            timely=values["Timely response?"].strip().lower() != "no",
+        )
+
+    def day(self, text: str) -> datetime:
+        value = text.strip()
+        for pattern in _CFPB_DATE_FORMATS:
+            try:
+                day = datetime.strptime(value, pattern).date()  # noqa: DTZ007 (a date only)
+            except ValueError:
+                continue
+            return _noon(day, self.zone)
+        raise CellError(
+            "Date received",
+            _l("'%(value)s' is not a date as YYYY-MM-DD or MM/DD/YYYY.", value=value[:40]),
+        )
+
+
+IMPORTERS: dict[str, type[ComplaintImporter]] = {
+    "portal": PortalComplaintImporter,
+    "cfpb": CfpbComplaintImporter,
+}
+FORMATS = tuple(IMPORTERS)
+
 
 def _apply_company_response(actor: Actor, ticket: Ticket, item: ImportRow) -> None:
     """Bring an imported CFPB complaint to where the CFPB says it stands (module docstring)."""
@@ -643,10 +599,40 @@ def _imported_status(actor: Actor, ticket: Ticket, response: str, now: datetime)
     )
 
 
+@dataclass
+class ImportReport:
+    """The outcome of one import, for the CLI (and whoever calls `import_complaints`)."""
+
+    filename: str
+    file_format: str
+    encoding: str | None = None
+    rows_total: int = 0
+    created: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    fatal_error: str | None = None
+
+    @classmethod
+    def of(cls, outcome: ImportOutcome, file_format: str) -> "ImportReport":
+        counts = outcome.counts
+        return cls(
+            filename=outcome.filename,
+            file_format=file_format,
+            encoding=outcome.encoding,
+            rows_total=counts[ROWS_TOTAL],
+            created=counts["created"],
+            duplicates=counts["duplicates"],
+            failed=counts[ROWS_FAILED],
+            errors=outcome.errors,
+            fatal_error=outcome.fatal_error,
+        )
+
+
 def import_complaints(
+    actor: Actor,
     stream_or_bytes: bytes | IO[bytes],
     filename: str,
-    actor: Actor,
     *,
     file_format: str,
     default_timezone: str,
@@ -656,44 +642,8 @@ def import_complaints(
 
     `progress(done, total)` is called after each batch with the data rows handled so far.
     """
-    if file_format not in FORMATS:
+    if file_format not in IMPORTERS:
         raise ValueError(f"unknown complaint import format {file_format!r}")
-    report = ImportReport(filename=(filename or "upload.csv")[-255:], file_format=file_format)
-    importer: ComplaintImporter | None = None
-    try:
-        text, report.encoding = csvfiles.read_text(stream_or_bytes, MAX_BYTES)
-        source = csvfiles.parse(text, max_rows=MAX_ROWS, strict=True)
-        positions, unknown = csvfiles.map_header(source.header, *HEADERS[file_format])
-        reader = RowReader(file_format, positions, len(source.header), default_timezone)
-        importer = ComplaintImporter(reader, actor)
-        for name in unknown:
-            importer.errors.add(1, name[:60], csvfiles.UNKNOWN_COLUMN)
-        for batch in source.batches(BATCH_ROWS, progress):
-            importer.run_batch(batch)
-    except csvfiles.FatalImportError as error:
-        report.fatal_error = str(error.args[0])
-    except Exception:
-        # Whatever went wrong, the rows committed so far are reported, never left unexplained.
-        log.exception("complaint import of %s stopped", report.filename)
-        report.fatal_error = str(csvfiles.INTERNAL_ERROR)
-    db.session.rollback()
-    if importer is not None:
-        importer.report_notes()  # those of a batch an internal error stopped
-        for name, value in importer.counts.items():
-            setattr(report, name, value)
-        report.errors = importer.errors.listed()
-    record_event(
-        actor,
-        "ticket.imported",
-        "ticket_import",
-        report.filename[-64:],
-        after={
-            "filename": report.filename,
-            "format": file_format,
-            "encoding": report.encoding,
-            **{name: getattr(report, name) for name in COUNTS},
-            "fatal_error": report.fatal_error,
-        },
-    )
-    db.session.commit()
-    return report
+    importer = IMPORTERS[file_format](actor, default_timezone)
+    outcome = import_csv(importer, stream_or_bytes, filename, progress=progress)
+    return ImportReport.of(outcome, file_format)
