@@ -4,6 +4,7 @@ The suite runs on SQLite always and on PostgreSQL as well when TEST_DATABASE_URL
 one; under CI=true PostgreSQL is required and its absence fails the run.
 """
 
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_sqlalchemy.session import _app_ctx_id
@@ -54,7 +57,29 @@ def _reads_do_not_write() -> Iterator[None]:
     assert not _writes_in_reads, f"GET views that write must be @writes_on_read: {_writes_in_reads}"
 
 
+def compile_translations(root: Path = PROJECT_ROOT / "portal" / "translations") -> list[Path]:
+    """Compile each catalogue's .po into the .mo the app reads, where the .mo is missing or
+    older, as `scripts/i18n compile` does; returns the .mo files written. A fresh clone can
+    then run pytest without scripts/setup."""
+    written = []
+    for po_path in sorted(root.glob("*/LC_MESSAGES/*.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle, locale=po_path.parents[1].name)
+        if catalog.fuzzy:  # pybabel compile skips a catalogue marked fuzzy as a whole
+            continue
+        partial = mo_path.with_name(f".{mo_path.name}.{os.getpid()}")
+        with partial.open("wb") as handle:
+            write_mo(handle, catalog)
+        partial.replace(mo_path)  # another run never reads a half-written file
+        written.append(mo_path)
+    return written
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    compile_translations()
     if ON_CI:
         problem = check_postgres_reachable()
         if problem:
