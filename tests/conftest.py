@@ -8,6 +8,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
 from flask_sqlalchemy.session import _app_ctx_id
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import event, text
@@ -29,7 +31,13 @@ from portal.core.extensions import limiter
 from portal.core.requests import reads_only
 from portal.tickets.taxonomy import ensure_default_taxonomy
 from tests.factories import make_user
-from tests.support.databases import ON_CI, backends, check_postgres_reachable, fresh_database
+from tests.support.databases import (
+    ON_CI,
+    backends,
+    check_postgres_reachable,
+    copy_of_database,
+    fresh_database,
+)
 from tests.support.dovecot import (  # noqa: F401  (a fixture and the hook that shows its log)
     dovecot,
     pytest_runtest_makereport,
@@ -145,6 +153,69 @@ def app(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flas
         application = create_app(config_for(url))
         application.test_client_class = PortalClient
         _reset_schema(application)
+        yield application
+        with application.app_context():
+            _db.engine.dispose()
+
+
+class PreparedDatabases:
+    """Databases that take a while to prepare, made once per backend per run and copied for
+    each test or module that needs one of its own: brought to the latest migration by Alembic
+    (`migrated`), and that with the small demo seed in it (`demo`). A copy is SQLite's backup
+    or PostgreSQL's CREATE DATABASE ... TEMPLATE, far quicker than migrating or seeding again.
+    Nothing connects to the originals but the step that makes them."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._originals: dict[tuple[str, str], str] = {}
+        self._stack = ExitStack()
+
+    def migrated(self, backend: str, directory: Path) -> AbstractContextManager[str]:
+        """A database of its own at the latest migration; yields its URL, dropped after."""
+        return copy_of_database(backend, self._original(backend, "migrated"), directory)
+
+    def demo(self, backend: str, directory: Path) -> AbstractContextManager[str]:
+        """A migrated database of its own with `flask demo seed` (small) in it."""
+        return copy_of_database(backend, self._original(backend, "demo"), directory)
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def _original(self, backend: str, kind: str) -> str:
+        if (backend, kind) not in self._originals:
+            if kind == "migrated":
+                url = self._stack.enter_context(fresh_database(backend, self._directory))
+            else:
+                url = self._stack.enter_context(self.migrated(backend, self._directory))
+            app = create_app(config_for(url))
+            with app.app_context():
+                if kind == "migrated":
+                    upgrade()
+                else:
+                    result = app.test_cli_runner().invoke(args=["demo", "seed", "--quiet"])
+                    assert result.exit_code == 0, result.output
+                _db.session.remove()
+                _db.engine.dispose()
+            self._originals[backend, kind] = url
+        return self._originals[backend, kind]
+
+
+@pytest.fixture(scope="session")
+def prepared_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedDatabases]:
+    databases = PreparedDatabases(tmp_path_factory.mktemp("prepared"))
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="module")
+def demo_app(
+    backend: str, prepared_databases: PreparedDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    """An app on a database of this module's own holding the small demo seed. A module whose
+    tests only read the seed overrides `app` with it; `db` still rolls back each test."""
+    with prepared_databases.demo(backend, tmp_path_factory.mktemp("demo")) as url:
+        application = create_app(config_for(url))
+        application.test_client_class = PortalClient
         yield application
         with application.app_context():
             _db.engine.dispose()

@@ -1,9 +1,10 @@
 """The demo seed's customers, accounts, contacts and follow-ups, seeded small on each backend."""
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
@@ -21,10 +22,15 @@ from portal.customers.models import (
 from portal.demo.customers import DEMO_RM_EMAIL, LONG_HISTORY_CUSTOMER, VOLUMES
 
 
+@pytest.fixture(scope="module")
+def app(demo_app: Flask) -> Flask:
+    """The module reads one demo-seeded database (seeded once per run, copied per module)."""
+    return demo_app
+
+
 @pytest.fixture
-def seeded(runner) -> None:
-    result = runner.invoke(args=["demo", "seed", "--quiet"])
-    assert result.exit_code == 0, result.output
+def seeded(db: Any) -> None:
+    """The seed is there; what a test adds to it is rolled back after the test."""
 
 
 def count(model, *where) -> int:
