@@ -3,8 +3,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ import sqlalchemy as sa
 
 from portal.core.timeutil import as_utc, utc_now
 from portal.jobs.models import JobLease, JobRun
-from tests.support.databases import fresh_database
+from tests.conftest import PreparedDatabases
 from tests.support.processes import (
     STARTUP_TIMEOUT,
     FlaskProcess,
@@ -28,7 +26,6 @@ from tests.support.processes import (
 
 pytestmark = pytest.mark.slow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 JOB = "test.slow"
 EXIT_SKIPPED = 75
 STOP_TIMEOUT = 20.0  # seconds for a process to finish its current run and exit
@@ -51,18 +48,11 @@ def portal_env(database_url: str, log: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the backend, brought to the latest migration by `flask db upgrade`."""
-    with fresh_database(backend, tmp_path) as url:
-        result = subprocess.run(
-            [sys.executable, "-m", "flask", "db", "upgrade"],
-            cwd=PROJECT_ROOT,
-            env=portal_env(url, tmp_path / "unused.log"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
+def database_url(
+    backend: str, prepared_databases: PreparedDatabases, tmp_path: Path
+) -> Iterator[str]:
+    """A database of the test's own at the latest migration."""
+    with prepared_databases.migrated(backend, tmp_path) as url:
         yield url
 
 
