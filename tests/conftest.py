@@ -269,6 +269,24 @@ def login_as(client: PortalClient) -> Callable[..., User]:
     return sign_in
 
 
+class WallClock:
+    """`time.time()` moved on at will, for what reads the wall clock rather than taking `now`:
+    session ages and signed-cookie timestamps. It keeps running from where it was moved to."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = 0.0
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + self.offset)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def wall_clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
+    return WallClock(monkeypatch)
+
+
 @pytest.fixture
 def profile(app: Flask) -> Iterator[Callable[[str], None]]:
     """Switch the deployment's regulatory profile (CN, US, UK) for one test."""

@@ -4,7 +4,6 @@ together, and after a SIGKILL mid-batch re-send only the messages that were in f
 import os
 import re
 import signal
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
@@ -168,7 +167,6 @@ def test_a_worker_killed_mid_batch_resends_only_its_messages_in_flight(
         10,
     )
     assert claims_expired
-    time.sleep(0.2)
     successor = spawn("successor", deliver_args("successor"), env)
     code = successor.wait(RUN_TIMEOUT)
     assert code == 0, report([successor], [code])
