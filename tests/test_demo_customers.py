@@ -8,7 +8,6 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
-from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
 from portal.customers import services
@@ -20,6 +19,7 @@ from portal.customers.models import (
     Interaction,
 )
 from portal.demo.customers import DEMO_RM_EMAIL, LONG_HISTORY_CUSTOMER, VOLUMES
+from tests.factories import actor_for
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_the_demo_rm_has_a_book_and_a_busy_day(seeded) -> None:
     rm = db.session.scalar(select(User).where(User.email == DEMO_RM_EMAIL))
     assert count(Customer, Customer.owner_id == rm.id) >= 40
     today = utc_now().astimezone(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date()
-    day = services.my_day(Actor(rm.id, rm.email, "rm"), today, quiet_days=30)
+    day = services.my_day(actor_for(rm), today, quiet_days=30)
     due = [follow_up.due_on for follow_up, _customer in day.due]
     assert sum(d < today for d in due) >= 3
     assert sum(d == today for d in due) >= 2

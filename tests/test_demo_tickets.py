@@ -10,7 +10,6 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
-from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.search import is_cjk
 from portal.core.timeutil import as_utc, utc_now
@@ -27,6 +26,7 @@ from portal.tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tests.factories import actor_for, make_ticket
 
 REFERENCE = re.compile(r"^(CMP|FBK|INQ|CPL)-(\d{4})-(\d{6})$")
 
@@ -156,15 +156,8 @@ def test_a_new_intake_continues_the_reference_sequence(seeded) -> None:
     assert counters == highest
 
     handler = db.session.scalar(select(User).where(User.email == DEMO_HANDLER_EMAIL))
-    ticket = services.create_ticket(
-        Actor(handler.id, handler.email, handler.role),
-        services.TicketInput(
-            kind="complaint",
-            subject="Annual fee charged twice",
-            channel_code="A0302",
-            business_code="B0302",
-            cause_code="C07",
-        ),
+    ticket = make_ticket(
+        actor_for(handler), subject="Annual fee charged twice", channel_code="A0302"
     )
     year = as_utc(ticket.received_at).astimezone(services.clock_settings().zone).year
     assert ticket.reference == f"CMP-{year}-{highest.get(('CMP', year), 0) + 1:06d}"

@@ -11,21 +11,9 @@ from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.core.extensions import db as _db
 from portal.tickets import notices, services
 from portal.tickets.models import Notification, Team, TeamMember, Ticket
-from tests.factories import make_customer, make_user
+from tests.factories import make_actor, make_customer, make_ticket, make_user
 
 SHANGHAI_10AM_0920 = datetime(2026, 9, 20, 2, 0, tzinfo=UTC)
-
-
-def intake(actor, **overrides):
-    values = {
-        "kind": "complaint",
-        "subject": "Late fee charged after payment",
-        "channel_code": "A0303",
-        "business_code": "B0302",
-        "cause_code": "C07",
-    }
-    values.update(overrides)
-    return services.create_ticket(actor, services.TicketInput(**values))
 
 
 def at(moment):
@@ -39,21 +27,21 @@ def actions(ticket):
 
 @pytest.fixture
 def handler(db):
-    return actor_for(make_user(role="handler", name="Hana Handler"))
+    return make_actor("handler", name="Hana Handler")
 
 
 @pytest.fixture
 def lead(db):
-    return actor_for(make_user(role="lead", name="Lei Lead"))
+    return make_actor("lead", name="Lei Lead")
 
 
 # ---------------------------------------------------------------- intake
 
 
 def test_a_complaint_gets_a_reference_and_cn_deadlines(handler):
-    first = intake(handler, received_at=SHANGHAI_10AM_0920)
-    second = intake(handler, received_at=SHANGHAI_10AM_0920)
-    feedback = intake(handler, kind="feedback", received_at=SHANGHAI_10AM_0920)
+    first = make_ticket(handler, received_at=SHANGHAI_10AM_0920)
+    second = make_ticket(handler, received_at=SHANGHAI_10AM_0920)
+    feedback = make_ticket(handler, kind="feedback", received_at=SHANGHAI_10AM_0920)
     assert first.reference == "CMP-2026-000001"
     assert second.reference == "CMP-2026-000002"
     assert feedback.reference == "FBK-2026-000001"
@@ -69,12 +57,12 @@ def test_a_complaint_gets_a_reference_and_cn_deadlines(handler):
 
 def test_us_and_uk_profiles_stamp_their_clocks(handler, profile):
     profile("US")
-    us = intake(handler, received_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    us = make_ticket(handler, received_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
     assert us.profile == "US"
     assert us.due_at == datetime(2026, 3, 17, 16, 0, tzinfo=UTC)  # 15 days, 24:00 Shanghai
     profile("UK")
     # Thursday 2026-04-02; Good Friday 04-03 and Easter Monday 04-06 are bank holidays.
-    uk = intake(handler, received_at=datetime(2026, 4, 2, 9, 0, tzinfo=UTC))
+    uk = make_ticket(handler, received_at=datetime(2026, 4, 2, 9, 0, tzinfo=UTC))
     assert uk.profile == "UK"
     # Three business days after receipt: Tue 7, Wed 8, Thu 9 April.
     assert uk.summary_due_at == datetime(2026, 4, 9, 16, 0, tzinfo=UTC)
@@ -82,7 +70,7 @@ def test_us_and_uk_profiles_stamp_their_clocks(handler, profile):
 
 
 def test_the_profile_stays_with_the_ticket_when_the_deployment_changes(handler, profile):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     profile("US")
     # A CN ticket keeps CN rules: its clock may still pause for an appraisal.
     ticket = services.pause_clock(handler, ticket.id, ticket.version, "lab test", "we told them")
@@ -108,7 +96,7 @@ def test_the_profile_stays_with_the_ticket_when_the_deployment_changes(handler, 
 def test_bad_intake_is_refused_and_nothing_saved(handler, overrides, field):
     before = _db.session.scalar(select(func.count()).select_from(Ticket))
     with pytest.raises(ValidationFailed) as refused:
-        intake(handler, **overrides)
+        make_ticket(handler, **overrides)
     assert refused.value.field == field
     _db.session.rollback()
     assert _db.session.scalar(select(func.count()).select_from(Ticket)) == before
@@ -118,17 +106,17 @@ def test_an_rm_registers_complaints_only_for_their_own_customers(db):
     rm = make_user(role="rm")
     other = make_customer(owner_id=make_user(role="rm").id)
     mine = make_customer(owner_id=rm.id)
-    ticket = intake(actor_for(rm), customer_id=mine.id)
+    ticket = make_ticket(actor_for(rm), customer_id=mine.id)
     assert ticket.registered_by_id == rm.id
     with pytest.raises(PermissionDenied):
-        intake(actor_for(rm), customer_id=other.id)
+        make_ticket(actor_for(rm), customer_id=other.id)
 
 
 # ---------------------------------------------------------------- status
 
 
 def test_a_new_ticket_cannot_be_closed(handler):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     with pytest.raises(ValidationFailed, match="cannot become"):
         services.change_status(handler, ticket.id, ticket.version, "closed")
     _db.session.rollback()
@@ -136,7 +124,7 @@ def test_a_new_ticket_cannot_be_closed(handler):
 
 
 def test_the_whole_lifecycle_with_reopen(handler):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     for status in ("acknowledged", "in_progress", "waiting_on_customer", "in_progress"):
         ticket = services.change_status(handler, ticket.id, ticket.version, status)
     assert ticket.acknowledged_at is not None
@@ -171,7 +159,7 @@ def test_the_whole_lifecycle_with_reopen(handler):
 
 
 def test_withdrawal_ends_handling_and_needs_a_reason(handler):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     with pytest.raises(ValidationFailed):
         services.change_status(handler, ticket.id, ticket.version, "withdrawn")
     _db.session.rollback()
@@ -184,7 +172,9 @@ def test_withdrawal_ends_handling_and_needs_a_reason(handler):
 
 
 def test_waiting_on_the_customer_pauses_the_internal_target_only(handler):
-    ticket = intake(handler, severity="high", received_at=datetime(2026, 11, 2, 1, 0, tzinfo=UTC))
+    ticket = make_ticket(
+        handler, severity="high", received_at=datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    )
     sla, due = ticket.sla_due_at, ticket.due_at
     # Monday 2026-11-02 09:00 Shanghai + 24 business hours (9 a day) = Wednesday 15:00.
     assert sla == datetime(2026, 11, 4, 7, 0, tzinfo=UTC)
@@ -202,7 +192,7 @@ def test_waiting_on_the_customer_pauses_the_internal_target_only(handler):
 
 
 def test_cn_extensions_need_reason_notice_and_a_senior_for_the_second(handler, lead):
-    ticket = intake(handler, received_at=SHANGHAI_10AM_0920)
+    ticket = make_ticket(handler, received_at=SHANGHAI_10AM_0920)
     with pytest.raises(ValidationFailed):  # no notice to the customer
         services.extend_clock(handler, ticket.id, ticket.version, "complex case", "")
     _db.session.rollback()
@@ -234,7 +224,7 @@ def test_cn_extensions_need_reason_notice_and_a_senior_for_the_second(handler, l
 
 
 def test_cn_appraisal_pause_freezes_the_clock_and_adds_the_days(handler):
-    ticket = intake(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+    ticket = make_ticket(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
     due = ticket.due_at
     with at(datetime(2026, 11, 5, 2, 0, tzinfo=UTC)):
         ticket = services.pause_clock(
@@ -252,7 +242,7 @@ def test_cn_appraisal_pause_freezes_the_clock_and_adds_the_days(handler):
 
 def test_us_tickets_cannot_pause_and_extension_marks_in_progress(handler, profile):
     profile("US")
-    ticket = intake(handler, received_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    ticket = make_ticket(handler, received_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
     with pytest.raises(ValidationFailed, match="cannot be paused"):
         services.pause_clock(handler, ticket.id, ticket.version, "appraisal", "")
     _db.session.rollback()
@@ -264,7 +254,7 @@ def test_us_tickets_cannot_pause_and_extension_marks_in_progress(handler, profil
 
 
 def test_new_facts_restart_the_cn_clock(handler):
-    ticket = intake(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+    ticket = make_ticket(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
     with at(datetime(2026, 11, 10, 2, 0, tzinfo=UTC)):
         with pytest.raises(ValidationFailed):
             services.restart_clock(handler, ticket.id, ticket.version, "x", date(2026, 10, 1))
@@ -277,7 +267,7 @@ def test_new_facts_restart_the_cn_clock(handler):
 
 
 def test_feedback_has_no_regulatory_clock_to_change(handler):
-    ticket = intake(handler, kind="feedback")
+    ticket = make_ticket(handler, kind="feedback")
     with pytest.raises(ValidationFailed, match="regulatory clock"):
         services.extend_clock(handler, ticket.id, ticket.version, "x", "y")
 
@@ -286,7 +276,7 @@ def test_feedback_has_no_regulatory_clock_to_change(handler):
 
 
 def test_a_stale_version_is_refused_with_who_and_when(handler, lead):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     stale = ticket.version
     services.change_status(lead, ticket.id, stale, "acknowledged")
     with pytest.raises(Conflict) as refused:
@@ -308,7 +298,7 @@ def test_a_stale_version_is_refused_with_who_and_when(handler, lead):
 
 
 def test_details_edits_are_recorded_before_and_after(handler):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     data = services.DetailsInput(
         subject="Late fee",
         channel_code="A0303",
@@ -330,7 +320,7 @@ def test_details_edits_are_recorded_before_and_after(handler):
 
 def test_bulk_assignment_notifies_the_assignee_once(handler, lead):
     colleague = make_user(role="handler", name="Colleague")
-    tickets = [intake(handler) for _ in range(3)]
+    tickets = [make_ticket(handler) for _ in range(3)]
     changed = services.assign(lead, [t.id for t in tickets], colleague.id, None)
     assert changed == 3
     assert services.assign(lead, [t.id for t in tickets], colleague.id, None) == 0
@@ -346,9 +336,9 @@ def test_bulk_assignment_notifies_the_assignee_once(handler, lead):
 
 def test_merging_a_repeat_closes_it_pointing_here(handler):
     customer = make_customer()
-    first = intake(handler, customer_id=customer.id)
-    repeat = intake(handler, customer_id=customer.id)
-    stranger = intake(handler, customer_id=make_customer().id)
+    first = make_ticket(handler, customer_id=customer.id)
+    repeat = make_ticket(handler, customer_id=customer.id)
+    stranger = make_ticket(handler, customer_id=make_customer().id)
     with pytest.raises(ValidationFailed, match="same customer"):
         services.merge(handler, first.id, stranger.reference, "repeat")
     _db.session.rollback()
@@ -365,7 +355,7 @@ def test_merging_a_repeat_closes_it_pointing_here(handler):
 
 def test_notes_are_internal_and_responses_customer_facing(db):
     rm = make_user(role="rm")
-    ticket = intake(actor_for(rm), customer_id=make_customer(owner_id=rm.id).id)
+    ticket = make_ticket(actor_for(rm), customer_id=make_customer(owner_id=rm.id).id)
     services.add_note(actor_for(rm), ticket.id, "Customer sounded upset")
     with pytest.raises(PermissionDenied):  # an RM writes notes, handlers answer the customer
         services.add_note(actor_for(rm), ticket.id, "Refund approved", customer_facing=True)
@@ -373,10 +363,10 @@ def test_notes_are_internal_and_responses_customer_facing(db):
 
 
 def test_an_rm_cannot_open_another_rms_customers_ticket(db):
-    handler = actor_for(make_user(role="handler"))
-    ticket = intake(handler, customer_id=make_customer(owner_id=make_user(role="rm").id).id)
+    handler = make_actor("handler")
+    ticket = make_ticket(handler, customer_id=make_customer(owner_id=make_user(role="rm").id).id)
     with pytest.raises(PermissionDenied):
-        services.get_ticket(actor_for(make_user(role="rm")), ticket.id)
+        services.get_ticket(make_actor("rm"), ticket.id)
 
 
 # ---------------------------------------------------------------- the clock watch
@@ -391,7 +381,9 @@ def test_the_clock_watch_warns_escalates_once_and_rearms(app, handler, lead):
     _db.session.add(TeamMember(team_id=team.id, user_id=handler.user_id))
     _db.session.commit()
     received = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
-    ticket = intake(handler, received_at=received, assignee_id=handler.user_id, team_id=team.id)
+    ticket = make_ticket(
+        handler, received_at=received, assignee_id=handler.user_id, team_id=team.id
+    )
     before_warning = ticket.warn_at - timedelta(minutes=1)
     assert clock_watch(before_warning) == {"warned": 0, "escalated": 0}
     assert clock_watch(ticket.warn_at) == {"warned": 1, "escalated": 0}
@@ -419,9 +411,9 @@ def test_the_clock_watch_warns_escalates_once_and_rearms(app, handler, lead):
 def test_the_clock_watch_skips_paused_and_closed_tickets(handler):
     from portal.tickets.jobs import clock_watch
 
-    paused = intake(handler)
+    paused = make_ticket(handler)
     services.pause_clock(handler, paused.id, paused.version, "appraisal", "told")
-    closed = intake(handler)
+    closed = make_ticket(handler)
     services.change_status(handler, closed.id, closed.version, "withdrawn", reason="gone")
     far = datetime.now(UTC) + timedelta(days=400)
     assert clock_watch(far) == {"warned": 0, "escalated": 0}
@@ -431,7 +423,7 @@ def test_clock_watch_is_registered_as_a_job(runner, handler):
     """`flask jobs once tickets.clock_watch --at …` replays the watch as of that instant."""
     from portal.jobs.models import JobRun
 
-    ticket = intake(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+    ticket = make_ticket(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
     at_breach = (ticket.due_at + timedelta(hours=1)).isoformat()
     result = runner.invoke(args=["jobs", "once", "tickets.clock_watch", "--at", at_breach])
     assert result.exit_code == 0, result.output
@@ -446,7 +438,7 @@ def test_a_save_racing_another_is_refused_not_lost(handler, lead):
     at N+1 (SQLAlchemy's version counter), so it is refused and the first change stays."""
     from sqlalchemy import update
 
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     real_locked = services.locked_for_change
 
     def read_then_lose_the_race(actor, ticket_id, version):
