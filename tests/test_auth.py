@@ -6,8 +6,17 @@ from flask import Flask
 from portal import create_app
 from portal.core.extensions import db as _db
 from tests.conftest import PortalClient, WallClock, config_for
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, PASSWORD_HASH, make_user
 from tests.support.databases import ON_CI
+
+
+@pytest.fixture(autouse=True)
+def _cheap_dummy_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unknown email is checked against a dummy hash, so that it takes as long as a known
+    one; here that hash is as cheap to check as the factories' users' hashes."""
+    from portal.accounts import services
+
+    monkeypatch.setattr(services, "_DUMMY_HASH", PASSWORD_HASH)
 
 
 def sign_in(client: PortalClient, email: str, password: str = PASSWORD, **kwargs):
