@@ -1,7 +1,11 @@
 """Fixtures: an app per database backend, a rolled-back session per test, clients and roles.
 
 The suite runs on SQLite always and on PostgreSQL as well when TEST_DATABASE_URL points at
-one; under CI=true PostgreSQL is required and its absence fails the run.
+one; under CI=true PostgreSQL is required and its absence fails the run. It needs nothing from
+outside the repository: its data is in tests/data (see PROVENANCE.md), and it compiles the
+translation catalogues itself. Databases that are slow to make (migrated, demo-seeded) are made
+once per backend and copied (`prepared_databases`); what reads the wall clock is moved by
+`wall_clock`, not by sleeping.
 """
 
 import os
