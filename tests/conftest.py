@@ -1,18 +1,27 @@
 """Fixtures: an app per database backend, a rolled-back session per test, clients and roles.
 
 The suite runs on SQLite always and on PostgreSQL as well when TEST_DATABASE_URL points at
-one; under CI=true PostgreSQL is required and its absence fails the run.
+one; under CI=true PostgreSQL is required and its absence fails the run. It needs nothing from
+outside the repository: its data is in tests/data (see PROVENANCE.md), and it compiles the
+translation catalogues itself. Databases that are slow to make (migrated, demo-seeded) are made
+once per backend and copied (`prepared_databases`); what reads the wall clock is moved by
+`wall_clock`, not by sleeping.
 """
 
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask, request
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
 from flask_sqlalchemy.session import _app_ctx_id
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import event, text
@@ -26,7 +35,13 @@ from portal.core.extensions import limiter
 from portal.core.requests import reads_only
 from portal.tickets.taxonomy import ensure_default_taxonomy
 from tests.factories import make_user
-from tests.support.databases import ON_CI, backends, check_postgres_reachable, fresh_database
+from tests.support.databases import (
+    ON_CI,
+    backends,
+    check_postgres_reachable,
+    copy_of_database,
+    fresh_database,
+)
 from tests.support.dovecot import (  # noqa: F401  (a fixture and the hook that shows its log)
     dovecot,
     pytest_runtest_makereport,
@@ -54,7 +69,29 @@ def _reads_do_not_write() -> Iterator[None]:
     assert not _writes_in_reads, f"GET views that write must be @writes_on_read: {_writes_in_reads}"
 
 
+def compile_translations(root: Path = PROJECT_ROOT / "portal" / "translations") -> list[Path]:
+    """Compile each catalogue's .po into the .mo the app reads, where the .mo is missing or
+    older, as `scripts/i18n compile` does; returns the .mo files written. A fresh clone can
+    then run pytest without scripts/setup."""
+    written = []
+    for po_path in sorted(root.glob("*/LC_MESSAGES/*.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle, locale=po_path.parents[1].name)
+        if catalog.fuzzy:  # pybabel compile skips a catalogue marked fuzzy as a whole
+            continue
+        partial = mo_path.with_name(f".{mo_path.name}.{os.getpid()}")
+        with partial.open("wb") as handle:
+            write_mo(handle, catalog)
+        partial.replace(mo_path)  # another run never reads a half-written file
+        written.append(mo_path)
+    return written
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    compile_translations()
     if ON_CI:
         problem = check_postgres_reachable()
         if problem:
@@ -125,6 +162,69 @@ def app(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flas
             _db.engine.dispose()
 
 
+class PreparedDatabases:
+    """Databases that take a while to prepare, made once per backend per run and copied for
+    each test or module that needs one of its own: brought to the latest migration by Alembic
+    (`migrated`), and that with the small demo seed in it (`demo`). A copy is SQLite's backup
+    or PostgreSQL's CREATE DATABASE ... TEMPLATE, far quicker than migrating or seeding again.
+    Nothing connects to the originals but the step that makes them."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._originals: dict[tuple[str, str], str] = {}
+        self._stack = ExitStack()
+
+    def migrated(self, backend: str, directory: Path) -> AbstractContextManager[str]:
+        """A database of its own at the latest migration; yields its URL, dropped after."""
+        return copy_of_database(backend, self._original(backend, "migrated"), directory)
+
+    def demo(self, backend: str, directory: Path) -> AbstractContextManager[str]:
+        """A migrated database of its own with `flask demo seed` (small) in it."""
+        return copy_of_database(backend, self._original(backend, "demo"), directory)
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def _original(self, backend: str, kind: str) -> str:
+        if (backend, kind) not in self._originals:
+            if kind == "migrated":
+                url = self._stack.enter_context(fresh_database(backend, self._directory))
+            else:
+                url = self._stack.enter_context(self.migrated(backend, self._directory))
+            app = create_app(config_for(url))
+            with app.app_context():
+                if kind == "migrated":
+                    upgrade()
+                else:
+                    result = app.test_cli_runner().invoke(args=["demo", "seed", "--quiet"])
+                    assert result.exit_code == 0, result.output
+                _db.session.remove()
+                _db.engine.dispose()
+            self._originals[backend, kind] = url
+        return self._originals[backend, kind]
+
+
+@pytest.fixture(scope="session")
+def prepared_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedDatabases]:
+    databases = PreparedDatabases(tmp_path_factory.mktemp("prepared"))
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="module")
+def demo_app(
+    backend: str, prepared_databases: PreparedDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    """An app on a database of this module's own holding the small demo seed. A module whose
+    tests only read the seed overrides `app` with it; `db` still rolls back each test."""
+    with prepared_databases.demo(backend, tmp_path_factory.mktemp("demo")) as url:
+        application = create_app(config_for(url))
+        application.test_client_class = PortalClient
+        yield application
+        with application.app_context():
+            _db.engine.dispose()
+
+
 @pytest.fixture
 def db(app: Flask) -> Iterator[Any]:
     """The schema stays; everything a test writes is rolled back after it."""
@@ -171,6 +271,24 @@ def login_as(client: PortalClient) -> Callable[..., User]:
         return user
 
     return sign_in
+
+
+class WallClock:
+    """`time.time()` moved on at will, for what reads the wall clock rather than taking `now`:
+    session ages and signed-cookie timestamps. It keeps running from where it was moved to."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = 0.0
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + self.offset)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def wall_clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
+    return WallClock(monkeypatch)
 
 
 @pytest.fixture

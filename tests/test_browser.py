@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 
 from portal.core.access import Role
 from portal.demo.seed import DEMO_ACCOUNTS
-from tests.support.databases import fresh_database
+from tests.conftest import PreparedDatabases
 from tests.support.live_server import live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -33,7 +33,7 @@ HANDLER = next(account for account in DEMO_ACCOUNTS if account.role is Role.HAND
 PAYLOAD = '<script>window.__pwned=1;alert(1)</script><img src=x onerror="window.__pwned=2">'
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         if os.environ.get("CI", "").lower() == "true":
@@ -48,12 +48,15 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def base_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One migrated, seeded portal per backend, shared by the tests of this module."""
+def base_url(
+    backend: str, prepared_databases: PreparedDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One migrated, seeded portal per backend, shared by the tests of this module: a copy of
+    the run's demo-seeded database, served by `flask run`."""
     directory = tmp_path_factory.mktemp(f"live-{backend}")
     with (
-        fresh_database(backend, directory) as database_url,
-        live_server(database_url, directory) as url,
+        prepared_databases.demo(backend, directory) as database_url,
+        live_server(database_url, directory, prepare=False) as url,
     ):
         yield url
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import select
 
 from portal import create_app
@@ -24,8 +23,8 @@ from portal.customers.models import CreditAccount, Customer
 from portal.jobs.models import JobRun
 from portal.jobs.runner import run_job
 from portal.messaging.models import Message
-from tests.conftest import config_for
-from tests.support.databases import fresh_database, postgres_url
+from tests.conftest import PreparedDatabases, config_for
+from tests.support.databases import postgres_url
 
 pytestmark = [
     pytest.mark.slow,
@@ -160,10 +159,12 @@ def outcome(app: Flask) -> tuple[list[Message], set[tuple[str, str, str | None]]
     return messages, {(m.dedupe_key, m.status, m.held_reason) for m in messages}
 
 
-def test_three_schedulers_deliver_a_week_exactly_as_the_policy_allows(tmp_path: Path) -> None:
+def test_three_schedulers_deliver_a_week_exactly_as_the_policy_allows(
+    prepared_databases: PreparedDatabases, tmp_path: Path
+) -> None:
     with (
-        fresh_database("postgresql", tmp_path) as shared_url,
-        fresh_database("postgresql", tmp_path) as oracle_url,
+        prepared_databases.migrated("postgresql", tmp_path) as shared_url,
+        prepared_databases.migrated("postgresql", tmp_path) as oracle_url,
     ):
         mail = tmp_path / "mail"
         shared = create_app(config_for(shared_url, MAIL_TRANSPORT="file", MAIL_DIR=str(mail)))
@@ -172,7 +173,6 @@ def test_three_schedulers_deliver_a_week_exactly_as_the_policy_allows(tmp_path: 
         )
         for app in (shared, oracle):
             with app.app_context():
-                upgrade()
                 chosen = populate()
 
         env = portal_env(shared_url, mail)

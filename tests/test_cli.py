@@ -10,6 +10,7 @@ from portal.core.extensions import db
 from portal.demo.seed import DEMO_ACCOUNTS, STAFF
 from portal.jobs.models import JobLease, JobRun
 from portal.jobs.registry import registered_jobs
+from portal.tickets.models import Ticket
 from tests.factories import make_user
 
 
@@ -118,6 +119,19 @@ def test_demo_seed_small_then_refuses_a_second_time(runner) -> None:
     quietly = runner.invoke(args=["demo", "seed", "--quiet", "--if-empty"])
     assert quietly.exit_code == 0
     assert db.session.scalar(select(func.count()).select_from(User)) == count
+
+
+def test_tickets_can_be_added_to_a_seeded_database(runner) -> None:
+    first = runner.invoke(
+        args=["demo", "seed", "--quiet", "--only", "users", "--only", "customers"]
+    )
+    assert first.exit_code == 0, first.output
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+    added = runner.invoke(args=["demo", "seed", "--quiet", "--only", "tickets"])
+    assert added.exit_code == 0, added.output
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) > 0
+    again = runner.invoke(args=["demo", "seed", "--quiet", "--only", "tickets"])
+    assert again.exit_code == 1 and "tickets already holds data" in again.output
 
 
 def test_demo_seed_large_has_staff_for_the_benchmarks(runner) -> None:

@@ -13,7 +13,7 @@ from portal.core.extensions import db
 from portal.core.timeutil import utc_now
 from portal.customers import contacts, search, services
 from portal.customers.models import Customer, FollowUp, Interaction
-from tests.factories import make_customer, make_interaction, make_user
+from tests.factories import actor_for, make_customer, make_interaction, make_user
 
 
 def contact_form(**changes: str) -> dict[str, str]:
@@ -90,7 +90,7 @@ def test_search_takes_wildcards_literally_and_pages_broad_and_narrow_prefixes(
     than the planner's cut-off (read by walking ids, on SQLite) pages like a narrow one; and the
     filters still apply with a query."""
     admin = login_as("admin")
-    actor = Actor(admin.id, admin.email, "admin")
+    actor = actor_for(admin)
     odd = make_customer(name="Percy Under", email="a_b%c*d?[x]@mail.example.com")
     plain = make_customer(name="Plain Abc", email="axbyc@mail.example.com")
     quoted = make_customer(name="Quoted", email="o'b\\r'ien@mail.example.com")
@@ -440,7 +440,7 @@ def test_admin_exports_and_erases_a_customer(client, login_as) -> None:
 def test_services_refuse_an_rm_acting_on_another_rms_customer(db) -> None:
     rm, other = make_user(role="rm"), make_user(role="rm")
     customer = make_customer(owner_id=other.id)
-    actor = Actor(rm.id, rm.email, "rm")
+    actor = actor_for(rm)
     with pytest.raises(PermissionDenied):
         contacts.log_contact(
             actor, customer.id, contacts.ContactInput("call", "outbound", utc_now(), "x", "reached")
@@ -503,7 +503,7 @@ def test_staff_who_see_phones_masked_cannot_uncover_them_by_search(client, login
 def test_erasure_scrubs_the_history_and_nothing_new_can_be_added(client, login_as) -> None:
     admin = login_as("admin")
     rm = make_user(role="rm")
-    actor = Actor(admin.id, admin.email, "admin")
+    actor = actor_for(admin)
     customer = services.create_customer(
         actor,
         services.CustomerInput(number="E-1", name="秘密名字", email="s@mail.example.com"),
@@ -641,7 +641,7 @@ def test_contact_choices_are_stored_normalised(db) -> None:
     rm = make_user(role="rm")
     customer = make_customer(owner_id=rm.id)
     contact = contacts.log_contact(
-        Actor(rm.id, rm.email, "rm"),
+        actor_for(rm),
         customer.id,
         contacts.ContactInput(" Call ", "OUTBOUND", utc_now(), "ok", "Reached"),
     )

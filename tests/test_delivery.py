@@ -2,14 +2,14 @@
 later, and fails, suppresses and records what cannot."""
 
 import email
-import itertools
 import shutil
 import ssl
 import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from email import policy
-from email.utils import make_msgid, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,35 +22,13 @@ from portal.messaging import delivery, services
 from portal.messaging.delivery import MAX_ATTEMPTS, deliver_due, retry_delay
 from portal.messaging.models import Message, Suppression
 from portal.messaging.transports import FileTransport, SmtpTransport
+from tests import factories
 from tests.factories import make_customer
 from tests.support.smtp_sink import DROP, SmtpSink
 
 AS_OF = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # noon in Shanghai: no quiet hours
-_keys = itertools.count(1)
-
-
-def make_message(**overrides: object) -> Message:
-    number = next(_keys)
-    values: dict[str, object] = {
-        "dedupe_key": f"test:{number}",
-        "purpose": "care",
-        "kind": "birthday",
-        "to_address": f"person{number}@mail.example.com",
-        "subject": f"Happy birthday {number}",
-        "body_text": f"Hello {number}",
-        "body_html": f"<p>Hello {number}</p>",
-        "headers": {},
-        "message_id": make_msgid(domain="portal.test"),
-        "status": "queued",
-        "attempts": 0,
-        "next_attempt_at": AS_OF - timedelta(minutes=1),
-        "created_at": AS_OF - timedelta(minutes=2),
-    }
-    values.update(overrides)
-    message = Message(**values)
-    _db.session.add(message)
-    _db.session.commit()
-    return message
+# Messages due a minute before AS_OF.
+make_message = partial(factories.make_message, at=AS_OF)
 
 
 def reload(message: Message) -> Message:

@@ -4,7 +4,6 @@ together, and after a SIGKILL mid-batch re-send only the messages that were in f
 import os
 import re
 import signal
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 
 from portal.messaging.delivery import RECORD_EVERY
 from portal.messaging.models import Message
-from tests.support.databases import fresh_database
+from tests.conftest import PreparedDatabases
 from tests.support.processes import (
     STARTUP_TIMEOUT,
     FlaskProcess,
@@ -27,7 +26,6 @@ from tests.support.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.slow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT = 45.0  # seconds for a worker to start and deliver everything
 
 
@@ -51,14 +49,13 @@ def worker_env(database_url: str, sink: SmtpSink | None = None) -> dict[str, str
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+def database_url(
+    backend: str, prepared_databases: PreparedDatabases, tmp_path: Path
+) -> Iterator[str]:
+    """A database of the test's own at the latest migration."""
     if backend != "postgresql":
         pytest.skip("concurrent delivery processes are proven on PostgreSQL")
-    with fresh_database(backend, tmp_path) as url:
-        upgrade = FlaskProcess(tmp_path, "upgrade", ["db", "upgrade"], worker_env(url))
-        code = upgrade.wait(60)
-        upgrade.kill()
-        assert code == 0, upgrade.stderr
+    with prepared_databases.migrated(backend, tmp_path) as url:
         yield url
 
 
@@ -170,7 +167,6 @@ def test_a_worker_killed_mid_batch_resends_only_its_messages_in_flight(
         10,
     )
     assert claims_expired
-    time.sleep(0.2)
     successor = spawn("successor", deliver_args("successor"), env)
     code = successor.wait(RUN_TIMEOUT)
     assert code == 0, report([successor], [code])

@@ -1,13 +1,13 @@
 """The demo seed's customers, accounts, contacts and follow-ups, seeded small on each backend."""
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
-from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import utc_now
 from portal.customers import contacts, search
@@ -19,12 +19,18 @@ from portal.customers.models import (
     Interaction,
 )
 from portal.demo.customers import DEMO_RM_EMAIL, LONG_HISTORY_CUSTOMER, VOLUMES
+from tests.factories import actor_for
+
+
+@pytest.fixture(scope="module")
+def app(demo_app: Flask) -> Flask:
+    """The module reads one demo-seeded database (seeded once per run, copied per module)."""
+    return demo_app
 
 
 @pytest.fixture
-def seeded(runner) -> None:
-    result = runner.invoke(args=["demo", "seed", "--quiet"])
-    assert result.exit_code == 0, result.output
+def seeded(db: Any) -> None:
+    """The seed is there; what a test adds to it is rolled back after the test."""
 
 
 def count(model, *where) -> int:
@@ -63,7 +69,7 @@ def test_the_demo_rm_has_a_book_and_a_busy_day(seeded) -> None:
     rm = db.session.scalar(select(User).where(User.email == DEMO_RM_EMAIL))
     assert count(Customer, Customer.owner_id == rm.id) >= 40
     today = utc_now().astimezone(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date()
-    day = contacts.my_day(Actor(rm.id, rm.email, "rm"), today, quiet_days=30)
+    day = contacts.my_day(actor_for(rm), today, quiet_days=30)
     due = [follow_up.due_on for follow_up, _customer in day.due]
     assert sum(d < today for d in due) >= 3
     assert sum(d == today for d in due) >= 2

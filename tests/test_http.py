@@ -196,6 +196,18 @@ def test_pages_read_while_another_process_writes_and_a_recorded_read_waits_its_t
         with client.session_transaction() as session:
             session.update({"_user_id": admin_id, "_fresh": True, "signed_in_at": time.time()})
         writer = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        wants_to_write = threading.Event()
+
+        def note_writes(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if (
+                threading.current_thread().name == "export"
+                and statement.lstrip().upper().startswith(("BEGIN IMMEDIATE", "INSERT", "UPDATE"))
+            ):
+                wants_to_write.set()
+
+        with app.app_context():
+            app_engine = _db.engine
+        event.listen(app_engine, "before_cursor_execute", note_writes)
         try:
             with writer.connect() as connection:
                 transaction = connection.begin()
@@ -211,15 +223,18 @@ def test_pages_read_while_another_process_writes_and_a_recorded_read_waits_its_t
                 reader = threading.Thread(
                     target=lambda: exported.append(
                         client.get(f"/customers/{customer_id}/export.json")
-                    )
+                    ),
+                    name="export",
                 )
                 reader.start()
-                time.sleep(0.3)  # let the export reach the lock before the writer commits
+                # The writer commits once the export asks for the write lock (SQLite) or writes.
+                assert wants_to_write.wait(timeout=30), "the export never began to write"
                 transaction.commit()
                 reader.join(timeout=60)
             assert exported and exported[0].status_code == 200
             assert exported[0].json["customer"]["name"] == "并发读者"
         finally:
+            event.remove(app_engine, "before_cursor_execute", note_writes)
             writer.dispose()
             with app.app_context():
                 _db.engine.dispose()

@@ -22,7 +22,7 @@ from portal.tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tests.factories import make_customer, make_user
+from tests.factories import make_actor, make_customer, make_user
 
 
 def mail(
@@ -218,7 +218,7 @@ def test_a_sender_over_the_daily_limit_is_quarantined_without_reply(db):
 
 
 def test_a_quarantined_message_can_be_processed_again_or_dismissed(db, monkeypatch):
-    admin = actor_for(make_user(role="admin"))
+    admin = make_actor("admin")
     monkeypatch.setattr(intake, "TICKETS_PER_SENDER_PER_DAY", 0)
     held = inbound.ingest(mail(), "pipe")
     assert held.status == "quarantined"
@@ -244,7 +244,7 @@ def test_a_handler_reply_is_threaded_on_the_customers_email(db):
     first_id = make_msgid(domain="mail.example.com")
     inbound.ingest(mail(message_id=first_id), "pipe")
     (ticket,) = tickets()
-    handler = actor_for(make_user(role="handler"))
+    handler = make_actor("handler")
     notices.reply(handler, ticket.id, ticket.version, "Could you send the receipt?")
     reply = _db.session.scalars(select(Message).order_by(Message.id.desc())).first()
     assert reply.headers["In-Reply-To"] == first_id
@@ -286,7 +286,7 @@ def test_admin_quarantine_pages(client, login_as, db):
 def test_erasure_removes_the_customers_emails_and_notice_words(db):
     from portal.customers import privacy
 
-    admin = actor_for(make_user(role="admin"))
+    admin = make_actor("admin")
     customer = make_customer(email="wang@mail.example.com")
     outcome = inbound.ingest(mail(sender="Wang <wang@mail.example.com>"), "pipe")
     ticket = _db.session.get(Ticket, outcome.ticket_id)
@@ -366,7 +366,7 @@ def test_a_reply_sent_by_smtp_comes_back_by_imap_onto_its_ticket(db, imap):
     fetch_mail()
     (ticket,) = tickets()
     assert ticket.customer_id == customer.id
-    handler = actor_for(make_user(role="handler"))
+    handler = make_actor("handler")
     notices.reply(handler, ticket.id, ticket.version, "Could you send the statement page?")
     sink = SmtpSink().start()
     try:
@@ -475,7 +475,7 @@ def test_a_retired_email_channel_code_falls_back_to_other(db):
 
 
 def test_a_message_still_being_handled_is_not_processed_again(db):
-    admin = actor_for(make_user(role="admin"))
+    admin = make_actor("admin")
     row = InboundMail(
         dedupe_key="mid:in-flight@x",
         received_at=utc_now(),
@@ -494,7 +494,7 @@ def test_a_message_still_being_handled_is_not_processed_again(db):
 def test_erasure_reaches_what_was_sent_to_the_prospect_before_linking(db):
     from portal.customers import privacy
 
-    admin = actor_for(make_user(role="admin"))
+    admin = make_actor("admin")
     outcome = inbound.ingest(mail(sender="lilei@mail.example.com"), "pipe")
     held = inbound.ingest(mail(sender=None, subject="x"), "pipe")
     loose = inbound.ingest(

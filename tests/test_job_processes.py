@@ -3,8 +3,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ import sqlalchemy as sa
 
 from portal.core.timeutil import as_utc, utc_now
 from portal.jobs.models import JobLease, JobRun
-from tests.support.databases import fresh_database
+from tests.conftest import PreparedDatabases
 from tests.support.processes import (
     STARTUP_TIMEOUT,
     FlaskProcess,
@@ -28,7 +26,6 @@ from tests.support.processes import (
 
 pytestmark = pytest.mark.slow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 JOB = "test.slow"
 EXIT_SKIPPED = 75
 STOP_TIMEOUT = 20.0  # seconds for a process to finish its current run and exit
@@ -51,18 +48,11 @@ def portal_env(database_url: str, log: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the backend, brought to the latest migration by `flask db upgrade`."""
-    with fresh_database(backend, tmp_path) as url:
-        result = subprocess.run(
-            [sys.executable, "-m", "flask", "db", "upgrade"],
-            cwd=PROJECT_ROOT,
-            env=portal_env(url, tmp_path / "unused.log"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
+def database_url(
+    backend: str, prepared_databases: PreparedDatabases, tmp_path: Path
+) -> Iterator[str]:
+    """A database of the test's own at the latest migration."""
+    with prepared_databases.migrated(backend, tmp_path) as url:
         yield url
 
 
@@ -76,6 +66,12 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture
 def run_log(tmp_path: Path) -> Path:
     return tmp_path / "slow-job.log"
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> Path:
+    """Touch this file to end a run started with SLOW_JOB_RELEASE set to it."""
+    return tmp_path / "release"
 
 
 def job_runs(engine: sa.Engine, job_id: str = JOB) -> list[Any]:
@@ -182,11 +178,16 @@ def test_two_schedulers_never_run_the_job_at_once(
 
 
 def test_two_simultaneous_once_commands_run_the_job_once(
-    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+    database_url: str, engine: sa.Engine, run_log: Path, release: Path, spawn: Any
 ) -> None:
-    # The 3 s run outlasts the gap between the two processes' start-ups.
-    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="3")
+    # The run lasts until released, however far apart the two processes start: once one of
+    # them has exited (refused), the other's run is let go.
+    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="60", SLOW_JOB_RELEASE=str(release))
     commands = [spawn(name, ["jobs", "once", JOB], env) for name in ("first", "second")]
+    wait_for(
+        lambda: any(child.process.poll() is not None for child in commands), 2 * STARTUP_TIMEOUT
+    )
+    release.touch()
     codes = [child.wait(STARTUP_TIMEOUT + STOP_TIMEOUT) for child in commands]
 
     assert sorted(codes) == [0, EXIT_SKIPPED], report(commands, codes)
@@ -234,14 +235,21 @@ def _wait_for_start(run_log: Path, child: FlaskProcess) -> None:
 
 
 def test_a_running_job_renews_its_lease_past_the_lease_length(
-    database_url: str, run_log: Path, spawn: Any
+    database_url: str, engine: sa.Engine, run_log: Path, release: Path, spawn: Any
 ) -> None:
-    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="6")
+    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="60", SLOW_JOB_RELEASE=str(release))
     first = spawn("first", ["jobs", "once", "test.short_lease"], env)
     _wait_for_start(run_log, first)
-    time.sleep(3)  # past the 2 s lease: only the keeper's renewals still hold it
+    (taken,) = live_leases(engine)
+    # Past the 2 s lease it took: only the keeper's renewals still hold it.
+    renewed = wait_for(
+        lambda: utc_now() > as_utc(taken.expires_at) and len(live_leases(engine)) == 1, 10
+    )
+    assert renewed, report([first], [first.process.poll() or -1])
     second = spawn("second", ["jobs", "once", "test.short_lease"], env)
-    codes = [first.wait(STARTUP_TIMEOUT + STOP_TIMEOUT), second.wait(STARTUP_TIMEOUT)]
+    second_code = second.wait(STARTUP_TIMEOUT)  # the first still runs until released
+    release.touch()
+    codes = [first.wait(STOP_TIMEOUT), second_code]
     assert codes == [0, EXIT_SKIPPED], report([first, second], codes)
 
 
@@ -256,7 +264,7 @@ def test_a_crashed_holder_loses_the_job_once_its_lease_expires(
     _wait_for_start(run_log, crashed)
     crashed.process.send_signal(signal.SIGKILL)
     crashed.wait(STOP_TIMEOUT)
-    time.sleep(2.5)  # the lease it can no longer renew expires
+    assert wait_for(lambda: live_leases(engine) == [], 10)  # the lease it cannot renew expires
     successor = spawn(
         "successor",
         ["jobs", "once", "test.short_lease"],
@@ -270,17 +278,18 @@ def test_a_crashed_holder_loses_the_job_once_its_lease_expires(
 
 
 def test_a_second_stop_signal_while_a_run_finishes_exits_cleanly(
-    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+    database_url: str, engine: sa.Engine, run_log: Path, release: Path, spawn: Any
 ) -> None:
     """Ctrl-C twice, or a supervisor's SIGTERM after ./scripts/run's own: the scheduler lets the
     running job finish and exits 0, with no traceback from the second signal."""
-    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="2")
+    env = portal_env(database_url, run_log, SLOW_JOB_SECONDS="60", SLOW_JOB_RELEASE=str(release))
     scheduler = spawn("scheduler", ["jobs", "run"], env)
     running = wait_for(lambda: run_log.exists() and "start " in run_log.read_text(), 20)
     assert running, report([scheduler], [])
     scheduler.process.send_signal(signal.SIGTERM)
     assert wait_for(lambda: "Scheduler stopped." in scheduler.stdout, STOP_TIMEOUT)
     scheduler.process.send_signal(signal.SIGTERM)  # while the job's thread is being joined
+    release.touch()
     code = scheduler.wait(STOP_TIMEOUT)
     assert code == 0 and "Traceback" not in scheduler.stderr, report([scheduler], [code])
     assert [row.outcome for row in job_runs(engine)] == ["succeeded"]

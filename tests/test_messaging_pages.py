@@ -1,9 +1,9 @@
 """The messaging room over HTTP: the admin outbox, retry, suppressions, the template editor,
 the public unsubscribe link, and messages on the customer 360 timeline."""
 
-import itertools
 import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from html import unescape
 
 import pytest
@@ -18,35 +18,12 @@ from portal.messaging import routes, services
 from portal.messaging.delivery import deliver_due
 from portal.messaging.models import Message, MessageTemplate, Suppression
 from portal.messaging.transports import FileTransport
-from tests.factories import make_customer, make_user
+from tests import factories
+from tests.factories import actor_for, make_actor, make_customer
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-_keys = itertools.count(1)
-
-
-def make_message(customer=None, **overrides):
-    number = next(_keys)
-    values = {
-        "dedupe_key": f"test:{number}",
-        "purpose": "care",
-        "kind": "birthday",
-        "transactional": False,
-        "customer_id": customer.id if customer else None,
-        "to_address": customer.email if customer else None,
-        "locale": "en",
-        "subject": f"Happy birthday, Mei ({number})",
-        "body_text": "Dear Mei,\n\nHappy birthday.",
-        "body_html": "<p>Dear Mei,</p><p>Happy birthday.</p>",
-        "headers": {},
-        "status": "sent",
-        "attempts": 1,
-        "created_at": utc_now() - timedelta(minutes=10) + timedelta(seconds=number),
-    }
-    values.update(overrides)
-    message = Message(**values)
-    _db.session.add(message)
-    _db.session.commit()
-    return message
+# Outbox messages as the pages mostly meet them: sent, on the first attempt.
+make_message = partial(factories.make_message, status="sent", attempts=1)
 
 
 def events(action, subject_id=None):
@@ -219,12 +196,11 @@ def test_a_retry_in_the_customers_quiet_hours_waits_for_them(db):
 
 
 def test_only_admins_reach_the_outbox_services(db):
-    from portal.accounts.services import actor_for
     from portal.core.errors import PermissionDenied
 
     message = make_message(make_customer(), status="failed")
     with pytest.raises(PermissionDenied):
-        services.retry(actor_for(make_user(role="handler")), message.id)
+        services.retry(make_actor("handler"), message.id)
 
 
 # ---------------------------------------------------------------- suppressions
@@ -633,7 +609,7 @@ def test_entries_of_every_kind_at_one_instant_page_without_loss_or_repeat(client
     _db.session.commit()
     expected.sort(reverse=True)
 
-    actor = Actor(admin.id, admin.email, "admin")
+    actor = actor_for(admin)
     seen, before = [], None
     for _ in range(len(expected)):
         page = customer_timeline(actor, customer.id, before, limit=2)

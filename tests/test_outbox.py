@@ -10,7 +10,7 @@ from portal.messaging import services
 from portal.messaging.compose import content_of
 from portal.messaging.models import Message, Suppression
 from portal.messaging.policy import Cap, next_allowed, parse_caps
-from tests.factories import make_customer
+from tests.factories import make_customer, make_ticket
 
 NOON_SHANGHAI = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
 
@@ -134,22 +134,8 @@ def test_a_bounced_address_is_suppressed(db):
 
 
 def test_an_open_complaint_holds_greetings_back(db):
-    from portal.accounts.services import actor_for
-    from portal.tickets import services as tickets
-    from tests.factories import make_user
-
     customer = make_customer(consent_care=True)
-    tickets.create_ticket(
-        actor_for(make_user(role="handler")),
-        tickets.TicketInput(
-            kind="complaint",
-            subject="Fees",
-            channel_code="A01",
-            business_code="B01",
-            cause_code="C07",
-            customer_id=customer.id,
-        ),
-    )
+    make_ticket(customer=customer, subject="Fees", channel_code="A01", business_code="B01")
     services.queue([draft(customer)], now=NOON_SHANGHAI)
     assert outbox(customer)[0].held_reason == "customer has an open complaint"
 

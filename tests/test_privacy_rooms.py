@@ -5,32 +5,22 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from portal.accounts.services import actor_for
 from portal.core.extensions import db as _db
 from portal.customers import privacy
 from portal.messaging import services as messaging
 from portal.messaging.models import Message
 from portal.tickets import services as tickets
 from portal.tickets.models import Ticket, TicketEvent
-from tests.factories import make_customer, make_user
+from tests.factories import make_actor, make_customer, make_ticket
 
 NOW = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
 
 
 def test_export_and_erasure_reach_tickets_and_messages(db):
-    admin = actor_for(make_user(role="admin"))
+    admin = make_actor("admin")
     customer = make_customer(name="王小明", consent_care=True)
-    ticket = tickets.create_ticket(
-        admin,
-        tickets.TicketInput(
-            kind="complaint",
-            subject="小明's card was charged twice",
-            channel_code="A0303",
-            business_code="B0302",
-            cause_code="C07",
-            customer_id=customer.id,
-            request="Refund 王小明",
-        ),
+    ticket = make_ticket(
+        admin, customer, subject="小明's card was charged twice", request="Refund 王小明"
     )
     tickets.add_note(admin, ticket.id, "Called 13800000000", customer_facing=True)
     messaging.queue(

@@ -1,6 +1,8 @@
 """Notices to the complainant: the acknowledgement, clock notices, the closing notice that a
 complaint cannot close without, replies in the thread, and the ticket page's correspondence."""
 
+from functools import partial
+
 import pytest
 from sqlalchemy import select
 
@@ -12,26 +14,16 @@ from portal.tickets import clock_changes, merging, notice_rules, services
 from portal.tickets.channels import intake, notices
 from portal.tickets.events import events_of
 from portal.tickets.models import Prospect, Ticket, TicketMailId, TicketNotice
-from tests.factories import make_customer, make_user
+from tests.factories import make_actor, make_customer, make_ticket
 
 
 @pytest.fixture
 def handler(db):
-    return actor_for(make_user(role="handler", name="Hana Handler"))
+    return make_actor("handler", name="Hana Handler")
 
 
-def register(actor, customer=None, acknowledge=True, **overrides):
-    values = {
-        "kind": "complaint",
-        "subject": "Late fee charged after payment",
-        "channel_code": "A0303",
-        "business_code": "B0302",
-        "cause_code": "C07",
-        "customer_id": customer.id if customer else None,
-    }
-    values.update(overrides)
-    data = services.TicketInput(**values)
-    return intake.register(actor, data) if acknowledge else services.create_ticket(actor, data)
+# Registered by staff, who acknowledge the complaint by email at once.
+register = partial(make_ticket, acknowledge=True)
 
 
 def fresh(ticket_id):
@@ -97,10 +89,15 @@ def make_prospect():
 
 def from_prospect(actor, prospect, kind="complaint", subject="The app is slow"):
     """A ticket from someone who wrote in before they were known as a customer."""
-    data = services.TicketInput(
-        kind=kind, subject=subject, channel_code="A0304", business_code="B99", cause_code="C99"
+    return make_ticket(
+        actor,
+        kind=kind,
+        subject=subject,
+        channel_code="A0304",
+        business_code="B99",
+        cause_code="C99",
+        prospect_id=prospect.id,
     )
-    return services.create_ticket(actor, data, prospect_id=prospect.id)
 
 
 def test_a_prospect_is_acknowledged_at_the_address_they_gave(db, handler):
@@ -292,7 +289,7 @@ def test_closing_without_the_notice_is_refused_on_the_page(client, login_as, db)
 
 def test_an_rm_cannot_send_notices(client, login_as, db):
     login_as("rm")
-    handler = actor_for(make_user(role="handler"))
+    handler = make_actor("handler")
     ticket = register(handler, make_customer())
     response = client.submit(
         f"/tickets/{ticket.id}/reply", {"body": "Hi", "version": ticket.version}
@@ -331,7 +328,7 @@ def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, l
         {"name": "Receipt", "locale": "en", "cause_code": "", "body": "Hello"},
     )
     assert duplicate.status_code == 400
-    handler = actor_for(make_user(role="handler"))
+    handler = make_actor("handler")
     customer = make_customer(name="Wang Mei")
     ticket = register(handler, customer)
     other_cause = register(handler, customer, cause_code="C01")
@@ -443,15 +440,12 @@ def test_repeats_of_two_different_prospects_are_not_merged(db, handler):
         _db.session.add(prospect)
         _db.session.commit()
         tickets.append(
-            services.create_ticket(
+            make_ticket(
                 handler,
-                services.TicketInput(
-                    kind="complaint",
-                    subject="Fee",
-                    channel_code="A0304",
-                    business_code="B99",
-                    cause_code="C99",
-                ),
+                subject="Fee",
+                channel_code="A0304",
+                business_code="B99",
+                cause_code="C99",
                 prospect_id=prospect.id,
             )
         )
@@ -464,7 +458,7 @@ def test_a_reply_template_that_breaks_on_real_values_answers_400(client, login_a
 
     user = login_as("handler")
     replies.save(
-        actor_for(make_user(role="admin")),
+        make_actor("admin"),
         None,
         replies.ReplyTemplateInput(
             "Formal", "en", None, "Dear Mx {{ customer_name.split()[-1] }},"
@@ -473,15 +467,12 @@ def test_a_reply_template_that_breaks_on_real_values_answers_400(client, login_a
     prospect = Prospect(name="", email="x@mail.example.com", locale="en")
     _db.session.add(prospect)
     _db.session.commit()
-    ticket = services.create_ticket(
+    ticket = make_ticket(
         actor_for(user),
-        services.TicketInput(
-            kind="complaint",
-            subject="x",
-            channel_code="A0304",
-            business_code="B99",
-            cause_code="C99",
-        ),
+        subject="x",
+        channel_code="A0304",
+        business_code="B99",
+        cause_code="C99",
         prospect_id=prospect.id,
     )
     (template,) = replies.for_ticket(ticket)

@@ -14,21 +14,9 @@ from portal.core.errors import PermissionDenied
 from portal.core.extensions import db as _db
 from portal.tickets import assignment, queue, services, taxonomy
 from portal.tickets.models import Notification, TaxonomyNode, Ticket
-from tests.factories import make_customer, make_user
+from tests.factories import make_customer, make_ticket, make_user
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-def intake(actor, **overrides):
-    values = {
-        "kind": "complaint",
-        "subject": "Card fee charged twice",
-        "channel_code": "A0303",
-        "business_code": "B0302",
-        "cause_code": "C07",
-    }
-    values.update(overrides)
-    return services.create_ticket(actor, services.TicketInput(**values))
 
 
 @pytest.fixture
@@ -116,7 +104,7 @@ def test_intake_refuses_bad_values_with_the_form_kept(client, login_as):
 
 def test_every_free_text_field_is_shown_escaped(client, login_as, handler):
     login_as(user=handler)
-    ticket = intake(
+    ticket = make_ticket(
         actor_for(handler),
         subject=SCRIPT[:200],
         request=SCRIPT,
@@ -132,7 +120,7 @@ def test_every_free_text_field_is_shown_escaped(client, login_as, handler):
 
 
 def test_a_stale_save_over_http_says_who_changed_it(client, login_as, handler):
-    ticket = intake(actor_for(handler))
+    ticket = make_ticket(actor_for(handler))
     stale = ticket.version
     lead = make_user(role="lead", name="Lei Lead")
     services.change_status(actor_for(lead), ticket.id, stale, "acknowledged")
@@ -148,7 +136,7 @@ def test_a_stale_save_over_http_says_who_changed_it(client, login_as, handler):
 
 def test_status_and_clock_actions_over_http(client, login_as, handler):
     login_as(user=handler)
-    ticket = intake(actor_for(handler))
+    ticket = make_ticket(actor_for(handler))
     closed = client.submit(
         f"/tickets/{ticket.id}/status", {"to": "closed", "version": str(ticket.version)}
     )
@@ -175,7 +163,7 @@ def test_the_queue_filters_sorts_and_pages(client, login_as, handler):
     actor = actor_for(handler)
     now = datetime.now(UTC)
     made = [
-        intake(actor, received_at=now - timedelta(days=d), severity=sev, cause_code=cause)
+        make_ticket(actor, received_at=now - timedelta(days=d), severity=sev, cause_code=cause)
         for d, sev, cause in [(1, "low", "C07"), (20, "high", "C08"), (3, "high", "C07")]
     ]
     assignment.assign(actor, [made[1].id], handler.id, None)
@@ -206,7 +194,9 @@ def test_keyset_pages_cover_every_ticket_once(app, client, login_as, handler):
     login_as(user=handler)
     actor = actor_for(handler)
     base = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
-    refs = {intake(actor, received_at=base + timedelta(hours=i % 3)).reference for i in range(7)}
+    refs = {
+        make_ticket(actor, received_at=base + timedelta(hours=i % 3)).reference for i in range(7)
+    }
     seen: list[str] = []
     filters = queue.QueueFilters()
     while True:
@@ -243,7 +233,7 @@ def test_counts_and_saved_views(client, login_as, handler):
     login_as(user=handler)
     actor = actor_for(handler)
     for severity in ("high", "high", "low"):
-        intake(actor, severity=severity, assignee_id=handler.id)
+        make_ticket(actor, severity=severity, assignee_id=handler.id)
     counts = client.get("/tickets/counts?severity=high").text
     assert re.search(r'id="filter-total">[^<]*<strong>2</strong>', counts)
     saved = client.submit(
@@ -262,7 +252,7 @@ def test_counts_and_saved_views(client, login_as, handler):
 
 def test_bulk_assign_from_the_queue(client, login_as, handler):
     lead = login_as("lead")
-    tickets = [intake(actor_for(handler)) for _ in range(2)]
+    tickets = [make_ticket(actor_for(handler)) for _ in range(2)]
     response = client.submit(
         "/tickets/assign",
         {"ticket_ids": [str(t.id) for t in tickets], "assignee_id": str(handler.id), "team_id": ""},
@@ -278,8 +268,8 @@ def test_bulk_assign_from_the_queue(client, login_as, handler):
 
 def test_an_rm_sees_only_their_customers_tickets(client, login_as, handler):
     rm = login_as("rm")
-    mine = intake(actor_for(handler), customer_id=make_customer(owner_id=rm.id).id)
-    theirs = intake(
+    mine = make_ticket(actor_for(handler), customer_id=make_customer(owner_id=rm.id).id)
+    theirs = make_ticket(
         actor_for(handler), customer_id=make_customer(owner_id=make_user(role="rm").id).id
     )
     page = client.get("/tickets").text
@@ -290,7 +280,7 @@ def test_an_rm_sees_only_their_customers_tickets(client, login_as, handler):
 
 def test_history_export_as_csv_and_print_view(client, login_as, handler):
     login_as(user=handler)
-    ticket = intake(actor_for(handler))
+    ticket = make_ticket(actor_for(handler))
     services.add_note(actor_for(handler), ticket.id, '=HYPERLINK("http://evil")')
     response = client.get(f"/tickets/{ticket.id}/history.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
@@ -305,7 +295,7 @@ def test_history_export_as_csv_and_print_view(client, login_as, handler):
 def test_the_bell_counts_unread_notifications(client, login_as, handler):
     login_as(user=handler)
     lead = make_user(role="lead")
-    ticket = intake(actor_for(lead), assignee_id=handler.id)
+    ticket = make_ticket(actor_for(lead), assignee_id=handler.id)
     bell = client.get("/notifications/bell")
     assert '<span class="badge">1</span>' in bell.text
     page = client.get("/notifications").text

@@ -14,21 +14,9 @@ from portal.tickets import access, assignment, clock_changes, merging, services,
 from portal.tickets.channels import notices
 from portal.tickets.events import events_of
 from portal.tickets.models import Notification, Team, TeamMember, Ticket
-from tests.factories import make_customer, make_user
+from tests.factories import make_actor, make_customer, make_ticket, make_user
 
 SHANGHAI_10AM_0920 = datetime(2026, 9, 20, 2, 0, tzinfo=UTC)
-
-
-def intake(actor, **overrides):
-    values = {
-        "kind": "complaint",
-        "subject": "Late fee charged after payment",
-        "channel_code": "A0303",
-        "business_code": "B0302",
-        "cause_code": "C07",
-    }
-    values.update(overrides)
-    return services.create_ticket(actor, services.TicketInput(**values))
 
 
 def at(moment):
@@ -45,21 +33,21 @@ def actions(ticket):
 
 @pytest.fixture
 def handler(db):
-    return actor_for(make_user(role="handler", name="Hana Handler"))
+    return make_actor("handler", name="Hana Handler")
 
 
 @pytest.fixture
 def lead(db):
-    return actor_for(make_user(role="lead", name="Lei Lead"))
+    return make_actor("lead", name="Lei Lead")
 
 
 # ---------------------------------------------------------------- intake
 
 
 def test_a_complaint_gets_a_reference_and_cn_deadlines(handler):
-    first = intake(handler, received_at=SHANGHAI_10AM_0920)
-    second = intake(handler, received_at=SHANGHAI_10AM_0920)
-    feedback = intake(handler, kind="feedback", received_at=SHANGHAI_10AM_0920)
+    first = make_ticket(handler, received_at=SHANGHAI_10AM_0920)
+    second = make_ticket(handler, received_at=SHANGHAI_10AM_0920)
+    feedback = make_ticket(handler, kind="feedback", received_at=SHANGHAI_10AM_0920)
     assert first.reference == "CMP-2026-000001"
     assert second.reference == "CMP-2026-000002"
     assert feedback.reference == "FBK-2026-000001"
@@ -75,12 +63,12 @@ def test_a_complaint_gets_a_reference_and_cn_deadlines(handler):
 
 def test_us_and_uk_profiles_stamp_their_clocks(handler, profile):
     profile("US")
-    us = intake(handler, received_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    us = make_ticket(handler, received_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
     assert us.profile == "US"
     assert us.due_at == datetime(2026, 3, 17, 16, 0, tzinfo=UTC)  # 15 days, 24:00 Shanghai
     profile("UK")
     # Thursday 2026-04-02; Good Friday 04-03 and Easter Monday 04-06 are bank holidays.
-    uk = intake(handler, received_at=datetime(2026, 4, 2, 9, 0, tzinfo=UTC))
+    uk = make_ticket(handler, received_at=datetime(2026, 4, 2, 9, 0, tzinfo=UTC))
     assert uk.profile == "UK"
     # Three business days after receipt: Tue 7, Wed 8, Thu 9 April.
     assert uk.summary_due_at == datetime(2026, 4, 9, 16, 0, tzinfo=UTC)
@@ -88,7 +76,7 @@ def test_us_and_uk_profiles_stamp_their_clocks(handler, profile):
 
 
 def test_the_profile_stays_with_the_ticket_when_the_deployment_changes(handler, profile):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     profile("US")
     # A CN ticket keeps CN rules: its clock may still pause for an appraisal.
     ticket = clock_changes.pause_clock(
@@ -116,7 +104,7 @@ def test_the_profile_stays_with_the_ticket_when_the_deployment_changes(handler, 
 def test_bad_intake_is_refused_and_nothing_saved(handler, overrides, field):
     before = _db.session.scalar(select(func.count()).select_from(Ticket))
     with pytest.raises(ValidationFailed) as refused:
-        intake(handler, **overrides)
+        make_ticket(handler, **overrides)
     assert refused.value.field == field
     _db.session.rollback()
     assert _db.session.scalar(select(func.count()).select_from(Ticket)) == before
@@ -126,17 +114,17 @@ def test_an_rm_registers_complaints_only_for_their_own_customers(db):
     rm = make_user(role="rm")
     other = make_customer(owner_id=make_user(role="rm").id)
     mine = make_customer(owner_id=rm.id)
-    ticket = intake(actor_for(rm), customer_id=mine.id)
+    ticket = make_ticket(actor_for(rm), customer_id=mine.id)
     assert ticket.registered_by_id == rm.id
     with pytest.raises(PermissionDenied):
-        intake(actor_for(rm), customer_id=other.id)
+        make_ticket(actor_for(rm), customer_id=other.id)
 
 
 # ---------------------------------------------------------------- status
 
 
 def test_a_new_ticket_cannot_be_closed(handler):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     with pytest.raises(ValidationFailed, match="cannot become"):
         services.change_status(handler, ticket.id, ticket.version, "closed")
     _db.session.rollback()
@@ -144,7 +132,7 @@ def test_a_new_ticket_cannot_be_closed(handler):
 
 
 def test_the_whole_lifecycle_with_reopen(handler):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     for status in ("acknowledged", "in_progress", "waiting_on_customer", "in_progress"):
         ticket = services.change_status(handler, ticket.id, ticket.version, status)
     assert ticket.acknowledged_at is not None
@@ -179,7 +167,7 @@ def test_the_whole_lifecycle_with_reopen(handler):
 
 
 def test_withdrawal_ends_handling_and_needs_a_reason(handler):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     with pytest.raises(ValidationFailed):
         services.change_status(handler, ticket.id, ticket.version, "withdrawn")
     _db.session.rollback()
@@ -192,7 +180,9 @@ def test_withdrawal_ends_handling_and_needs_a_reason(handler):
 
 
 def test_waiting_on_the_customer_pauses_the_internal_target_only(handler):
-    ticket = intake(handler, severity="high", received_at=datetime(2026, 11, 2, 1, 0, tzinfo=UTC))
+    ticket = make_ticket(
+        handler, severity="high", received_at=datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    )
     sla, due = ticket.sla_due_at, ticket.due_at
     # Monday 2026-11-02 09:00 Shanghai + 24 business hours (9 a day) = Wednesday 15:00.
     assert sla == datetime(2026, 11, 4, 7, 0, tzinfo=UTC)
@@ -210,7 +200,7 @@ def test_waiting_on_the_customer_pauses_the_internal_target_only(handler):
 
 
 def test_cn_extensions_need_reason_notice_and_a_senior_for_the_second(handler, lead):
-    ticket = intake(handler, received_at=SHANGHAI_10AM_0920)
+    ticket = make_ticket(handler, received_at=SHANGHAI_10AM_0920)
     with pytest.raises(ValidationFailed):  # no notice to the customer
         clock_changes.extend_clock(handler, ticket.id, ticket.version, "complex case", "")
     _db.session.rollback()
@@ -242,7 +232,7 @@ def test_cn_extensions_need_reason_notice_and_a_senior_for_the_second(handler, l
 
 
 def test_cn_appraisal_pause_freezes_the_clock_and_adds_the_days(handler):
-    ticket = intake(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+    ticket = make_ticket(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
     due = ticket.due_at
     with at(datetime(2026, 11, 5, 2, 0, tzinfo=UTC)):
         ticket = clock_changes.pause_clock(
@@ -260,7 +250,7 @@ def test_cn_appraisal_pause_freezes_the_clock_and_adds_the_days(handler):
 
 def test_us_tickets_cannot_pause_and_extension_marks_in_progress(handler, profile):
     profile("US")
-    ticket = intake(handler, received_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    ticket = make_ticket(handler, received_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
     with pytest.raises(ValidationFailed, match="cannot be paused"):
         clock_changes.pause_clock(handler, ticket.id, ticket.version, "appraisal", "")
     _db.session.rollback()
@@ -272,7 +262,7 @@ def test_us_tickets_cannot_pause_and_extension_marks_in_progress(handler, profil
 
 
 def test_new_facts_restart_the_cn_clock(handler):
-    ticket = intake(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+    ticket = make_ticket(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
     with at(datetime(2026, 11, 10, 2, 0, tzinfo=UTC)):
         with pytest.raises(ValidationFailed):
             clock_changes.restart_clock(handler, ticket.id, ticket.version, "x", date(2026, 10, 1))
@@ -285,7 +275,7 @@ def test_new_facts_restart_the_cn_clock(handler):
 
 
 def test_feedback_has_no_regulatory_clock_to_change(handler):
-    ticket = intake(handler, kind="feedback")
+    ticket = make_ticket(handler, kind="feedback")
     with pytest.raises(ValidationFailed, match="regulatory clock"):
         clock_changes.extend_clock(handler, ticket.id, ticket.version, "x", "y")
 
@@ -294,7 +284,7 @@ def test_feedback_has_no_regulatory_clock_to_change(handler):
 
 
 def test_a_stale_version_is_refused_with_who_and_when(handler, lead):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     stale = ticket.version
     services.change_status(lead, ticket.id, stale, "acknowledged")
     with pytest.raises(Conflict) as refused:
@@ -316,7 +306,7 @@ def test_a_stale_version_is_refused_with_who_and_when(handler, lead):
 
 
 def test_details_edits_are_recorded_before_and_after(handler):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     data = services.DetailsInput(
         subject="Late fee",
         channel_code="A0303",
@@ -338,7 +328,7 @@ def test_details_edits_are_recorded_before_and_after(handler):
 
 def test_bulk_assignment_notifies_the_assignee_once(handler, lead):
     colleague = make_user(role="handler", name="Colleague")
-    tickets = [intake(handler) for _ in range(3)]
+    tickets = [make_ticket(handler) for _ in range(3)]
     changed = assignment.assign(lead, [t.id for t in tickets], colleague.id, None)
     assert changed == 3
     assert assignment.assign(lead, [t.id for t in tickets], colleague.id, None) == 0
@@ -360,16 +350,16 @@ def test_only_handlers_assign_at_intake_whoever_calls(handler):
     _db.session.add(team)
     _db.session.commit()
     with pytest.raises(PermissionDenied, match="assign a ticket at intake"):
-        intake(actor_for(rm), customer_id=customer.id, assignee_id=handler.user_id)
+        make_ticket(actor_for(rm), customer_id=customer.id, assignee_id=handler.user_id)
     with pytest.raises(PermissionDenied, match="assign a ticket at intake"):
-        intake(actor_for(rm), customer_id=customer.id, team_id=team.id)
-    assert intake(actor_for(rm), customer_id=customer.id).assignee_id is None
-    ticket = intake(handler, assignee_id=handler.user_id, team_id=team.id)
+        make_ticket(actor_for(rm), customer_id=customer.id, team_id=team.id)
+    assert make_ticket(actor_for(rm), customer_id=customer.id).assignee_id is None
+    ticket = make_ticket(handler, assignee_id=handler.user_id, team_id=team.id)
     assert (ticket.assignee_id, ticket.team_id) == (handler.user_id, team.id)
 
 
 def test_a_bulk_assignment_names_an_assignee_or_a_team(handler, lead):
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     with pytest.raises(ValidationFailed, match="assignee or a team"):
         assignment.assign(lead, [ticket.id], None, None)
     with pytest.raises(ValidationFailed, match="at least one"):
@@ -377,7 +367,7 @@ def test_a_bulk_assignment_names_an_assignee_or_a_team(handler, lead):
 
 
 def test_the_ticket_page_assignment_is_saved_under_the_ticket_version(handler, lead):
-    ticket = intake(handler, assignee_id=handler.user_id)
+    ticket = make_ticket(handler, assignee_id=handler.user_id)
     ticket = assignment.reassign(lead, ticket.id, ticket.version, None, None)
     assert ticket.assignee_id is None  # unassigned: the page may clear it
     with pytest.raises(Conflict, match="was changed by"):
@@ -386,9 +376,9 @@ def test_the_ticket_page_assignment_is_saved_under_the_ticket_version(handler, l
 
 def test_merging_a_repeat_closes_it_pointing_here(handler):
     customer = make_customer()
-    first = intake(handler, customer_id=customer.id)
-    repeat = intake(handler, customer_id=customer.id)
-    stranger = intake(handler, customer_id=make_customer().id)
+    first = make_ticket(handler, customer_id=customer.id)
+    repeat = make_ticket(handler, customer_id=customer.id)
+    stranger = make_ticket(handler, customer_id=make_customer().id)
     with pytest.raises(ValidationFailed, match="same customer"):
         merging.merge(handler, first.id, stranger.reference, "repeat")
     _db.session.rollback()
@@ -405,7 +395,7 @@ def test_merging_a_repeat_closes_it_pointing_here(handler):
 
 def test_notes_are_internal_and_responses_customer_facing(db):
     rm = make_user(role="rm")
-    ticket = intake(actor_for(rm), customer_id=make_customer(owner_id=rm.id).id)
+    ticket = make_ticket(actor_for(rm), customer_id=make_customer(owner_id=rm.id).id)
     services.add_note(actor_for(rm), ticket.id, "Customer sounded upset")
     with pytest.raises(PermissionDenied):  # an RM writes notes, handlers answer the customer
         services.add_note(actor_for(rm), ticket.id, "Refund approved", customer_facing=True)
@@ -413,10 +403,10 @@ def test_notes_are_internal_and_responses_customer_facing(db):
 
 
 def test_an_rm_cannot_open_another_rms_customers_ticket(db):
-    handler = actor_for(make_user(role="handler"))
-    ticket = intake(handler, customer_id=make_customer(owner_id=make_user(role="rm").id).id)
+    handler = make_actor("handler")
+    ticket = make_ticket(handler, customer_id=make_customer(owner_id=make_user(role="rm").id).id)
     with pytest.raises(PermissionDenied):
-        access.get_ticket(actor_for(make_user(role="rm")), ticket.id)
+        access.get_ticket(make_actor("rm"), ticket.id)
 
 
 # ---------------------------------------------------------------- the clock watch
@@ -431,7 +421,9 @@ def test_the_clock_watch_warns_escalates_once_and_rearms(app, handler, lead):
     _db.session.add(TeamMember(team_id=team.id, user_id=handler.user_id))
     _db.session.commit()
     received = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
-    ticket = intake(handler, received_at=received, assignee_id=handler.user_id, team_id=team.id)
+    ticket = make_ticket(
+        handler, received_at=received, assignee_id=handler.user_id, team_id=team.id
+    )
     before_warning = ticket.warn_at - timedelta(minutes=1)
     assert clock_watch(before_warning) == {"warned": 0, "escalated": 0}
     assert clock_watch(ticket.warn_at) == {"warned": 1, "escalated": 0}
@@ -459,9 +451,9 @@ def test_the_clock_watch_warns_escalates_once_and_rearms(app, handler, lead):
 def test_the_clock_watch_skips_paused_and_closed_tickets(handler):
     from portal.tickets.jobs import clock_watch
 
-    paused = intake(handler)
+    paused = make_ticket(handler)
     clock_changes.pause_clock(handler, paused.id, paused.version, "appraisal", "told")
-    closed = intake(handler)
+    closed = make_ticket(handler)
     services.change_status(handler, closed.id, closed.version, "withdrawn", reason="gone")
     far = datetime.now(UTC) + timedelta(days=400)
     assert clock_watch(far) == {"warned": 0, "escalated": 0}
@@ -471,7 +463,7 @@ def test_clock_watch_is_registered_as_a_job(runner, handler):
     """`flask jobs once tickets.clock_watch --at …` replays the watch as of that instant."""
     from portal.jobs.models import JobRun
 
-    ticket = intake(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+    ticket = make_ticket(handler, received_at=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
     at_breach = (ticket.due_at + timedelta(hours=1)).isoformat()
     result = runner.invoke(args=["jobs", "once", "tickets.clock_watch", "--at", at_breach])
     assert result.exit_code == 0, result.output
@@ -486,7 +478,7 @@ def test_a_save_racing_another_is_refused_not_lost(handler, lead):
     at N+1 (SQLAlchemy's version counter), so it is refused and the first change stays."""
     from sqlalchemy import update
 
-    ticket = intake(handler)
+    ticket = make_ticket(handler)
     real_locked = versions.locked_for_change
 
     def read_then_lose_the_race(actor, ticket_id, version):

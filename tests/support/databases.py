@@ -1,6 +1,7 @@
 """Which databases the suite runs on, and throwaway databases for tests that need their own."""
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,30 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
         return
     base = make_url(postgres_url())
     with scratch_postgres(base, f"{base.database}_{uuid.uuid4().hex[:10]}") as url:
+        yield url
+
+
+@contextmanager
+def copy_of_database(backend: str, source_url: str, directory: Path) -> Iterator[str]:
+    """A copy of the database at `source_url`, dropped afterwards; yields its URL. On
+    PostgreSQL the copy is CREATE DATABASE ... TEMPLATE, so nothing may be connected to the
+    source; on SQLite it is SQLite's online backup, which includes what is still in the WAL."""
+    if backend == "sqlite":
+        path = directory / f"copy-{uuid.uuid4().hex[:8]}.sqlite3"
+        source = sqlite3.connect(make_url(source_url).database)
+        target = sqlite3.connect(path)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+        yield f"sqlite:///{path}"
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+        return
+    base = make_url(postgres_url())
+    template = make_url(source_url).database
+    with scratch_postgres(base, f"{base.database}_{uuid.uuid4().hex[:10]}", template) as url:
         yield url
 
 

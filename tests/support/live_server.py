@@ -101,8 +101,9 @@ def _wait_until_healthy(process: subprocess.Popen[str], base_url: str) -> str | 
 
 
 @contextmanager
-def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """Migrate and seed the database at `database_url`, serve the portal on it, yield its URL.
+def live_server(database_url: str, tmp_path: Path, *, prepare: bool = True) -> Iterator[str]:
+    """Migrate and seed the database at `database_url` (unless `prepare` is false: it already
+    is), serve the portal on it, yield its URL.
 
     The server's output goes to a log file under `tmp_path`; it is quoted in the error when
     the server does not answer /healthz within START_TIMEOUT seconds.
@@ -110,8 +111,9 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = _environment(database_url, base_url)
-    _run_flask(["db", "upgrade"], env)
-    _run_flask(["demo", "seed", "--quiet"], env)
+    if prepare:
+        _run_flask(["db", "upgrade"], env)
+        _run_flask(["demo", "seed", "--quiet"], env)
 
     log_path = Path(tmp_path) / f"live-server-{port}.log"
     with log_path.open("w", encoding="utf-8") as log:

@@ -2,8 +2,10 @@
 
 Select it with JOB_REGISTRY=tests.support.slow_jobs:JOBS. The job appends
 "start <pid> <time.time()>" and "end <pid> <time.time()>" to the file named by SLOW_JOB_LOG,
-sleeping SLOW_JOB_SECONDS (default 1.5) in between. Each line is one short O_APPEND write,
-flushed and fsynced, so lines from concurrent processes never interleave.
+running SLOW_JOB_SECONDS (default 1.5) in between; or, when SLOW_JOB_RELEASE names a file, until
+that file exists (SLOW_JOB_SECONDS at most), so that a test holds it exactly as long as it needs
+to. Each line is one short O_APPEND write, flushed and fsynced, so lines from concurrent
+processes never interleave.
 """
 
 import os
@@ -23,9 +25,16 @@ def _record(event: str) -> None:
 
 
 def slow(as_of: datetime) -> dict[str, Any]:
-    """Hold the job for SLOW_JOB_SECONDS, recording the interval it ran in."""
+    """Hold the job for SLOW_JOB_SECONDS or until released, recording the interval it ran in."""
     _record("start")
-    time.sleep(float(os.environ.get("SLOW_JOB_SECONDS", "1.5")))
+    seconds = float(os.environ.get("SLOW_JOB_SECONDS", "1.5"))
+    release = os.environ.get("SLOW_JOB_RELEASE")
+    if release:
+        deadline = time.monotonic() + seconds
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    else:
+        time.sleep(seconds)
     _record("end")
     return {"pid": os.getpid()}
 
