@@ -187,7 +187,7 @@ def search_url(query: str) -> str:
     return "/customers?" + urlencode({"q": query})
 
 
-_NEXT_LINK = re.compile(r'<a href="([^"]*[?&](?:amp;)?after=[^"]*)"')
+_NEXT_LINK = re.compile(r'<a (?:[a-z]+="[^"]*" )*href="([^"]*[?&](?:amp;)?after=[^"]*)"')
 _OLDER_LINK = re.compile(r'<a href="([^"]*[?&](?:amp;)?before=[^"]*)"')
 
 
@@ -291,7 +291,7 @@ def build_cases(fx: Fixtures, clients: dict[str, FlaskClient], list_page: int) -
 
 _FRAGMENTS = re.compile(
     r"<tbody>.*?</tbody>|<ol class=\"timeline\">.*?</ol>|<p id=\"timeline-more\">.*?</p>"
-    r"|<a href=\"[^\"]*after=[^\"]*\">",
+    r"|<a (?:[a-z]+=\"[^\"]*\" )*href=\"[^\"]*after=[^\"]*\">",
     re.S,
 )
 
