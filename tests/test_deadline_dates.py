@@ -489,3 +489,23 @@ def test_the_clock_watch_names_the_last_day(
 
 def _label(locale: str) -> str:
     return "Due" if locale == "en" else "到期日"
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "that is by 15 Dec 2026, end of day."),
+        ("zh_Hans", "（即2026年12月15日24时前）"),
+    ],
+)
+def test_the_template_preview_shows_sample_dates_as_the_customer_reads_them(
+    client, login_as, db, locale: str, expected: str
+) -> None:
+    from tests.test_messaging_pages import template_form
+
+    login_as("admin")
+    url = f"/admin/templates/ticket_acknowledgement_cn/{locale}"
+    preview = client.submit(f"{url}/preview", template_form(client, url), htmx=True)
+    assert preview.status_code == 200
+    assert expected in preview.text
+    assert "2026-12-15" not in preview.text
