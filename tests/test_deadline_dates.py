@@ -509,3 +509,13 @@ def test_the_template_preview_shows_sample_dates_as_the_customer_reads_them(
     assert preview.status_code == 200
     assert expected in preview.text
     assert "2026-12-15" not in preview.text
+
+
+def test_a_us_notice_previews_its_dates_the_us_way(client, login_as, db) -> None:
+    from tests.test_messaging_pages import template_form
+
+    login_as("admin")
+    url = "/admin/templates/ticket_acknowledgement_us/en"
+    preview = client.submit(f"{url}/preview", template_form(client, url), htmx=True)
+    assert "respond within 15 days, by Dec 15, 2026, end of day." in preview.text  # text part
+    assert "15 Dec 2026" not in preview.text
