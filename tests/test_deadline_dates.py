@@ -519,3 +519,9 @@ def test_a_us_notice_previews_its_dates_the_us_way(client, login_as, db) -> None
     preview = client.submit(f"{url}/preview", template_form(client, url), htmx=True)
     assert "respond within 15 days, by Dec 15, 2026, end of day." in preview.text  # text part
     assert "15 Dec 2026" not in preview.text
+
+
+def test_a_language_the_portal_does_not_speak_reads_english(app) -> None:
+    end = end_of_day(date(2026, 12, 31), ZoneInfo("Asia/Shanghai"))
+    with app.app_context():
+        assert format_deadline(end, "xx_Nowhere", "UK") == "31 Dec 2026, end of day"

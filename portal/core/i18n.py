@@ -68,8 +68,10 @@ def firm_zone() -> ZoneInfo:
 
 
 def reader_language(language: str | None = None) -> str:
-    """`language` when given (a customer's, a template's), else the viewer's."""
-    return str(language or get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    """`language` when given (a customer's, a template's), else the viewer's; English for one
+    the portal does not speak, as an email in it falls back to its English template."""
+    chosen = str(language or get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    return chosen if chosen in current_app.config["LANGUAGES"] else "en"
 
 
 def date_locale(language: str, profile: str | None = None) -> str:
