@@ -125,7 +125,7 @@ def _init_extensions(app: Flask) -> None:
     from portal.accounts.services import load_session_user
     from portal.core.access import init_access
     from portal.core.errors import register_error_handlers
-    from portal.core.i18n import html_lang, select_locale, select_timezone
+    from portal.core.i18n import html_lang, init_dates, select_locale, select_timezone
     from portal.core.requests import init_requests
     from portal.core.security import init_security
 
@@ -147,6 +147,7 @@ def _init_extensions(app: Flask) -> None:
 
     init_requests(app)
     init_access(app)
+    init_dates(app)
     init_security(app)
     register_error_handlers(app)
 

@@ -1,8 +1,11 @@
-"""Real Chromium: sign-in, language, sign-out, an RM's htmx workflow, and axe on key pages."""
+"""Real Chromium: sign-in, language, sign-out, an RM's htmx workflow, a handler reading a
+deadline in both languages, and axe on key pages."""
 
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 
 from portal.core.access import Role
 from portal.demo.seed import DEMO_ACCOUNTS
-from tests.conftest import PreparedDatabases
+from tests.conftest import PreparedDatabases, config_for
 from tests.support.live_server import live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -47,10 +50,16 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+@dataclass(frozen=True)
+class LivePortal:
+    url: str
+    database_url: str  # for a test that puts its own rows in front of the browser
+
+
 @pytest.fixture(scope="module")
-def base_url(
+def live_portal(
     backend: str, prepared_databases: PreparedDatabases, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+) -> Iterator[LivePortal]:
     """One migrated, seeded portal per backend, shared by the tests of this module: a copy of
     the run's demo-seeded database, served by `flask run`."""
     directory = tmp_path_factory.mktemp(f"live-{backend}")
@@ -58,7 +67,12 @@ def base_url(
         prepared_databases.demo(backend, directory) as database_url,
         live_server(database_url, directory, prepare=False) as url,
     ):
-        yield url
+        yield LivePortal(url, database_url)
+
+
+@pytest.fixture(scope="module")
+def base_url(live_portal: LivePortal) -> str:
+    return live_portal.url
 
 
 class ConsoleErrors:
@@ -330,6 +344,53 @@ def test_a_handler_answers_an_emailed_complaint_with_a_reply_template(
         assert blocking == [], "accessibility violations on the ticket page:\n" + "\n".join(
             _describe(violation) for violation in blocking
         )
+        assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
+    finally:
+        context.close()
+
+
+def _complaint_due_on_new_years_eve(database_url: str) -> int:
+    """A CN complaint received 16 Dec 2025 at 10:00 in Shanghai, written into the live
+    portal's database: 15 days end at 24:00 on Wed 31 Dec 2025, stored as 1 Jan 2026 00:00."""
+    from zoneinfo import ZoneInfo
+
+    from portal import create_app
+    from portal.core.extensions import db
+    from tests.factories import make_actor, make_customer, make_ticket
+
+    app = create_app(config_for(database_url))
+    try:
+        with app.app_context():
+            received = datetime(2025, 12, 16, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+            ticket = make_ticket(make_actor("handler"), make_customer(), received_at=received)
+            return ticket.id
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_a_handler_reads_the_last_day_of_the_period_in_both_languages(
+    browser: Browser, live_portal: LivePortal
+) -> None:
+    ticket_id = _complaint_due_on_new_years_eve(live_portal.database_url)
+    context = browser.new_context(base_url=live_portal.url)
+    try:
+        page = context.new_page()
+        console = ConsoleErrors(page)
+        _sign_in(page, HANDLER)
+        page.goto(f"/tickets/{ticket_id}")
+        deadline = page.locator("#regulatory-deadline")
+        expect(deadline).to_have_text("31 Dec 2025, end of day")
+
+        page.select_option("#language-select", "zh_Hans")
+        page.locator("form.language-form button[type=submit]").click()
+        expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+        page.goto(f"/tickets/{ticket_id}")
+        expect(deadline).to_have_text("2025年12月31日24时前")
+
+        page.select_option("#language-select", "en")  # the choice is kept on the account
+        page.locator("form.language-form button[type=submit]").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
         assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
     finally:
         context.close()

@@ -180,7 +180,8 @@ def test_cn_extension_is_emailed_with_the_reason_and_new_deadline(db, handler):
     assert message.template_key == "ticket_extension_cn"
     assert message.context["message"] == "We need 15 more days."
     ticket = fresh(ticket.id)
-    assert message.context["deadline"] == notices.notice_context(ticket)["deadline"]
+    deadline = notices.notice_context(ticket, "zh_Hans")["deadline"]
+    assert message.context["deadline"] == deadline and deadline.endswith("24时前")
 
 
 def test_cn_extension_told_by_phone_is_recorded_not_emailed(db, handler):
@@ -343,7 +344,8 @@ def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, l
     )
     assert box.status_code == 200
     text = box.get_data(as_text=True)
-    deadline = notices.notice_context(ticket)["deadline"]
+    deadline = notices.notice_context(ticket, "en")["deadline"]
+    assert deadline.endswith(", end of day")
     assert f"Hello.\n\nDear Wang Mei, about {ticket.reference} (answer by {deadline})." in text
     assert client.get(f"/tickets/{ticket.id}/reply-text?template=99999").status_code == 404
 

@@ -1,9 +1,14 @@
-"""Language and time zone of the person looking at a page."""
+"""Language and time zone of the person looking at a page, and the dates they are told."""
 
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_request_context, request, session
+from babel import dates as babel_dates
+from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import force_locale, get_locale, gettext
 from flask_login import current_user
+
+from portal.core.timeutil import as_utc, parse_instant
 
 _ACCEPT_OFFERS = {
     "en": "en",
@@ -47,3 +52,93 @@ def viewer_zone() -> ZoneInfo:
     """The viewer's zone as a zoneinfo object (Flask-Babel's pytz zones must not be used with
     datetime.replace: they would attach local mean time)."""
     return ZoneInfo(select_timezone())
+
+
+# ---------------------------------------------------------------- dates a reader is told
+
+# English dates follow the custom of the firm's jurisdiction (COMPLAINT_PROFILE, or a ticket's
+# own profile): day month year in the UK and in China (CLDR's international English), month
+# day, year in the US. Chinese reads the same everywhere.
+_ENGLISH_BY_PROFILE = {"CN": "en_001", "UK": "en_GB", "US": "en_US"}
+
+
+def firm_zone() -> ZoneInfo:
+    """The firm's zone, in which periods of days are counted and their last days named."""
+    return ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+
+
+def reader_language(language: str | None = None) -> str:
+    """`language` when given (a customer's, a template's), else the viewer's; English for one
+    the portal does not speak, as an email in it falls back to its English template."""
+    chosen = str(language or get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    return chosen if chosen in current_app.config["LANGUAGES"] else "en"
+
+
+def date_locale(language: str, profile: str | None = None) -> str:
+    """The Babel locale whose date pattern a reader of `language` expects under `profile`."""
+    if language.startswith("en"):
+        code = profile or current_app.config.get("COMPLAINT_PROFILE", "CN")
+        return _ENGLISH_BY_PROFILE.get(code, "en_001")
+    return language
+
+
+def last_day(end: datetime, zone: ZoneInfo | None = None) -> date:
+    """The last day of a period that ends at `end`: a deadline is stored as 24:00 of its last
+    day in the firm's zone, which is 00:00 of the next day, so the day before that midnight."""
+    local = as_utc(end).astimezone(zone or firm_zone())
+    return (local - timedelta(microseconds=1)).date()
+
+
+def format_day(
+    day: date | datetime, language: str | None = None, profile: str | None = None
+) -> str:
+    """A calendar day in the reader's language (Babel's medium pattern: "22 Dec 2026",
+    "2026年12月22日"); an instant is first taken to its date in the firm's zone."""
+    if isinstance(day, datetime):
+        day = as_utc(day).astimezone(firm_zone()).date()
+    return babel_dates.format_date(
+        day, "medium", locale=date_locale(reader_language(language), profile)
+    )
+
+
+def format_deadline(end: datetime, language: str | None = None, profile: str | None = None) -> str:
+    """A deadline as its reader is told it: the last day of the period, which counts whole,
+    in the firm's zone and the reader's language — "6 Jan 2027, end of day",
+    "2027年1月6日24时前" (docs/regulation.md, "How a deadline is shown")."""
+    language = reader_language(language)
+    day = format_day(last_day(end), language, profile)
+    if language == str(get_locale()):
+        return gettext("%(day)s, end of day", day=day)
+    with force_locale(language):
+        return gettext("%(day)s, end of day", day=day)
+
+
+def format_instant(
+    moment: datetime, language: str | None = None, zone: ZoneInfo | None = None
+) -> str:
+    """A real instant (an internal target at 15:00) as date and time in `zone`, else the
+    viewer's, with the pattern the rest of the staff pages use."""
+    return babel_dates.format_datetime(
+        as_utc(moment), "short", tzinfo=zone or viewer_zone(), locale=reader_language(language)
+    )
+
+
+def _instant(value: datetime | str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):  # as event data holds it
+        try:
+            return parse_instant(value)
+        except ValueError:
+            return None
+    return value
+
+
+def deadline_filter(value: datetime | str | None, profile: str | None = None) -> str:
+    """Jinja: `{{ ticket.due_at | deadline(ticket.profile) }}`; "—" when there is none."""
+    instant = _instant(value)
+    return "—" if instant is None else format_deadline(instant, profile=profile)
+
+
+def init_dates(app: Flask) -> None:
+    app.add_template_filter(deadline_filter, "deadline")

@@ -20,12 +20,12 @@ from portal.core.transaction import use_case
 from portal.messaging.models import MessageTemplate
 from portal.messaging.services import require_admin
 from portal.messaging.templates import (
-    SAMPLE_CONTEXT,
     Rendered,
     check_template,
     default_keys,
     default_template,
     render,
+    sample_context,
     template_for,
 )
 
@@ -161,7 +161,7 @@ def preview_template(actor: Actor, key: str, locale: str, source: TemplateSource
     require_admin(actor)
     check_key(key, locale)
     check_source(key, source)
-    return render(key, locale, dict(SAMPLE_CONTEXT), {(key, locale): source.as_tuple()})
+    return render(key, locale, sample_context(locale, key), {(key, locale): source.as_tuple()})
 
 
 def _changed_meanwhile(*_use_case_args: Any, **_use_case_kwargs: Any) -> Conflict:

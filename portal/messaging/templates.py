@@ -7,6 +7,7 @@ value missing from an old message), it fails alone, with the reason (compose.py)
 """
 
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -14,9 +15,11 @@ from flask_babel import lazy_gettext as _l
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from portal.core.calendars import end_of_day
 from portal.core.config import PROJECT_ROOT
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
+from portal.core.i18n import firm_zone, format_day, format_deadline
 from portal.messaging.models import MessageTemplate
 
 SUBJECT_MAX = 300
@@ -44,14 +47,35 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     # complaint-ticket notices and replies (tickets/channels/notices.py)
     "reference": "CMP-2026-000123",
     "kind": "complaint",
-    "received_on": "2026-11-30",
-    "deadline": "2026-12-15",
-    "summary_deadline": "2026-12-03",
+    "received_on": "30 Nov 2026",
+    "deadline": "15 Dec 2026, end of day",
+    "summary_deadline": "3 Dec 2026, end of day",
     "message": "We have asked the branch for the call recording.",
     "outcome": "The late fee is refunded.",
     "redress": "150.00",
     "company_response": "Closed with monetary relief",
 }
+
+
+SAMPLE_DAYS = {"received_on": date(2026, 11, 30)}
+SAMPLE_DEADLINES = {"deadline": date(2026, 12, 15), "summary_deadline": date(2026, 12, 3)}
+
+
+def sample_context(locale: str, key: str = "") -> dict[str, Any]:
+    """The sample values with their dates written as a message of template `key` in `locale`
+    has them (a deadline is the last day of its period: tickets/channels/notices.py); a
+    complaint notice's dates follow its profile (`ticket_<notice>_<cn|uk|us>`)."""
+    zone = firm_zone()
+    suffix = key.rsplit("_", 1)[-1].upper() if key.startswith(TRANSACTIONAL_PREFIX) else ""
+    profile = suffix if suffix in ("CN", "UK", "US") else None
+    return {
+        **SAMPLE_CONTEXT,
+        **{name: format_day(day, locale, profile) for name, day in SAMPLE_DAYS.items()},
+        **{
+            name: format_deadline(end_of_day(day, zone), locale, profile)
+            for name, day in SAMPLE_DEADLINES.items()
+        },
+    }
 
 
 @dataclass(frozen=True)

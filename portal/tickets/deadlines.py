@@ -7,11 +7,13 @@ a deadline.
 """
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from portal.core.timeutil import as_utc
+from portal.core.i18n import format_deadline, format_instant
+from portal.core.timeutil import as_utc, parse_instant
 from portal.tickets import clocks
 from portal.tickets.models import Kind, Severity, Ticket
 
@@ -63,6 +65,22 @@ def clock_state(ticket: Ticket) -> clocks.ClockState:
 def is_regulated(ticket: Ticket) -> bool:
     """Regulatory clocks run for complaints; other kinds have the internal SLA only."""
     return ticket.kind == Kind.COMPLAINT
+
+
+def due_text(
+    ticket: Ticket,
+    at: datetime | str | None = None,
+    language: str | None = None,
+    zone: ZoneInfo | None = None,
+) -> str:
+    """When a ticket is due (`at`, else its `due_at`; an event's ISO text will do), as staff
+    read it: a complaint's regulatory deadline as the last day of its period in the firm's
+    zone ("6 Jan 2027, end of day"); the internal target that is the only deadline of other
+    tickets, a real instant, as date and time in `zone` (else the viewer's)."""
+    moment = parse_instant(at) if isinstance(at, str) else at or ticket.due_at
+    if is_regulated(ticket):
+        return format_deadline(moment, language, ticket.profile)
+    return format_instant(moment, language, zone)
 
 
 def apply_clock(ticket: Ticket, state: clocks.ClockState) -> None:

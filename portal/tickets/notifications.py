@@ -5,6 +5,8 @@ A notification's key is unique, so whatever writes one (a job run twice, two pro
 once) writes it once.
 """
 
+from zoneinfo import ZoneInfo
+
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
@@ -12,8 +14,10 @@ from sqlalchemy import func, insert, select, update
 from portal.accounts.models import User
 from portal.core.errors import NotFound
 from portal.core.extensions import db, dialect_name
-from portal.core.timeutil import utc_now
+from portal.core.i18n import firm_zone
+from portal.core.timeutil import is_valid_timezone, utc_now
 from portal.core.transaction import use_case
+from portal.tickets.deadlines import due_text
 from portal.tickets.models import Notification, Ticket
 
 UNREAD_CAP = 99
@@ -23,15 +27,23 @@ def notify(user_id: int, key: str, kind: str, ticket: Ticket) -> None:
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         return
-    with force_locale(user.locale or "en"):
+    language = user.locale or "en"
+    with force_locale(language):
+        due = due_text(ticket, language=language, zone=_zone_of(user)) if "clock" in kind else ""
         if kind == "clock.warning":
-            message = _("%(reference)s has used 80 %% of its time.", reference=ticket.reference)
+            message = _(
+                "%(reference)s has used 80 %% of its time: due %(due)s.",
+                reference=ticket.reference,
+                due=due,
+            )
         elif kind == "assigned":
             message = _("%(reference)s was assigned to you.", reference=ticket.reference)
         elif kind == "email":
             message = _("%(reference)s: the complainant wrote again.", reference=ticket.reference)
         else:
-            message = _("%(reference)s is past its deadline.", reference=ticket.reference)
+            message = _(
+                "%(reference)s is past its deadline, %(due)s.", reference=ticket.reference, due=due
+            )
     values = {
         "user_id": user_id,
         "key": key,
@@ -46,6 +58,12 @@ def notify(user_id: int, key: str, kind: str, ticket: Ticket) -> None:
         db.session.execute(pg_insert(Notification).values(values).on_conflict_do_nothing())
     else:
         db.session.execute(insert(Notification).values(values).prefix_with("OR IGNORE"))
+
+
+def _zone_of(user: User) -> ZoneInfo:
+    """The user's own zone for a time of day (a regulatory deadline is named in the firm's
+    zone whoever reads it), else the firm's."""
+    return ZoneInfo(user.timezone) if is_valid_timezone(user.timezone or "") else firm_zone()
 
 
 def notify_assigned(ticket: Ticket, assignee_id: int) -> None:

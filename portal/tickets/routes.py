@@ -27,6 +27,7 @@ from portal.tickets import (
     access,
     assignment,
     clock_changes,
+    deadlines,
     merging,
     notifications,
     queue,
@@ -75,6 +76,7 @@ def template_globals() -> dict[str, Any]:
         "ticket_profile_labels": PROFILE_LABELS,
         "ticket_urgency": queue.urgency,
         "ticket_time_left": time_left,
+        "ticket_due": deadlines.due_text,
     }
 
 

@@ -23,13 +23,14 @@ from sqlalchemy import select
 from portal.core.audit import Actor
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
-from portal.core.timeutil import as_utc, utc_now
+from portal.core.i18n import format_day, format_deadline
+from portal.core.timeutil import utc_now
 from portal.core.transaction import use_case
 from portal.customers.pii import first_name
 from portal.messaging.models import Message, Purpose
 from portal.messaging.services import Draft, queue
 from portal.tickets.access import require_handler
-from portal.tickets.deadlines import clock_settings
+from portal.tickets.deadlines import is_regulated
 from portal.tickets.events import add_event
 from portal.tickets.models import (
     REMEDIES,
@@ -61,10 +62,8 @@ def template_key(kind: str, profile: str) -> str:
     return f"ticket_{kind}_{profile.lower()}"
 
 
-def _day(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return as_utc(moment).astimezone(clock_settings().zone).date().isoformat()
+def _deadline(end: datetime | None, locale: str, profile: str) -> str:
+    return "" if end is None else format_deadline(end, locale, profile)
 
 
 def _redress(ticket: Ticket) -> str:
@@ -73,15 +72,18 @@ def _redress(ticket: Ticket) -> str:
     return f"{ticket.redress_amount:,.2f}"
 
 
-def notice_context(ticket: Ticket, message: str = "") -> dict[str, Any]:
+def notice_context(ticket: Ticket, locale: str, message: str = "") -> dict[str, Any]:
     """The values a ticket template may use (the sample values in messaging/templates.py name
-    the same ones, so an admin's template is checked against them on save)."""
+    the same ones, so an admin's template is checked against them on save). Dates are written
+    out in `locale`, the language the message is in: the day of receipt, and each deadline as
+    the last day of its period, which counts whole ("6 Jan 2027, end of day")."""
+    deadline = ticket.due_at if is_regulated(ticket) else None
     return {
         "reference": ticket.reference,
         "kind": ticket.kind,
-        "received_on": _day(ticket.received_at),
-        "deadline": _day(ticket.due_at),
-        "summary_deadline": _day(ticket.summary_due_at),
+        "received_on": format_day(ticket.received_at, locale, ticket.profile),
+        "deadline": _deadline(deadline, locale, ticket.profile),
+        "summary_deadline": _deadline(ticket.summary_due_at, locale, ticket.profile),
         "message": message,
         "outcome": ticket.resolution or "",
         "redress": _redress(ticket),
@@ -157,7 +159,7 @@ def send(
                 template_key=template_key(kind, ticket.profile),
                 send_at=now,
                 transactional=True,
-                context=notice_context(ticket, message),
+                context=notice_context(ticket, to.locale, message),
                 source_id=str(ticket.id),
                 headers=headers,
                 message_id=message_id,

@@ -3,7 +3,9 @@ any and one language, with placeholders filled from the ticket.
 
 Placeholders are Jinja values in the sandbox the mail templates use — `{{ customer_name }}`,
 `{{ first_name }}`, `{{ reference }}`, `{{ deadline }}`, `{{ received_on }}`, `{{ firm }}` —
-checked when an admin saves, so inserting one never fails on the ticket page.
+checked when an admin saves, so inserting one never fails on the ticket page. Dates are
+written in the template's language; `{{ deadline }}` is the last day of a complaint's
+regulatory period ("6 Jan 2027, end of day"), empty for a ticket without one.
 """
 
 from dataclasses import dataclass
@@ -35,8 +37,8 @@ PLACEHOLDERS: dict[str, str] = {
     "customer_name": "Wang Mei",
     "first_name": "Mei",
     "reference": "CMP-2026-000123",
-    "deadline": "2026-12-15",
-    "received_on": "2026-11-30",
+    "deadline": "15 Dec 2026, end of day",
+    "received_on": "30 Nov 2026",
     "firm": "Example Consumer Finance",
 }
 _env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
@@ -146,7 +148,7 @@ def fill(ticket: Ticket, template_id: int) -> str:
     if template is None or not template.active:
         raise NotFound(_l("No such reply template."))
     who = complainant(ticket)
-    context = notice_context(ticket)
+    context = notice_context(ticket, template.locale)  # dates in the template's language
     values = {
         "customer_name": who.name,
         "first_name": first_name(who.name) if who.name else "",
