@@ -11,6 +11,7 @@ from portal.core.audit import AuditEvent
 from portal.core.errors import Conflict, PermissionDenied
 from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
+from portal.customers import privacy
 from portal.messaging.models import Message
 from portal.tickets import queue
 from portal.tickets.channels import intake, suspected_spam, webform
@@ -22,7 +23,7 @@ from portal.tickets.models import (
     TicketNotice,
     Trap,
 )
-from tests.factories import make_actor, make_customer
+from tests.factories import actor_for, make_actor, make_customer, make_user
 
 EMAIL = "zhou.min@mail.example.com"
 SCRIPT = '<script>alert("x")</script>'
@@ -312,3 +313,22 @@ def test_waiting_submissions_count_under_the_senders_daily_cap(db):
             )
         )
     assert count(Ticket) == 0
+
+
+def test_erasure_sets_aside_and_erases_what_the_customer_sent(db):
+    customer = make_customer(email=EMAIL, number="C-HELD-1")
+    row = hold(description="My card 6222 1234 was blocked")
+    other = hold(email="someone.else@mail.example.com")
+    admin = actor_for(make_user(role="admin"))
+    exported = privacy.export_customer(admin, customer.id)["held_web_submissions"]
+    assert [h["description"] for h in exported] == ["My card 6222 1234 was blocked"]
+    privacy.erase_customer(admin, customer.id, "Customer's request", customer.number)
+    _db.session.expire_all()
+    row = _db.session.get(HeldSubmission, row.id)
+    assert (row.status, row.email, row.description, row.name) == (
+        "discarded",
+        None,
+        "[erased]",
+        "[erased]",
+    )
+    assert _db.session.get(HeldSubmission, other.id).status == "held"

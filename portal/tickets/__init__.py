@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
     register_jobs(app, JOBS)
     register_provider(app, "ticket", ticket_entries)
     register_export_section(app, "tickets", privacy.export_tickets)
+    register_export_section(app, "held_web_submissions", privacy.export_held)
     register_erasure_step(app, "tickets", privacy.erase_tickets)
     register_state_rule(app, "open_complaint", customers_with_open_complaints)
     register_section(app, "complaints", complaints_section)
