@@ -101,6 +101,19 @@ def test_the_queue_links_the_page_and_its_sidebar_counts_what_waits(client, hand
     assert 'Suspected spam to review</a> <span class="count count-alert">2<' in counts
 
 
+def test_the_page_goes_on_to_older_submissions(client, handler, monkeypatch):
+    monkeypatch.setattr(suspected_spam, "PAGE", 2)
+    oldest, middle, newest = (hold(email=f"sender{n}@mail.example.com") for n in range(3))
+    first = client.get("/tickets/suspected-spam").text
+    assert f'id="held-{newest.id}"' in first and f'id="held-{middle.id}"' in first
+    assert f'id="held-{oldest.id}"' not in first
+    link = f"/tickets/suspected-spam?state=held&amp;before={middle.id}"
+    assert f'rel="next" href="{link}"' in first
+    second = client.get(link.replace("&amp;", "&")).text
+    assert f'id="held-{oldest.id}"' in second and f'id="held-{middle.id}"' not in second
+    assert 'rel="next"' not in second
+
+
 @pytest.mark.parametrize("role", ["handler", "lead", "admin"])
 def test_handlers_leads_and_admins_see_it_in_their_navigation(client, login_as, role):
     login_as(role)

@@ -25,6 +25,7 @@ from sqlalchemy import func, literal_column, select
 from portal.core.audit import Actor, record_event
 from portal.core.errors import Conflict, NotFound
 from portal.core.extensions import db
+from portal.core.pagination import newest_first
 from portal.core.timeutil import as_utc, utc_now
 from portal.core.transaction import use_case
 from portal.tickets.access import can_handle, require_handler
@@ -225,21 +226,19 @@ def review_page(actor: Actor, state: str, before: int | None) -> ReviewPage:
     require_handler(actor)
     if state not in {s.value for s in HeldStatus}:
         state = HeldStatus.HELD.value
-    query = select(HeldSubmission).where(HeldSubmission.status == state)
-    if before is not None:
-        query = query.where(HeldSubmission.id < before)
-    rows = list(db.session.scalars(query.order_by(HeldSubmission.id.desc()).limit(PAGE + 1)))
-    counts = {s.value: _count(s) for s in HeldStatus}
-    ids = {r.ticket_id for r in rows if r.ticket_id}
-    tickets = {
-        t.id: t.reference for t in db.session.scalars(select(Ticket).where(Ticket.id.in_(ids)))
-    }
+    rows, more = newest_first(
+        select(HeldSubmission).where(HeldSubmission.status == state),
+        HeldSubmission.id,
+        before,
+        PAGE,
+    )
+    released = select(Ticket).where(Ticket.id.in_({r.ticket_id for r in rows}))
     return ReviewPage(
-        rows=rows[:PAGE],
-        more=rows[PAGE - 1].id if len(rows) > PAGE else None,
+        rows=rows,
+        more=more,
         state=state,
-        counts=counts,
-        tickets=tickets,
+        counts={s.value: _count(s) for s in HeldStatus},
+        tickets={t.id: t.reference for t in db.session.scalars(released)},
     )
 
 
