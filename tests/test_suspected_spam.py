@@ -239,6 +239,7 @@ def test_a_reason_too_long_is_refused_and_kept_in_the_box(client, handler):
     response = decide(client, row, "release", "x" * 2001)
     assert response.status_code == 400
     assert "At most 2000 characters." in response.text
+    assert f">{'x' * 2001}</textarea>" in response.text
     assert count(Ticket) == 0
 
 
