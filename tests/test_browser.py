@@ -394,3 +394,52 @@ def test_a_handler_reads_the_last_day_of_the_period_in_both_languages(
         assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
     finally:
         context.close()
+
+
+def test_a_handler_releases_a_complaint_held_as_suspected_spam(
+    browser: Browser, base_url: str
+) -> None:
+    """The demo's complaint that was sent too fast: from the queue's count to the review page,
+    refused without a reason, released with one, and found in the queue as a ticket."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        console = ConsoleErrors(page)
+        _sign_in(page, HANDLER)
+        page.goto("/tickets")
+        waiting = page.locator("#held-count")
+        expect(waiting.locator(".count")).to_have_text("1")
+        waiting.get_by_role("link", name="Suspected spam to review").click()
+        expect(page.locator("h1")).to_have_text("Suspected spam")
+        item = page.locator("article.held-submission", has_text="Card blocked while abroad")
+        expect(item).to_contain_text("Sent too fast: 1.4 s after the form was served")
+        expect(item).to_contain_text("zhao.lei@mail.example.com")
+        results = Axe().run(page)
+        blocking = [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
+        assert blocking == [], "accessibility violations on the review page:\n" + "\n".join(
+            _describe(violation) for violation in blocking
+        )
+
+        item.get_by_role("button", name="Release as a ticket").click()  # no reason yet
+        expect(page).to_have_url(f"{base_url}/tickets/suspected-spam")
+        expect(page.locator(".flash-success")).to_have_count(0)
+        item.get_by_label("Reason (required)").fill("A real complaint, pasted in a hurry")
+        item.get_by_role("button", name="Release as a ticket").click()
+        flash = page.locator(".flash-success")
+        expect(flash).to_contain_text(re.compile(r"Released as CMP-\d{4}-\d{6}"))
+        reference = re.search(r"CMP-\d{4}-\d{6}", flash.inner_text()).group(0)
+        expect(page.locator("article.held-submission")).to_have_count(0)
+
+        page.get_by_role("link", name=re.compile(r"Released as a ticket \(1\)")).click()
+        page.get_by_role("link", name=reference).click()
+        expect(page.locator("h1")).to_contain_text(reference)
+        history = page.locator(".history")
+        expect(history).to_contain_text("Released from suspected spam")
+        expect(history).to_contain_text("A real complaint, pasted in a hurry")
+        page.goto("/tickets?channel=A0304&cause=C99")
+        expect(page.locator("#queue-results")).to_contain_text(reference)
+        assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
+    finally:
+        context.close()

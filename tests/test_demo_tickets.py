@@ -164,11 +164,14 @@ def test_a_new_intake_continues_the_reference_sequence(seeded) -> None:
     assert ticket.reference not in references
 
 
-def test_the_demo_has_reply_templates_and_inbound_email(seeded) -> None:
-    from portal.tickets.models import InboundMail, ReplyTemplate
+def test_the_demo_has_reply_templates_inbound_email_and_a_held_submission(seeded) -> None:
+    from portal.tickets.models import HeldSubmission, InboundMail, ReplyTemplate
 
     assert db.session.scalar(select(func.count(ReplyTemplate.id))) == 4
     states = Counter(db.session.scalars(select(InboundMail.status)))
     assert states == {"opened": 1, "automatic": 1, "quarantined": 1}
     (emailed,) = db.session.scalars(select(Ticket).where(Ticket.source == "email"))
     assert emailed.prospect_id is not None
+    (held,) = db.session.scalars(select(HeldSubmission))
+    assert (held.status, held.trap, held.kind) == ("held", "too_fast", "complaint")
+    assert not db.session.scalar(select(Ticket.id).where(Ticket.description == held.description))

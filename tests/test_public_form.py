@@ -1,19 +1,31 @@
 """The public feedback and complaint form: what a visitor sends becomes a web ticket with its
-acknowledgement, and bots, floods and bad input are turned away with nothing saved."""
+acknowledgement; what the bot traps catch is kept as suspected spam, out of the queue, with the
+same thank-you page; floods and bad input are turned away with nothing saved."""
 
 import io
 import logging
+import re
 import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from portal.core.audit import AuditEvent
 from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.messaging.models import Message
 from portal.tickets.channels import public_views, webform
-from portal.tickets.models import Kind, Prospect, TaxonomyNode, Ticket, TicketEvent, TicketNotice
+from portal.tickets.contact_policy import customers_with_open_complaints
+from portal.tickets.models import (
+    HeldSubmission,
+    Kind,
+    Prospect,
+    TaxonomyNode,
+    Ticket,
+    TicketEvent,
+    TicketNotice,
+)
 from tests.factories import make_customer, make_user
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -47,8 +59,13 @@ def count(model) -> int:
     return _db.session.scalar(select(func.count()).select_from(model))
 
 
-def saved_nothing() -> bool:
+def no_ticket() -> bool:
+    """No ticket, prospect or acknowledgement."""
     return count(Ticket) == 0 and count(Prospect) == 0 and count(Message) == 0
+
+
+def saved_nothing() -> bool:
+    return no_ticket() and count(HeldSubmission) == 0
 
 
 def only_ticket() -> Ticket:
@@ -177,30 +194,102 @@ def test_a_retired_channel_code_falls_back_to_other(db):
 # ---------------------------------------------------------------- bots
 
 
-def test_a_filled_trap_field_gets_a_thank_you_without_a_reference(client, caplog):
+def held() -> list[HeldSubmission]:
+    _db.session.expire_all()
+    return list(_db.session.scalars(select(HeldSubmission).order_by(HeldSubmission.id)))
+
+
+def test_a_filled_trap_field_is_kept_as_suspected_spam_behind_the_same_thank_you(client, caplog):
     with caplog.at_level(logging.INFO, logger="portal.tickets.public"):
         response = send(client, website="http://spam.example")
     assert response.status_code == 303 and response.headers["Location"] == "/feedback/thanks"
     thanks = client.get("/feedback/thanks")
     assert thanks.status_code == 200 and "-20" not in thanks.text
-    assert "trap field" in caplog.text
-    assert saved_nothing()
+    assert "Thank you: we have received your message" in thanks.text
+    assert "as suspected spam (trap_field)" in caplog.text
+    assert no_ticket()
+    (row,) = held()
+    assert (row.status, row.trap, row.seconds) == ("held", "trap_field", None)
+    assert (row.kind, row.about, row.name, row.email) == (
+        "complaint",
+        "credit_card",
+        "Lin Mei",
+        EMAIL,
+    )
+    assert row.description == "Charged a late fee twice\nOn 3 March and again on 4 March."
+    assert row.request == "Refund the second fee." and row.account_hint == "card ending 4321"
+    event = _db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "web_form.held")
+    ).one()
+    assert (event.subject_type, event.subject_id, event.actor_label) == (
+        "held_submission",
+        str(row.id),
+        "public form",
+    )
 
 
 @pytest.mark.parametrize(
-    "started",
-    ["now", "", "not-a-token", "future"],
+    ("started", "trap"),
+    [
+        ("now", "too_fast"),
+        ("", "time_stamp"),
+        ("not-a-token", "time_stamp"),
+        ("future", "too_fast"),
+    ],
     ids=["too-fast", "missing", "tampered", "from-the-future"],
 )
-def test_a_form_sent_too_fast_or_without_its_time_stamp_saves_nothing(client, started):
+def test_a_form_sent_too_fast_or_without_its_time_stamp_is_kept_as_suspected_spam(
+    client, started, trap
+):
     token = {
-        "now": public_views.started_token(),
+        "now": public_views.started_token(at=time.time() - 1),
         "future": public_views.started_token(at=time.time() + 3600),
     }.get(started, started)
     response = send(client, started=token)
     assert response.status_code == 303 and response.headers["Location"] == "/feedback/thanks"
     assert "-20" not in client.get("/feedback/thanks").text
-    assert saved_nothing()
+    assert no_ticket()
+    (row,) = held()
+    assert (row.status, row.trap) == ("held", trap)
+    if started == "now":
+        assert 0.5 <= row.seconds < public_views.MIN_SECONDS
+    elif started == "future":
+        assert row.seconds == 0.0
+    else:
+        assert row.seconds is None
+
+
+def test_a_held_submission_is_outside_the_queue_its_counts_and_the_contact_policy(client, login_as):
+    customer = make_customer(email=EMAIL)
+    assert send(client, started=public_views.started_token()).status_code == 303
+    assert len(held()) == 1 and no_ticket()
+    assert customers_with_open_complaints([customer.id]) == set()
+    login_as(user=make_user(role="handler"))
+    queue_page = client.get("/tickets?status=all")
+    assert "Charged a late fee twice" not in queue_page.text
+    counts = client.get("/tickets/counts?status=all").text
+    assert re.search(r"All open</a> <span class=\"count\">0<", counts)
+    assert "This filter: <strong>0</strong>" in counts
+    assert re.search(r'Suspected spam to review</a> <span class="count count-alert">1<', counts)
+
+
+def test_a_trapped_submission_with_bad_input_is_shown_the_form_and_kept_nowhere(client):
+    response = send(client, website="http://spam.example", email="not-an-email")
+    assert response.status_code == 400
+    assert "Enter a valid email address." in response.text
+    assert held() == [] and saved_nothing()
+
+
+def test_a_trapped_submission_counts_under_the_senders_daily_cap(client):
+    for _ in range(4):
+        webform.submit(submission(), now=utc_now())
+    assert send(client, website="x").status_code == 303  # the fifth: held
+    refused = send(client, website="x", description="A sixth, trapped")
+    assert refused.status_code == 429
+    assert "already received 5 messages from this address today" in refused.text
+    assert len(held()) == 1
+    real = send(client, description="A sixth, typed slowly")
+    assert real.status_code == 429 and count(Ticket) == 4
 
 
 def test_a_trapped_submission_does_not_show_an_earlier_reference(client):
@@ -302,19 +391,19 @@ def test_a_choice_that_echoes_markup_is_escaped(client):
 
 
 @pytest.mark.parametrize(
-    ("data", "status"),
+    ("data", "status", "kept"),
     [
-        ({"description": "x" * (2 * 1024 * 1024)}, 400),
-        ({"started": 12345, "unknown": "field"}, 303),  # an unsigned time stamp: a bot
-        ({"kind": {"nested": "value"}}, 400),
-        ({"about": ""}, 400),
+        ({"description": "x" * (2 * 1024 * 1024)}, 400, 0),
+        ({"started": 12345, "unknown": "field"}, 303, 1),  # an unsigned time stamp: held
+        ({"kind": {"nested": "value"}}, 400, 0),
+        ({"about": ""}, 400, 0),
     ],
     ids=["two-megabytes", "unsigned-stamp", "odd-type", "empty-choice"],
 )
-def test_garbage_never_gives_a_500_or_a_ticket(client, data, status):
+def test_garbage_never_gives_a_500_or_a_ticket(client, data, status, kept):
     response = client.submit("/feedback", form(**data))
     assert response.status_code == status
-    assert saved_nothing()
+    assert no_ticket() and count(HeldSubmission) == kept
 
 
 @pytest.mark.parametrize("field", ["description", "name"])

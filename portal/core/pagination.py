@@ -1,7 +1,9 @@
 """Keyset pagination: a page of rows and the key that asks for the next one."""
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from portal.core.extensions import db
 
 T = TypeVar("T")
 
@@ -10,3 +12,14 @@ T = TypeVar("T")
 class Page(Generic[T]):
     rows: list[T]
     next_key: object | None
+
+
+def newest_first(
+    query: Any, id_column: Any, before: int | None, size: int
+) -> tuple[list[Any], int | None]:
+    """One page of `query`'s rows by descending id, those below id `before`, and the `before`
+    of the following page (None on the last)."""
+    if before is not None:
+        query = query.where(id_column < before)
+    rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(size + 1)))
+    return rows[:size], rows[size - 1].id if len(rows) > size else None

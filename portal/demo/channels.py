@@ -1,15 +1,34 @@
-"""Demo reply templates, and a few emails through inbound intake — a new complaint from
-someone who is not a customer, an out-of-office reply, a message without a sender — so that
-the ticket page's reply box and the admin's inbound page show something after `./scripts/run`.
+"""Demo reply templates, a few emails through inbound intake — a new complaint from
+someone who is not a customer, an out-of-office reply, a message without a sender — and a
+public-form complaint held as suspected spam (sent too fast), so that the ticket page's reply
+box, the admin's inbound page and the handlers' suspected-spam page show something after
+`./scripts/run`.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 from portal.demo.base import SeedContext
-from portal.tickets.channels import inbound, replies
+from portal.tickets.channels import inbound, replies, suspected_spam, webform
+from portal.tickets.models import Trap
+
+# A real complaint, typed fast (pasted from a note): the time trap holds it for review.
+HELD = webform.WebSubmission(
+    kind="complaint",
+    about="credit_card",
+    account_hint="card ending 8842",
+    description=(
+        "Card blocked while abroad\nMy card was blocked on my first day in Singapore although "
+        "I had told the bank about the trip. I could not pay the hotel."
+    ),
+    request="Explain why it was blocked and refund the fee for the emergency transfer.",
+    name="Zhao Lei",
+    email="zhao.lei@mail.example.com",
+    locale="en",
+)
 
 TEMPLATES = (
     (
@@ -77,3 +96,7 @@ def seed_channels(ctx: SeedContext) -> None:
     for raw in emails:
         inbound.ingest(raw, "pipe", ctx.now)
     ctx.counts["inbound emails"] = len(emails)
+    suspected_spam.hold(
+        HELD, suspected_spam.Caught(Trap.TOO_FAST, 1.4), now=ctx.now - timedelta(hours=3)
+    )
+    ctx.counts["held web submissions"] = 1

@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     from portal.tickets import privacy, routes
     from portal.tickets.channels.correspondence_views import bp as correspondence_bp
     from portal.tickets.channels.public_views import bp as public_bp
+    from portal.tickets.channels.suspected_spam_views import bp as suspected_spam_bp
     from portal.tickets.cli import import_complaints_command, tickets_cli
     from portal.tickets.contact_policy import customers_with_open_complaints
     from portal.tickets.my_day import complaints_section
@@ -39,12 +40,14 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(routes.bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(correspondence_bp)
+    app.register_blueprint(suspected_spam_bp)
     app.jinja_env.globals.update(routes.template_globals())
     app.cli.add_command(tickets_cli)
     import_group(app).add_command(import_complaints_command)
     register_jobs(app, JOBS)
     register_provider(app, "ticket", ticket_entries)
     register_export_section(app, "tickets", privacy.export_tickets)
+    register_export_section(app, "held_web_submissions", privacy.export_held)
     register_erasure_step(app, "tickets", privacy.erase_tickets)
     register_state_rule(app, "open_complaint", customers_with_open_complaints)
     register_section(app, "complaints", complaints_section)

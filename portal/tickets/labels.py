@@ -75,6 +75,16 @@ INBOUND_STATUS_LABELS = {
     "quarantined": _l("Quarantined"),
     "dismissed": _l("Dismissed"),
 }
+HELD_STATUS_LABELS = {
+    "held": _l("Waiting for review"),
+    "released": _l("Released as a ticket"),
+    "discarded": _l("Discarded as spam"),
+}
+TRAP_LABELS = {
+    "trap_field": _l("The field hidden from people was filled in"),
+    "time_stamp": _l("The form's time stamp was missing or altered"),
+    "too_fast": _l("Sent too fast"),
+}
 ACTION_LABELS = {
     "created": _l("Registered"),
     "assigned": _l("Assigned"),
@@ -87,6 +97,7 @@ ACTION_LABELS = {
     "reply": _l("Reply by email"),
     "email": _l("Email from the complainant"),
     "linked": _l("Linked to a customer"),
+    "released": _l("Released from suspected spam"),
     "clock.extended": _l("Clock extended"),
     "clock.paused": _l("Clock paused"),
     "clock.resumed": _l("Clock resumed"),

@@ -402,6 +402,63 @@ class InboundMail(db.Model):
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
+class HeldStatus(StrEnum):
+    HELD = "held"  # waits for a handler: out of the queue, the counts and every clock
+    RELEASED = "released"  # a handler released it: it became a ticket
+    DISCARDED = "discarded"  # a handler judged it spam: kept, with the reason, never a ticket
+
+
+class Trap(StrEnum):
+    """What made the public form take a submission for a bot's."""
+
+    TRAP_FIELD = "trap_field"  # the field hidden from people was filled in
+    TIME_STAMP = "time_stamp"  # the signed time stamp was missing or altered
+    TOO_FAST = "too_fast"  # sent back sooner after it was served than a person could
+
+
+class HeldSubmission(db.Model):
+    """A public-form submission the bot traps caught, kept as suspected spam instead of being
+    dropped: no ticket, no reference, no prospect, no acknowledgement until a handler releases
+    it (`channels.suspected_spam`), which registers the ticket as the form would have, received
+    at `received_at`. A discarded one stays with its reason for the record. The values are the
+    form's, already checked as the form checks them."""
+
+    __tablename__ = "held_submissions"
+    __table_args__ = (
+        CheckConstraint(_in("status", HeldStatus), name="status_known"),
+        CheckConstraint(_in("trap", Trap), name="trap_known"),
+        Index("ix_held_submissions_status", "status", "id"),
+        # The per-sender daily cap counts waiting submissions with the sender's tickets.
+        Index("ix_held_submissions_email_received", "email", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12), default=HeldStatus.HELD.value)
+    trap: Mapped[str] = mapped_column(String(12))
+    seconds: Mapped[float | None] = mapped_column(Float)  # served to sent, when too fast
+    kind: Mapped[str] = mapped_column(String(12))  # the ticket kind it becomes
+    about: Mapped[str] = mapped_column(String(16))  # the form's product choice
+    description: Mapped[str] = mapped_column(Text)
+    request: Mapped[str] = mapped_column(Text, default="")
+    account_hint: Mapped[str] = mapped_column(String(120), default="")
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254))  # None once erased
+    phone: Mapped[str | None] = mapped_column(String(40))
+    customer_number: Mapped[str] = mapped_column(String(32), default="")
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_by: Mapped[str | None] = mapped_column(String(120))  # the actor's label
+    reason: Mapped[str | None] = mapped_column(Text)
+    ticket_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="SET NULL")
+    )
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it once)
+
+
 class ReplyTemplate(TimestampMixin, db.Model):
     """A canned response a handler inserts into a reply: for one cause (or any) and one
     language, with placeholders for the customer's name, the reference and the deadline."""

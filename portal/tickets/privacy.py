@@ -1,7 +1,8 @@
 """The customer's tickets in a data-subject export, and what erasure removes from them: the
 words (subject, request, description, resolution, notes, responses, notices), the emails they
-sent (bytes, sender, subject) and the prospect record they wrote in as; categories, dates,
-statuses and clocks stay, for the complaint statistics a regulator asks for."""
+sent (bytes, sender, subject), what they sent through the public form that was held as
+suspected spam, and the prospect record they wrote in as; categories, dates, statuses and
+clocks stay, for the complaint statistics a regulator asks for."""
 
 from collections import defaultdict
 from typing import Any
@@ -9,11 +10,22 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from portal.core.extensions import db
+from portal.core.timeutil import utc_now
 from portal.customers.models import Customer
 from portal.customers.privacy import ERASED_TEXT
 from portal.messaging.models import Message
 from portal.messaging.privacy import erase_messages
-from portal.tickets.models import InboundMail, Prospect, Ticket, TicketEvent, TicketNotice
+from portal.tickets.models import (
+    HeldStatus,
+    HeldSubmission,
+    InboundMail,
+    Prospect,
+    Ticket,
+    TicketEvent,
+    TicketNotice,
+)
+
+ERASURE = "personal data erased (data-subject request)"
 
 
 def _of_tickets(model: Any, tickets: Any, *where: Any) -> dict[int, list[Any]]:
@@ -67,10 +79,9 @@ def export_tickets(customer_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def erase_tickets(customer_id: int) -> None:
-    ids = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
-    ticket_ids = [str(i) for i in db.session.scalars(select(ids))]
-    addresses = {
+def _addresses(customer_id: int) -> set[str]:
+    """The customer's email address and those of the prospects linked to them."""
+    return {
         address
         for address in (
             *db.session.scalars(select(Prospect.email).where(Prospect.customer_id == customer_id)),
@@ -78,6 +89,36 @@ def erase_tickets(customer_id: int) -> None:
         )
         if address
     }
+
+
+def export_held(customer_id: int) -> list[dict[str, Any]]:
+    """Public-form submissions from the customer's addresses held as suspected spam."""
+    rows = db.session.scalars(
+        select(HeldSubmission)
+        .where(HeldSubmission.email.in_(sorted(_addresses(customer_id))))
+        .order_by(HeldSubmission.id)
+    )
+    return [
+        {
+            "received_at": row.received_at.isoformat(),
+            "status": row.status,
+            "kind": row.kind,
+            "description": row.description,
+            "request": row.request,
+            "account_hint": row.account_hint,
+            "name": row.name,
+            "email": row.email,
+            "phone": row.phone,
+            "reason": row.reason,
+        }
+        for row in rows
+    ]
+
+
+def erase_tickets(customer_id: int) -> None:
+    ids = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
+    ticket_ids = [str(i) for i in db.session.scalars(select(ids))]
+    addresses = _addresses(customer_id)
     # Notices sent while the complainant was still a prospect carry no customer id.
     if ticket_ids:
         erase_messages(Message.customer_id.is_(None), Message.source_id.in_(ticket_ids))
@@ -105,6 +146,37 @@ def erase_tickets(customer_id: int) -> None:
         update(InboundMail)
         .where(or_(InboundMail.ticket_id.in_(ids), InboundMail.sender.in_(sorted(addresses))))
         .values(raw=None, sender=None, subject=ERASED_TEXT)
+        .execution_options(synchronize_session=False)
+    )
+    # What they sent through the form that was held as suspected spam: a submission still
+    # waiting is set aside, since its words are gone.
+    db.session.execute(
+        update(HeldSubmission)
+        .where(
+            HeldSubmission.email.in_(sorted(addresses)),
+            HeldSubmission.status == HeldStatus.HELD.value,
+        )
+        .values(
+            status=HeldStatus.DISCARDED.value,
+            decided_at=utc_now(),
+            decided_by=ERASURE,
+            reason=ERASURE,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(HeldSubmission)
+        .where(HeldSubmission.email.in_(sorted(addresses)))
+        .values(
+            name=ERASED_TEXT,
+            email=None,
+            phone=None,
+            description=ERASED_TEXT,
+            request=ERASED_TEXT,
+            account_hint="",
+            customer_number="",
+            version=HeldSubmission.version + 1,
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.execute(

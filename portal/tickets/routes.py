@@ -35,7 +35,7 @@ from portal.tickets import (
     services,
     taxonomy,
 )
-from portal.tickets.channels import correspondence_views, intake
+from portal.tickets.channels import correspondence_views, intake, suspected_spam
 from portal.tickets.forms import (
     AssignForm,
     ClockForm,
@@ -167,12 +167,15 @@ def index() -> Any:
 @bp.route("/tickets/counts")
 @signed_in
 def counts() -> Any:
-    """The sidebar's numbers and the current filter's total, loaded after the page."""
+    """The sidebar's numbers and the current filter's total, loaded after the page, with the
+    public-form submissions held as suspected spam for those who review them."""
     filters = queue.QueueFilters.from_args(request.args)
-    found = queue.sidebar_counts(_actor(), filters, viewer_zone())
+    actor = _actor()
+    found = queue.sidebar_counts(actor, filters, viewer_zone())
     return render(
         "tickets/_counts.html",
         quick=found.quick,
+        held=suspected_spam.waiting_count(actor),
         total=found.total,
         cap=queue.COUNT_CAP,
         views=found.views,

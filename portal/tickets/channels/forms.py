@@ -21,7 +21,7 @@ from portal.core.forms import choices
 from portal.tickets.channels.webform import EMAIL_MAX, HINT_MAX, NAME_MAX, NUMBER_MAX, PHONE_MAX
 from portal.tickets.forms import text_length
 from portal.tickets.labels import SENT_VIA_LABELS
-from portal.tickets.validation import TEXT_MAX
+from portal.tickets.validation import REASON_MAX, TEXT_MAX
 
 NOTICE_MAX = 5_000
 
@@ -63,6 +63,14 @@ class LinkForm(FlaskForm):
         _l("Customer number"),
         validators=[DataRequired(_l("Enter the customer number.")), text_length(32)],
     )
+    version = HiddenField()
+
+
+class HeldDecisionForm(FlaskForm):
+    """Release a held submission as a ticket, or discard it as spam: either needs a reason
+    (the use case refuses a blank one, with the message by the field)."""
+
+    reason = TextAreaField(_l("Reason"), validators=[text_length(REASON_MAX)])
     version = HiddenField()
 
 

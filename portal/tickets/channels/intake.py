@@ -24,14 +24,15 @@ from portal.customers.models import Customer
 from portal.tickets.access import require_handler
 from portal.tickets.channels import notices
 from portal.tickets.events import add_event
-from portal.tickets.models import Prospect, Ticket
+from portal.tickets.models import HeldStatus, HeldSubmission, Prospect, Ticket
 from portal.tickets.services import TicketInput, create_ticket
 from portal.tickets.versions import locked_for_change, ticket_changed_meanwhile
 
 NAME_MAX = 120
 PHONE_MAX = 40
-# A sender may open at most this many tickets a day through the form and email together; a
-# loop with an auto-responder that ignores RFC 3834 stops here too.
+# A sender may open at most this many tickets a day through the form and email together
+# (submissions held as suspected spam and not yet decided count too); a loop with an
+# auto-responder that ignores RFC 3834 stops here too.
 TICKETS_PER_SENDER_PER_DAY = 5
 
 
@@ -105,7 +106,8 @@ def complainant_for(
 
 
 def check_rate(email: str | None, now: datetime) -> None:
-    """Refuse a sender's sixth ticket of the day, form and email together."""
+    """Refuse a sender's sixth ticket of the day, form and email together, counting their
+    form submissions held as suspected spam that wait for a handler."""
     address = clean_email(email) if email else None
     if not address:
         return
@@ -119,7 +121,15 @@ def check_rate(email: str | None, now: datetime) -> None:
             or_(Ticket.customer_id.in_(customers), Ticket.prospect_id.in_(prospects)),
         )
     )
-    if (opened or 0) >= TICKETS_PER_SENDER_PER_DAY:
+    held = db.session.scalar(
+        select(func.count(HeldSubmission.id)).where(
+            HeldSubmission.email == address,
+            HeldSubmission.received_at >= since,
+            HeldSubmission.status == HeldStatus.HELD.value,
+        )
+    )
+    opened = (opened or 0) + (held or 0)
+    if opened >= TICKETS_PER_SENDER_PER_DAY:
         raise TooMany(
             _l(
                 "We have already received %(count)d messages from this address today and will "

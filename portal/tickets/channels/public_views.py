@@ -1,9 +1,11 @@
 """The public feedback and complaint form: no sign-in, in the visitor's language.
 
 Abuse is held off without a third-party CAPTCHA: a per-IP limit here, a per-address limit
-in the use case, a field only bots fill in, and a signed time stamp that refuses a form sent
-back faster than a person could type it. A trapped submission gets the same thank-you page as
-a real one, without a reference, so a bot learns nothing from the answer.
+in the use case, a field only bots fill in, and a signed time stamp that catches a form sent
+back faster than a person could type it. A trapped submission is checked like any other and
+kept as suspected spam for a handler to release or discard (`suspected_spam`), never dropped:
+a person who types fast must not lose their complaint. It gets the same thank-you page, without
+a reference, so a bot learns nothing from the answer.
 
 The thank-you page reads the reference from the visitor's own session after a 303: references
 are sequential, so a page that took one from its URL would show anyone's.
@@ -28,8 +30,9 @@ from portal.core.errors import ServiceError, error_response
 from portal.core.extensions import limiter
 from portal.core.htmx import render, see_other
 from portal.customers.pii import mask_email
-from portal.tickets.channels import webform
+from portal.tickets.channels import suspected_spam, webform
 from portal.tickets.channels.forms import FeedbackForm
+from portal.tickets.models import Trap
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger("portal.tickets.public")  # the name operators filter on
@@ -49,18 +52,19 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=FORM_SALT)
 
 
-def _trapped(form: FeedbackForm) -> str | None:
-    """Why this submission looks sent by a bot, or None."""
+def _trapped(form: FeedbackForm) -> suspected_spam.Caught | None:
+    """What makes this submission look sent by a bot, or None."""
     if (form.website.data or "").strip():
-        return "trap field filled in"
+        return suspected_spam.Caught(Trap.TRAP_FIELD)
     try:
         started = _serializer().loads(form.started.data or "")
     except BadSignature:
-        return "time stamp missing or tampered with"
+        return suspected_spam.Caught(Trap.TIME_STAMP)
     if isinstance(started, bool) or not isinstance(started, int | float):
-        return "time stamp missing or tampered with"
-    if time.time() - started < MIN_SECONDS:
-        return "sent too fast"
+        return suspected_spam.Caught(Trap.TIME_STAMP)
+    elapsed = time.time() - started
+    if elapsed < MIN_SECONDS:
+        return suspected_spam.Caught(Trap.TOO_FAST, elapsed)
     return None
 
 
@@ -107,31 +111,36 @@ def feedback() -> Any:
     form = _form()
     if request.method == "GET":
         return _page(form)
-    trap = _trapped(form)
-    if trap is not None:
-        log.info("public form: dropped a submission from %s (%s)", get_remote_address(), trap)
-        session.pop(THANKS, None)
-        return see_other(url_for("public.thanks"))
+    caught = _trapped(form)
     if not form.validate():
         return _page(form, status=400)
+    submission = webform.WebSubmission(
+        kind=form.kind.data,
+        about=form.about.data,
+        description=form.description.data,
+        request=form.request.data or "",
+        account_hint=form.account_hint.data or "",
+        name=form.name.data,
+        email=form.email.data,
+        phone=form.phone.data or "",
+        customer_number=form.customer_number.data or "",
+        locale=str(get_locale() or ""),
+    )
     try:
-        ticket = webform.submit(
-            webform.WebSubmission(
-                kind=form.kind.data,
-                about=form.about.data,
-                description=form.description.data,
-                request=form.request.data or "",
-                account_hint=form.account_hint.data or "",
-                name=form.name.data,
-                email=form.email.data,
-                phone=form.phone.data or "",
-                customer_number=form.customer_number.data or "",
-                locale=str(get_locale() or ""),
+        if caught is None:
+            ticket = webform.submit(submission)
+            session[THANKS] = {"reference": ticket.reference, "email": mask_email(form.email.data)}
+        else:
+            held = suspected_spam.hold(submission, caught)
+            log.info(
+                "public form: held submission %s from %s as suspected spam (%s)",
+                held,
+                get_remote_address(),
+                caught.trap.value,
             )
-        )
+            session.pop(THANKS, None)  # the same page as any, without a reference
     except ServiceError as error:
         return _refused(form, error)
-    session[THANKS] = {"reference": ticket.reference, "email": mask_email(form.email.data)}
     return see_other(url_for("public.thanks"))
 
 

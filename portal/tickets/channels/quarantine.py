@@ -11,6 +11,7 @@ from portal.core.access import Role
 from portal.core.audit import Actor
 from portal.core.errors import NotFound, PermissionDenied
 from portal.core.extensions import db
+from portal.core.pagination import newest_first
 from portal.tickets.access import get_ticket, require_handler
 from portal.tickets.channels import mailparse
 from portal.tickets.models import InboundMail, InboundStatus, Ticket
@@ -38,13 +39,11 @@ def quarantine_page(actor: Actor, state: str, before: int | None) -> QuarantineP
     require_admin(actor)
     if state not in {s.value for s in InboundStatus}:
         state = InboundStatus.QUARANTINED.value
-    query = select(InboundMail).where(InboundMail.status == state)
-    if before is not None:
-        query = query.where(InboundMail.id < before)
-    rows = list(
-        db.session.scalars(
-            query.order_by(InboundMail.id.desc()).limit(PAGE + 1).options(defer(InboundMail.raw))
-        )
+    rows, more = newest_first(
+        select(InboundMail).where(InboundMail.status == state).options(defer(InboundMail.raw)),
+        InboundMail.id,
+        before,
+        PAGE,
     )
     counts = dict(
         db.session.execute(
@@ -58,8 +57,8 @@ def quarantine_page(actor: Actor, state: str, before: int | None) -> QuarantineP
         )
     }
     return QuarantinePage(
-        rows=rows[:PAGE],
-        more=rows[PAGE].id + 1 if len(rows) > PAGE else None,
+        rows=rows,
+        more=more,
         state=state,
         counts=counts,
         tickets=tickets,

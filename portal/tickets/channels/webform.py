@@ -3,7 +3,9 @@
 Nobody is signed in, so the use case checks every value itself, limits how often one address
 may write (`intake.check_rate`), matches the sender to a customer or a prospect
 (`intake.complainant_for`) and registers the ticket with its acknowledgement email in one
-transaction: a refusal at any step leaves nothing behind.
+transaction: a refusal at any step leaves nothing behind. A submission the form's bot traps
+caught is checked the same way (`check`) and held as suspected spam; releasing it registers its
+ticket through the same `register`, received when it was sent (`suspected_spam`).
 """
 
 from collections.abc import Collection
@@ -89,9 +91,11 @@ def subject_of(description: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Checked:
-    kind: str
-    business_code: str
+class Checked:
+    """A submission as the form's checks leave it: what a ticket, or a held submission, keeps."""
+
+    kind: str  # the ticket kind
+    about: str  # the product choice, which gives the business type
     description: str
     request: str
     account_hint: str
@@ -102,7 +106,8 @@ class _Checked:
     locale: str
 
 
-def _check(data: WebSubmission) -> _Checked:
+def check(data: WebSubmission) -> Checked:
+    """The submission's values checked and cleaned, or `ValidationFailed` naming the field."""
     kind = _choice(data.kind, KINDS, "kind")
     about = _choice(data.about, BUSINESS_CODES, "about")
     description = clean_text(data.description, "description", TEXT_MAX, required=True)
@@ -113,9 +118,9 @@ def _check(data: WebSubmission) -> _Checked:
     phone = clean_phone(clean_text(data.phone, "phone", PHONE_MAX))
     number = clean_text(data.customer_number, "customer_number", NUMBER_MAX).upper()
     assert email is not None  # required above
-    return _Checked(
+    return Checked(
         kind=KINDS[kind].value,
-        business_code=BUSINESS_CODES[about],
+        about=about,
         description=description,
         request=request,
         account_hint=account_hint,
@@ -132,8 +137,16 @@ def submit(data: WebSubmission, *, now: datetime | None = None) -> Ticket:
     """Register what a visitor sent as a ticket from the web and queue its acknowledgement;
     refuses bad input (`ValidationFailed`, with the field) and a sender's sixth ticket of the
     day (`intake.TooMany`), saving nothing then."""
-    checked = _check(data)
+    checked = check(data)
     intake.check_rate(checked.email, now or utc_now())
+    return register(checked)
+
+
+@use_case
+def register(checked: Checked, *, received_at: datetime | None = None) -> Ticket:
+    """The ticket of a checked submission, received now or at `received_at` (a held
+    submission released later keeps the time it was sent), matched to its complainant and
+    acknowledged by email in the same transaction."""
     complainant = intake.complainant_for(
         checked.email,
         checked.name,
@@ -147,12 +160,13 @@ def submit(data: WebSubmission, *, now: datetime | None = None) -> Ticket:
             kind=checked.kind,
             subject=subject_of(checked.description),
             channel_code=active_or_other(CHANNEL_CODE, Axis.CHANNEL),
-            business_code=active_or_other(checked.business_code, Axis.BUSINESS),
+            business_code=active_or_other(BUSINESS_CODES[checked.about], Axis.BUSINESS),
             cause_code=active_or_other(CAUSE_CODE, Axis.CAUSE),
             customer_id=complainant.customer_id,
             product=checked.account_hint or None,
             request=checked.request,
             description=checked.description,
+            received_at=received_at,
         ),
         source=SOURCE,
         prospect_id=complainant.prospect_id,
