@@ -66,8 +66,13 @@ def handler(db):
 
 
 @pytest.fixture
-def lead(db):
-    return make_actor("lead", name="Lei Lead")
+def desk(handler):
+    """A US desk whose lead takes its escalations: (team, lead)."""
+    lead = make_actor("lead", name="Lei Lead")
+    team = Team(name="US desk", lead_id=lead.user_id)
+    _db.session.add(team)
+    _db.session.commit()
+    return team, lead
 
 
 def refused(call, *args, **kwargs) -> str:
@@ -100,7 +105,8 @@ def test_a_cn_extension_after_the_deadline_is_refused_with_its_last_day(handler)
     assert ticket.extensions == 1
 
 
-def test_the_second_cn_extension_is_refused_once_the_30_days_have_run_out(handler, lead):
+def test_the_second_cn_extension_is_refused_once_the_30_days_have_run_out(handler):
+    lead = make_actor("lead")
     ticket = make_ticket(handler, received_at=CN_RECEIVED)
     with at(CN_RECEIVED + timedelta(days=3)):
         ticket = clock_changes.extend_clock(handler, ticket.id, None, "Complex", "30 days")
@@ -143,13 +149,6 @@ def test_a_paused_clock_is_judged_by_the_deadline_it_has_on_resuming(handler):
 # ---------------------------------------------------------------- 2. a late US "in progress"
 
 
-def _us_team(handler, lead):
-    team = Team(name="US desk", lead_id=lead.user_id)
-    _db.session.add(team)
-    _db.session.commit()
-    return team
-
-
 def _breach_keys(ticket):
     return sorted(
         n.key
@@ -161,9 +160,9 @@ def _breach_keys(ticket):
     )
 
 
-def test_a_late_us_in_progress_is_untimely_and_keeps_the_breach(handler, lead, profile):
+def test_a_late_us_in_progress_is_untimely_and_keeps_the_breach(handler, desk, profile):
     profile("US")
-    team = _us_team(handler, lead)
+    team, _lead = desk
     ticket = make_ticket(
         handler, received_at=US_RECEIVED, assignee_id=handler.user_id, team_id=team.id
     )
@@ -186,9 +185,9 @@ def test_a_late_us_in_progress_is_untimely_and_keeps_the_breach(handler, lead, p
     assert actions(ticket).count("clock.warning") == 1
 
 
-def test_a_late_us_in_progress_escalates_a_breach_the_watch_had_not_reached(handler, lead, profile):
+def test_a_late_us_in_progress_escalates_a_breach_the_watch_had_not_reached(handler, desk, profile):
     profile("US")
-    team = _us_team(handler, lead)
+    team, lead = desk
     ticket = make_ticket(handler, received_at=US_RECEIVED, team_id=team.id)
     with at(US_DUE + timedelta(minutes=2)):  # before the watch's next run
         clock_changes.extend_clock(handler, ticket.id, None, "Needs records", "")
