@@ -201,34 +201,37 @@ def test_waiting_on_the_customer_pauses_the_internal_target_only(handler):
 
 def test_cn_extensions_need_reason_notice_and_a_senior_for_the_second(handler, lead):
     ticket = make_ticket(handler, received_at=SHANGHAI_10AM_0920)
-    with pytest.raises(ValidationFailed):  # no notice to the customer
-        clock_changes.extend_clock(handler, ticket.id, ticket.version, "complex case", "")
-    _db.session.rollback()
-    with pytest.raises(ValidationFailed):  # no reason
-        clock_changes.extend_clock(handler, ticket.id, ticket.version, "", "We need more time")
-    _db.session.rollback()
-    ticket = clock_changes.extend_clock(
-        handler, ticket.id, ticket.version, "complex case", "We need up to 30 days."
-    )
-    assert ticket.extensions == 1
-    assert ticket.due_at == datetime(2026, 10, 20, 16, 0, tzinfo=UTC)  # 09-20 + 30 days
-    with pytest.raises(ValidationFailed, match="lead or admin"):
-        clock_changes.extend_clock(handler, ticket.id, ticket.version, "very complex", "60 days")
-    _db.session.rollback()
-    ticket = clock_changes.extend_clock(
-        lead, ticket.id, ticket.version, "head office review", "Up to 60 days."
-    )
-    assert ticket.extensions == 2
-    assert ticket.due_at == datetime(2026, 11, 19, 16, 0, tzinfo=UTC)
-    with pytest.raises(ValidationFailed, match="further"):
-        clock_changes.extend_clock(lead, ticket.id, ticket.version, "again", "again")
-    _db.session.rollback()
-    extended = [e for e in events_of(ticket.id) if e.action == "clock.extended"]
-    assert extended[0].data["approver"] == lead.label
-    assert [e.reason for e in extended] == ["head office review", "complex case"]
-    # No customer, so no email: what was said is recorded as extension notices.
-    told = [e.body for e in events_of(ticket.id) if e.action == "notice"]
-    assert told == ["Up to 60 days.", "We need up to 30 days."]
+    with at(datetime(2026, 9, 25, 2, 0, tzinfo=UTC)):  # within the 15 days
+        with pytest.raises(ValidationFailed):  # no notice to the customer
+            clock_changes.extend_clock(handler, ticket.id, ticket.version, "complex case", "")
+        _db.session.rollback()
+        with pytest.raises(ValidationFailed):  # no reason
+            clock_changes.extend_clock(handler, ticket.id, ticket.version, "", "We need more time")
+        _db.session.rollback()
+        ticket = clock_changes.extend_clock(
+            handler, ticket.id, ticket.version, "complex case", "We need up to 30 days."
+        )
+        assert ticket.extensions == 1
+        assert ticket.due_at == datetime(2026, 10, 20, 16, 0, tzinfo=UTC)  # 09-20 + 30 days
+        with pytest.raises(ValidationFailed, match="lead or admin"):
+            clock_changes.extend_clock(
+                handler, ticket.id, ticket.version, "very complex", "60 days"
+            )
+        _db.session.rollback()
+        ticket = clock_changes.extend_clock(
+            lead, ticket.id, ticket.version, "head office review", "Up to 60 days."
+        )
+        assert ticket.extensions == 2
+        assert ticket.due_at == datetime(2026, 11, 19, 16, 0, tzinfo=UTC)
+        with pytest.raises(ValidationFailed, match="further"):
+            clock_changes.extend_clock(lead, ticket.id, ticket.version, "again", "again")
+        _db.session.rollback()
+        extended = [e for e in events_of(ticket.id) if e.action == "clock.extended"]
+        assert extended[0].data["approver"] == lead.label
+        assert [e.reason for e in extended] == ["head office review", "complex case"]
+        # No customer, so no email: what was said is recorded as extension notices.
+        told = [e.body for e in events_of(ticket.id) if e.action == "notice"]
+        assert told == ["Up to 60 days.", "We need up to 30 days."]
 
 
 def test_cn_appraisal_pause_freezes_the_clock_and_adds_the_days(handler):
@@ -428,6 +431,15 @@ def test_the_clock_watch_warns_escalates_once_and_rearms(app, handler, lead):
     assert clock_watch(before_warning) == {"warned": 0, "escalated": 0}
     assert clock_watch(ticket.warn_at) == {"warned": 1, "escalated": 0}
     assert clock_watch(ticket.warn_at) == {"warned": 0, "escalated": 0}
+    # An extension, decided within the period, gives a new deadline, watched afresh.
+    first_due = ticket.due_at
+    ticket = _db.session.get(Ticket, ticket.id)
+    with at(ticket.warn_at + timedelta(hours=1)):
+        clock_changes.extend_clock(handler, ticket.id, ticket.version, "complex", "30 days")
+    ticket = _db.session.get(Ticket, ticket.id)
+    assert ticket.warned_at is None and ticket.escalated_at is None
+    assert clock_watch(first_due + timedelta(minutes=1)) == {"warned": 0, "escalated": 0}
+    assert clock_watch(ticket.warn_at) == {"warned": 1, "escalated": 0}
     after_due = ticket.due_at + timedelta(minutes=1)
     assert clock_watch(after_due) == {"warned": 0, "escalated": 1}
     assert clock_watch(after_due) == {"warned": 0, "escalated": 0}
@@ -438,14 +450,8 @@ def test_the_clock_watch_warns_escalates_once_and_rearms(app, handler, lead):
         )
     }
     assert kinds == {(handler.user_id, "clock.warning"), (lead.user_id, "clock.breached")}
-    # An extension gives a new deadline, watched afresh.
-    ticket = _db.session.get(Ticket, ticket.id)
-    clock_changes.extend_clock(handler, ticket.id, ticket.version, "complex", "30 days")
-    ticket = _db.session.get(Ticket, ticket.id)
-    assert ticket.warned_at is None and ticket.escalated_at is None
-    assert clock_watch(ticket.warn_at)["warned"] == 1
     watch_events = [a for a in actions(ticket) if a.startswith("clock.") and a != "clock.extended"]
-    assert watch_events == ["clock.warning", "clock.breached", "clock.warning"]
+    assert watch_events == ["clock.warning", "clock.warning", "clock.breached"]
 
 
 def test_the_clock_watch_skips_paused_and_closed_tickets(handler):

@@ -37,7 +37,6 @@ from portal.customers.models import CreditAccount, Customer
 from portal.demo import ticket_texts as texts
 from portal.demo.base import SeedContext, bulk_insert, pick
 from portal.tickets import clocks, deadlines
-from portal.tickets.jobs import WATCH_ACTOR
 from portal.tickets.models import (
     OPEN_STATUSES,
     REFERENCE_PREFIX,
@@ -51,6 +50,7 @@ from portal.tickets.models import (
     Ticket,
     TicketEvent,
 )
+from portal.tickets.watch import WATCH_ACTOR
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 DEMO_HANDLER_EMAIL = "handler@demo.example.com"

@@ -2,11 +2,15 @@
 
 Each change is a new clock state (`clocks`), stored with the deadlines it gives, an event with
 the reason and the deadline before and after, and — where the profile makes it a notice — what
-the complainant was told.
+the complainant was told. What the rules do not provide for is refused with the reason
+(docs/regulation.md, "What the clock refuses"): a CN extension or pause once the deadline has
+passed, a restart dated before the last one. A US "in progress" after the 15-day deadline is
+accepted as untimely, its breach kept.
 """
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -14,10 +18,16 @@ from portal.core.audit import Actor
 from portal.core.errors import ValidationFailed
 from portal.core.timeutil import as_utc, utc_now
 from portal.core.transaction import use_case
-from portal.tickets import clocks
+from portal.tickets import clocks, watch
 from portal.tickets.access import get_ticket, is_senior, require_handler
 from portal.tickets.channels import notices
-from portal.tickets.deadlines import apply_clock, clock_settings, clock_state, is_regulated
+from portal.tickets.deadlines import (
+    apply_clock,
+    clock_settings,
+    clock_state,
+    is_regulated,
+    profile_for,
+)
 from portal.tickets.events import add_event, plain
 from portal.tickets.models import NoticeKind, Ticket
 from portal.tickets.notice_rules import complainant, notices_for
@@ -41,24 +51,50 @@ def extend_clock(
     notice: str,
     told_via: str | None = None,
 ) -> Ticket:
-    """CN: to 30 days, then (lead/admin) to 60, telling the customer; US: mark in progress."""
+    """CN: to 30 days, then (lead/admin) to 60, telling the customer, within the period; US:
+    mark in progress — after the 15-day deadline that answer is untimely and the breach stays
+    on record, its escalation never skipped."""
     ticket = get_ticket(actor, ticket_id)
     if ticket.profile == "CN":
         notice = _need_notice(notice)
     senior = is_senior(actor)
-    updated = _clock_change(
+    ticket = _clock_ticket(actor, ticket_id, version)
+    now = utc_now()
+    last_day = _deadline_passed(ticket, now) if ticket.profile == "CN" else None
+    if last_day:
+        raise ValidationFailed(
+            _l(
+                "The deadline ended with %(day)s: an extension must be decided and told to "
+                "the complainant within the period, so it can no longer be granted.",
+                day=last_day,
+            ),
+            field="clock",
+        )
+    due_before = as_utc(ticket.due_at)
+    late = ticket.profile == "US" and now >= due_before
+    if late and ticket.escalated_at is None:
+        watch.mark(ticket, watch.BREACHED, due_before, now)  # the watch had not got to it
+    warned_at = ticket.warned_at or now
+    _change(
         actor,
-        ticket_id,
-        version,
+        ticket,
         "clock.extended",
         reason,
         notice or None,
         lambda state: clocks.extend(state, approved_by_senior=senior),
+        now,
         told_via,
+        extra={"timely": not late} if ticket.profile == "US" else None,
     )
-    if updated.profile == "US":
-        updated.company_response = "In progress"
-    return updated
+    if ticket.profile == "US":
+        ticket.company_response = "In progress"
+        if ticket.timely is None:
+            ticket.timely = not late
+        if late:
+            # No 80 % warning for the 60-day period (the ticket is late and escalated
+            # already); its escalation stays armed, so the final response is watched.
+            ticket.warned_at = warned_at
+    return ticket
 
 
 @use_case(stale=ticket_changed_meanwhile)
@@ -70,45 +106,55 @@ def pause_clock(
     notice: str,
     told_via: str | None = None,
 ) -> Ticket:
-    """CN: outside appraisal, testing or assessment; the complainant is told."""
+    """CN: outside appraisal, testing or assessment, before the deadline; the complainant is
+    told."""
     now = utc_now()
     ticket = get_ticket(actor, ticket_id)
     if ticket.profile == "CN":
         notice = _need_notice(notice)
-    return _clock_change(
+    ticket = _clock_ticket(actor, ticket_id, version)
+    running = ticket.profile == "CN" and ticket.paused_since is None
+    last_day = _deadline_passed(ticket, now) if running else None
+    if last_day:
+        raise ValidationFailed(
+            _l(
+                "The deadline ended with %(day)s: a pause for outside appraisal cannot bring "
+                "a breached clock back to life.",
+                day=last_day,
+            ),
+            field="clock",
+        )
+    _change(
         actor,
-        ticket_id,
-        version,
+        ticket,
         "clock.paused",
         reason,
         notice or None,
         lambda state: clocks.pause(state, now),
+        now,
         told_via,
     )
+    return ticket
 
 
 @use_case(stale=ticket_changed_meanwhile)
 def resume_clock(actor: Actor, ticket_id: int, version: int | None, reason: str) -> Ticket:
     now = utc_now()
-    zone = clock_settings().zone
-    return _clock_change(
-        actor,
-        ticket_id,
-        version,
-        "clock.resumed",
-        reason,
-        None,
-        lambda state: clocks.resume(state, now, zone),
-    )
+    ticket = _clock_ticket(actor, ticket_id, version)
+    _resume(actor, ticket, reason, now)
+    return ticket
 
 
 @use_case(stale=ticket_changed_meanwhile)
 def restart_clock(
     actor: Actor, ticket_id: int, version: int | None, reason: str, new_facts_on: date | None
 ) -> Ticket:
-    """CN: new facts or material restart the period from the day they arrived."""
+    """CN: new facts or material restart the period from the day they arrived: the base 15
+    days, an extension asked for again if needed (`clocks.restart`). A running appraisal pause
+    ends first, as a resume of its own, told to the complainant as a resume is."""
     zone = clock_settings().zone
-    today = utc_now().astimezone(zone).date()
+    now = utc_now()
+    today = now.astimezone(zone).date()
     day = new_facts_on or today
     ticket = get_ticket(actor, ticket_id)
     received = as_utc(ticket.received_at).astimezone(zone).date()
@@ -116,33 +162,85 @@ def restart_clock(
         raise ValidationFailed(
             _l("New facts arrive between the day of receipt and today."), field="new_facts_on"
         )
-    return _clock_change(
+    if ticket.counting_from is not None and day < ticket.counting_from:
+        raise ValidationFailed(
+            _l(
+                "The clock already counts from %(day)s, when earlier new facts arrived: a "
+                "restart cannot go back before that day.",
+                day=ticket.counting_from.isoformat(),
+            ),
+            field="new_facts_on",
+        )
+    ticket = _clock_ticket(actor, ticket_id, version)
+    extensions = ticket.extensions
+    if ticket.paused_since is not None:
+        _resume(actor, ticket, reason, now, ended_by="clock.restarted")
+    _change(
         actor,
-        ticket_id,
-        version,
+        ticket,
         "clock.restarted",
         reason,
         None,
         lambda state: clocks.restart(state, day),
+        now,
+        extra={"counting_from": day.isoformat(), "extensions_before": extensions},
+    )
+    return ticket
+
+
+def _resume(
+    actor: Actor, ticket: Ticket, reason: str, now: datetime, ended_by: str | None = None
+) -> None:
+    zone = clock_settings().zone
+    _change(
+        actor,
+        ticket,
+        "clock.resumed",
+        reason,
+        None,
+        lambda state: clocks.resume(state, now, zone),
+        now,
+        extra={"ended_by": ended_by} if ended_by else None,
     )
 
 
-def _clock_change(
-    actor: Actor,
-    ticket_id: int,
-    version: int | None,
-    action: str,
-    reason: str,
-    notice: str | None,
-    change: ClockChange,
-    told_via: str | None = None,
-) -> Ticket:
+def _clock_ticket(actor: Actor, ticket_id: int, version: int | None) -> Ticket:
+    """The complaint whose clock changes, locked under the version its form was read at."""
     require_handler(actor)
     ticket = locked_for_change(actor, ticket_id, version)
     if not is_regulated(ticket):
         raise ValidationFailed(_l("Only complaints run on a regulatory clock."))
     if not ticket.is_open:
         raise ValidationFailed(_l("The clock of a closed ticket cannot change."))
+    return ticket
+
+
+def _deadline_passed(ticket: Ticket, now: datetime) -> str | None:
+    """The last day of the ticket's period when it has run out by `now` (a paused clock: as
+    the deadline would stand if the pause ended now), else None."""
+    zone = clock_settings().zone
+    due = as_utc(ticket.due_at)
+    if ticket.paused_since is not None:
+        state = clocks.resume(clock_state(ticket), max(now, as_utc(ticket.paused_since)), zone)
+        due = clocks.deadlines(state, zone, profile=profile_for(ticket)).respond_by or due
+    if now < due:
+        return None
+    return (due - timedelta(microseconds=1)).astimezone(zone).date().isoformat()
+
+
+def _change(
+    actor: Actor,
+    ticket: Ticket,
+    action: str,
+    reason: str,
+    notice: str | None,
+    change: ClockChange,
+    now: datetime,
+    told_via: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Apply one clock change to a locked ticket: the new state and its deadlines, the event
+    with the reason and the deadline before and after, and what the complainant was told."""
     why = clean_reason(reason)
     told = clean_text(notice, "notice") if notice is not None else None
     before_due = plain(ticket.due_at)
@@ -151,7 +249,6 @@ def _clock_change(
     except clocks.ClockError as error:
         raise ValidationFailed(clock_message(error), field="clock") from error
     apply_clock(ticket, state)
-    now = utc_now()
     add_event(
         actor,
         ticket,
@@ -165,11 +262,11 @@ def _clock_change(
             "approver": actor.label
             if action == "clock.extended" and ticket.extensions == 2
             else None,
+            **(extra or {}),
         },
         at=now,
     )
     _tell(actor, ticket, action, told, told_via, now)
-    return ticket
 
 
 def _tell(
@@ -203,6 +300,7 @@ def clock_message(error: clocks.ClockError) -> str:
         "is not paused": _l("The clock is not paused."),
         "before it began": _l("A pause cannot end before it began."),
         "cannot be restarted": _l("This profile's clock cannot be restarted."),
+        "before restarting": _l("Resume the paused clock before restarting it."),
     }
     for needle, message in messages.items():
         if needle in text:

@@ -128,7 +128,12 @@ def resume(state: ClockState, at: datetime, zone: ZoneInfo) -> ClockState:
 
 
 def restart(state: ClockState, new_facts_on: date) -> ClockState:
-    """CN: new facts or material restart the period from the day they arrive."""
+    """CN: new facts or material restart the period from the day they arrive. The period is
+    recalculated whole: the base 15 days from that day, without the days of earlier pauses
+    and without an extension granted on the old material (it is asked for again, with its
+    reason and notice). A running pause is ended by the use case first (`clock_changes`)."""
     if not profile_of(state).can_restart:
         raise ClockError(f"a {state.profile} ticket's clock cannot be restarted")
-    return replace(state, counting_from=new_facts_on, paused_days=0, paused_since=None)
+    if state.paused_since is not None:
+        raise ClockError("resume the paused clock before restarting it")
+    return replace(state, counting_from=new_facts_on, extensions=0, paused_days=0)

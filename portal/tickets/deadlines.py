@@ -3,7 +3,7 @@ state read from a ticket, and the regulatory and internal (SLA) deadlines writte
 
 The clocks themselves are pure functions in `clocks`; this module is where a ticket meets them,
 for the use cases that register tickets or change their clocks, and for the notices that quote
-a deadline.
+a deadline; and where every clock stops when handling ends (`stop_clocks`).
 """
 
 from dataclasses import dataclass, replace
@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from portal.core.audit import Actor
 from portal.core.i18n import format_deadline, format_instant
 from portal.core.timeutil import as_utc, parse_instant
 from portal.tickets import clocks
+from portal.tickets.events import add_event, plain
 from portal.tickets.models import Kind, Severity, Ticket
 
 WARN_SHARE = 0.8  # the clock watch warns at 80 % of the time
@@ -107,6 +109,22 @@ def apply_clock(ticket: Ticket, state: clocks.ClockState) -> None:
     ticket.warn_at = start + (due - start) * WARN_SHARE
 
 
+def end_sla_pause(ticket: Ticket, now: datetime) -> None:
+    """The internal target's wait on the customer ends: the business hours it spanned are
+    added to the target."""
+    if ticket.sla_paused_since is None:
+        return
+    calendar = clocks.PROFILES[ticket.profile].calendar
+    paused = calendar.business_hours_between(
+        as_utc(ticket.sla_paused_since), now, clock_settings().zone
+    )
+    ticket.sla_paused_hours = (ticket.sla_paused_hours or 0.0) + paused
+    ticket.sla_paused_since = None
+    apply_sla(ticket)
+    if not is_regulated(ticket):
+        apply_clock(ticket, clock_state(ticket))
+
+
 def apply_sla(ticket: Ticket) -> None:
     settings = clock_settings()
     hours = SLA_HOURS[Severity(ticket.severity)] + (ticket.sla_paused_hours or 0.0)
@@ -114,3 +132,25 @@ def apply_sla(ticket: Ticket) -> None:
     ticket.sla_due_at = calendar.add_business_hours(
         as_utc(ticket.received_at), hours, settings.zone
     )
+
+
+def stop_clocks(actor: Actor, ticket: Ticket, now: datetime, reason: str | None = None) -> None:
+    """Handling ended (resolved, closed, withdrawn, merged into another): every clock stops. A
+    paused regulatory clock ends its pause, the days it spanned counted as on a resume, so
+    that the stored deadline says whether the outcome came in time; a wait on the customer
+    ends the internal target's pause. One event records what was running."""
+    if ticket.paused_since is None and ticket.sla_paused_since is None:
+        return
+    data: dict[str, object] = {"due_before": plain(ticket.due_at)}
+    if ticket.sla_paused_since is not None:
+        data["sla_paused_since"] = plain(ticket.sla_paused_since)
+        end_sla_pause(ticket, now)
+        data["sla_due_at"] = plain(ticket.sla_due_at)
+    if ticket.paused_since is not None:
+        data["paused_since"] = plain(ticket.paused_since)
+        state = clock_state(ticket)
+        zone = clock_settings().zone
+        apply_clock(ticket, clocks.resume(state, max(now, as_utc(ticket.paused_since)), zone))
+        data["paused_days"] = ticket.paused_days
+    data["due_after"] = plain(ticket.due_at)
+    add_event(actor, ticket, "clock.stopped", reason=reason or None, data=data, at=now)

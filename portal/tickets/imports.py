@@ -34,7 +34,8 @@ The file
     category); the CFPB gives no closing date, so it is closed at its 15-day deadline when
     "Timely response?" is Yes (never later than now), else at the time of the import.
     "In progress" puts it in progress with the US extension to 60 days. "Untimely response" is
-    kept as the response, the ticket left open.
+    kept as the response, the ticket left open. A row with a response keeps "Timely response?"
+    as the ticket's `timely` mark.
 
 Outcome
     Rows are imported in batches of 500, each committed whole, each row in a savepoint of its
@@ -554,6 +555,7 @@ def _apply_company_response(actor: Actor, ticket: Ticket, item: ImportRow) -> No
     now = utc_now()
     response = item.company_response
     ticket.company_response = response
+    ticket.timely = item.timely  # the CFPB's "Timely response?"
     lowered = response.lower()
     if lowered == CFPB_UNTIMELY:
         return

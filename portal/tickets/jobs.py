@@ -1,10 +1,12 @@
 """The clock watch job and the staff notifications it writes (the bell).
 
 `tickets.clock_watch` warns the assignee of each open, running ticket that has used 80 % of
-its time, and escalates each breached one to its team's lead. A ticket is warned and
-escalated once per deadline: a new deadline (an extension, a restart) re-arms both. Each
-notification has a unique key, so running the job twice — or two processes at once — adds
-nothing the second time.
+its time, and escalates each breached one to its team's lead (the marks themselves:
+`watch`). A ticket is warned and escalated once per deadline: a new deadline (an extension, a
+restart) re-arms both — but a US "in progress" given after the 15-day deadline re-arms only the
+escalation, for the 60-day deadline, as the ticket is already late (`clock_changes`). Paused
+and closed tickets are skipped. Each notification has a unique key, so running the job twice
+— or two processes at once — adds nothing the second time.
 """
 
 import logging
@@ -14,50 +16,40 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, update
 
-from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
 from portal.core.transaction import transaction
-from portal.tickets.assignment import lead_of
+from portal.tickets import watch
 from portal.tickets.channels.inbound import ingest
 from portal.tickets.channels.mailbox import ImapSettings, poll
-from portal.tickets.events import add_event
 from portal.tickets.models import Ticket
-from portal.tickets.notifications import notify
 
 log = logging.getLogger("portal.tickets.jobs")
 BATCH = 500
-WATCH_ACTOR = Actor.system("job:tickets.clock_watch")
 
 
 def clock_watch(as_of: datetime | None = None) -> dict[str, int]:
     """Warn at 80 %, escalate on breach; returns how many of each were written."""
     now = as_of or utc_now()
-    warned = _sweep(
-        now,
-        Ticket.warn_at,
-        Ticket.warned_at,
-        "clock.warning",
-        lambda t: [t.assignee_id] if t.assignee_id else lead_of(t),
-    )
-    escalated = _sweep(now, Ticket.due_at, Ticket.escalated_at, "clock.breached", lead_of)
+    warned = _sweep(now, Ticket.warn_at, Ticket.warned_at, watch.WARNING)
+    escalated = _sweep(now, Ticket.due_at, Ticket.escalated_at, watch.BREACHED)
     log.info("clock watch", extra={"warned": warned, "escalated": escalated})
     return {"warned": warned, "escalated": escalated}
 
 
-def _sweep(now: datetime, when: Any, done: Any, action: str, recipients: Any) -> int:
+def _sweep(now: datetime, when: Any, done: Any, action: str) -> int:
     """Mark every due ticket, a batch per transaction, so a long sweep keeps what it did."""
     total = 0
     while True:
         with transaction():
-            marked = _sweep_batch(now, when, done, action, recipients)
+            marked = _sweep_batch(now, when, done, action)
         db.session.expire_all()
         if not marked:
             return total
         total += marked
 
 
-def _sweep_batch(now: datetime, when: Any, done: Any, action: str, recipients: Any) -> int:
+def _sweep_batch(now: datetime, when: Any, done: Any, action: str) -> int:
     tickets = list(
         db.session.scalars(
             select(Ticket)
@@ -72,11 +64,7 @@ def _sweep_batch(now: datetime, when: Any, done: Any, action: str, recipients: A
         )
     )
     for ticket in tickets:
-        due = as_utc(ticket.due_at)
-        key = f"{action}:{ticket.id}:{due.isoformat()}"
-        for user_id in recipients(ticket):
-            notify(user_id, f"{key}:{user_id}", action, ticket)
-        add_event(WATCH_ACTOR, ticket, action, data={"due_at": due.isoformat()}, at=now)
+        watch.mark(ticket, action, as_utc(ticket.due_at), now)
         # Guarded by the deadline read: if a handler extended the clock meanwhile, this
         # marks nothing and the new deadline is watched afresh.
         db.session.execute(

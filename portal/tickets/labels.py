@@ -104,6 +104,7 @@ ACTION_LABELS = {
     "clock.restarted": _l("Clock restarted on new facts"),
     "clock.warning": _l("80 percent of the time used"),
     "clock.breached": _l("Deadline breached"),
+    "clock.stopped": _l("Clock stopped: handling ended during a pause"),
     "merged.into": _l("Merged into another ticket"),
     "merged.from": _l("Repeat merged in"),
 }

@@ -9,6 +9,7 @@ from portal.core.extensions import db
 from portal.core.timeutil import utc_now
 from portal.core.transaction import use_case
 from portal.tickets.access import get_ticket, require_handler
+from portal.tickets.deadlines import stop_clocks
 from portal.tickets.events import add_event
 from portal.tickets.models import Status, Ticket
 from portal.tickets.validation import clean_reason
@@ -17,8 +18,8 @@ from portal.tickets.versions import ticket_changed_meanwhile
 
 @use_case(stale=ticket_changed_meanwhile)
 def merge(actor: Actor, ticket_id: int, duplicate_reference: str, reason: str) -> Ticket:
-    """Fold a repeat of the same complaint into this ticket: the repeat closes, pointing here;
-    both histories say so."""
+    """Fold a repeat of the same complaint into this ticket: the repeat closes, pointing here,
+    its clocks stopped; both histories say so."""
     require_handler(actor)
     why = clean_reason(reason)
     ticket = get_ticket(actor, ticket_id)
@@ -30,6 +31,7 @@ def merge(actor: Actor, ticket_id: int, duplicate_reference: str, reason: str) -
     duplicate.closed_at = now
     duplicate.merged_into_id = ticket.id
     duplicate.resolution = f"Merged into {ticket.reference}"
+    stop_clocks(actor, duplicate, now, why)
     add_event(
         actor,
         duplicate,

@@ -196,6 +196,9 @@ class Ticket(TimestampMixin, db.Model):
     root_cause: Mapped[str | None] = mapped_column(Text)
     remedies_told: Mapped[list[str] | None] = mapped_column(JSON)
     company_response: Mapped[str | None] = mapped_column(String(64))  # US categories
+    # US: whether the first company response ("in progress" or the closing one) came by the
+    # 15-day deadline, the CFPB's "Timely response?"; None until it is given, and for CN/UK.
+    timely: Mapped[bool | None]
     merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id"))
     # A complainant who is not (yet) a known customer: the public form and inbound email.
     prospect_id: Mapped[int | None] = mapped_column(

@@ -310,6 +310,12 @@ def new() -> Any:
 @bp.route("/tickets/<int:ticket_id>")
 @signed_in
 def show(ticket_id: int) -> Any:
+    return render("tickets/show.html", **_page_context(ticket_id))
+
+
+def _page_context(ticket_id: int, clock_form: ClockForm | None = None) -> dict[str, Any]:
+    """What the ticket page shows; `clock_form`: a refused clock change, shown again with what
+    the handler wrote."""
     page = read_models.ticket_page(_actor(), ticket_id)
     ticket = page.ticket
     assign_form = AssignForm(version=str(ticket.version))
@@ -317,19 +323,19 @@ def show(ticket_id: int) -> Any:
     _team_choices(assign_form.team_id, page.teams)
     assign_form.assignee_id.data = str(ticket.assignee_id or "")
     assign_form.team_id.data = str(ticket.team_id or "")
-    return render(
-        "tickets/show.html",
+    return {
         **vars(page),
-        status_form=StatusForm(version=str(ticket.version)),
-        clock_form=ClockForm(
+        "status_form": StatusForm(version=str(ticket.version)),
+        "clock_form": clock_form
+        or ClockForm(
             version=str(ticket.version),
             told_via="email" if page.complainant.email else "post",
         ),
-        note_form=NoteForm(),
-        assign_form=assign_form,
-        merge_form=MergeForm(),
+        "note_form": NoteForm(),
+        "assign_form": assign_form,
+        "merge_form": MergeForm(),
         **correspondence_views.panel_context(ticket, page.notice_kinds, page.missing_at_close),
-    )
+    }
 
 
 @bp.route("/tickets/<int:ticket_id>/status", methods=["POST"])
@@ -367,22 +373,39 @@ def clock(ticket_id: int) -> Any:
     action = form.action.data
     reason, notice = form.reason.data or "", form.notice.data or ""
     told_via = form.told_via.data or None
-    if action == "extend":
-        clock_changes.extend_clock(actor, ticket_id, version, reason, notice, told_via)
-        message = _("Clock extended.")
-    elif action == "pause":
-        clock_changes.pause_clock(actor, ticket_id, version, reason, notice, told_via)
-        message = _("Clock paused.")
-    elif action == "resume":
-        clock_changes.resume_clock(actor, ticket_id, version, reason)
-        message = _("Clock resumed.")
-    elif action == "restart":
-        clock_changes.restart_clock(actor, ticket_id, version, reason, form.new_facts_on.data)
-        message = _("Clock restarted from the day the new facts arrived.")
-    else:
-        raise ValidationFailed(_("Unknown clock action."))
+    try:
+        if action == "extend":
+            clock_changes.extend_clock(actor, ticket_id, version, reason, notice, told_via)
+            message = _("Clock extended.")
+        elif action == "pause":
+            clock_changes.pause_clock(actor, ticket_id, version, reason, notice, told_via)
+            message = _("Clock paused.")
+        elif action == "resume":
+            clock_changes.resume_clock(actor, ticket_id, version, reason)
+            message = _("Clock resumed.")
+        elif action == "restart":
+            clock_changes.restart_clock(actor, ticket_id, version, reason, form.new_facts_on.data)
+            message = _("Clock restarted from the day the new facts arrived.")
+        else:
+            raise ValidationFailed(_("Unknown clock action."))
+    except ValidationFailed as refused:
+        return _clock_refused(ticket_id, form, refused)
     flash(message, "success")
     return see_other(url_for("tickets.show", ticket_id=ticket_id))
+
+
+def _clock_refused(ticket_id: int, form: ClockForm, refused: ValidationFailed) -> Any:
+    """A refused clock change: its message beside the action, in the regulatory clock panel,
+    with what the handler wrote kept; nothing was saved (the use case rolled back)."""
+    context = _page_context(ticket_id, clock_form=form)
+    ticket = context["ticket"]
+    if not (context["regulated"] and ticket.is_open and not ticket.merged_into_id):
+        raise refused  # the page has no clock panel to show it in: the error page says it
+    context.update(clock_error=str(refused.message), clock_action=form.action.data)
+    if not is_htmx():
+        return render("tickets/show.html", status=400, **context)
+    body, status = render("tickets/show.html", "tickets/_clock_actions.html", 400, **context)
+    return body, status, {"HX-Retarget": "#clock-actions", "HX-Reswap": "outerHTML"}
 
 
 @bp.route("/tickets/<int:ticket_id>/assign", methods=["POST"])

@@ -32,7 +32,9 @@ from portal.tickets.deadlines import (
     apply_sla,
     clock_settings,
     clock_state,
+    end_sla_pause,
     is_regulated,
+    stop_clocks,
 )
 from portal.tickets.events import add_event, plain
 from portal.tickets.labels import NOTICE_LABELS, STATUS_LABELS, US_RESPONSES
@@ -252,7 +254,8 @@ def change_status(
 ) -> Ticket:
     """Move a ticket to status `to` along TRANSITIONS. Resolving states the resolution (and
     the remedies told, the CFPB category); withdrawing and reopening need a reason; closing a
-    complaint needs its closing notice given."""
+    complaint needs its closing notice given. Leaving handling (resolved, closed, withdrawn)
+    stops every clock: a pause ends with its event (`clock_changes.stop_clocks`)."""
     require_handler(actor)
     ticket = locked_for_change(actor, ticket_id, version)
     target = clean_choice(to, Status, "status")
@@ -275,6 +278,8 @@ def change_status(
     _move_sla(ticket, before, target, now)
     ticket.status = target
     ticket.is_open = target in OPEN_STATUSES
+    if not ticket.is_open:
+        stop_clocks(actor, ticket, now, note or None)
     if reopening:
         ticket.resolved_at = ticket.closed_at = None  # the clocks run on
     add_event(
@@ -315,6 +320,9 @@ def _resolve(
         if company_response not in US_RESPONSES:
             raise ValidationFailed(_l("Unknown response category."), field="company_response")
         ticket.company_response = company_response
+    if ticket.profile == "US" and is_regulated(ticket) and ticket.timely is None:
+        # The CFPB's "Timely response?": the first response, here the closing one.
+        ticket.timely = now < as_utc(ticket.due_at)
     ticket.resolved_at = now
 
 
@@ -335,16 +343,8 @@ def _move_sla(ticket: Ticket, before: str, target: str, now: datetime) -> None:
     """The internal SLA stops while the ticket waits on the customer (business hours)."""
     if target == Status.WAITING and before != Status.WAITING:
         ticket.sla_paused_since = now
-    elif before == Status.WAITING and ticket.sla_paused_since is not None:
-        calendar = clocks.PROFILES[ticket.profile].calendar
-        paused = calendar.business_hours_between(
-            as_utc(ticket.sla_paused_since), now, clock_settings().zone
-        )
-        ticket.sla_paused_hours = (ticket.sla_paused_hours or 0.0) + paused
-        ticket.sla_paused_since = None
-        apply_sla(ticket)
-        if not is_regulated(ticket):
-            apply_clock(ticket, clock_state(ticket))
+    elif before == Status.WAITING:
+        end_sla_pause(ticket, now)
 
 
 # ---------------------------------------------------------------- details
