@@ -7,8 +7,9 @@ queue, My day, the print view, the history and the clock watch's notifications."
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +21,7 @@ from portal.accounts.services import actor_for
 from portal.core.calendars import end_of_day
 from portal.core.extensions import db as _db
 from portal.core.i18n import format_deadline, last_day
+from portal.core.timeutil import as_utc
 from portal.messaging.compose import content_of
 from portal.messaging.models import Message
 from portal.tickets import clock_changes, clocks, jobs, services
@@ -93,20 +95,30 @@ def _acknowledgement(actor: Any, ticket: Ticket) -> None:
     _db.session.commit()
 
 
+def within_the_period(ticket: Ticket) -> Any:
+    """Run the clock use cases three days after receipt: an extension is decided in time."""
+    moment = as_utc(ticket.received_at) + timedelta(days=3)
+    return patch("portal.tickets.clock_changes.utc_now", return_value=moment)
+
+
 def _extension(actor: Any, ticket: Ticket) -> None:
-    clock_changes.extend_clock(
-        actor, ticket.id, ticket.version, "Needs the call recording", "We need more time."
-    )
+    with within_the_period(ticket):
+        clock_changes.extend_clock(
+            actor, ticket.id, ticket.version, "Needs the call recording", "We need more time."
+        )
 
 
 def _pause(actor: Any, ticket: Ticket) -> None:
-    clock_changes.pause_clock(actor, ticket.id, ticket.version, "Appraisal", "Sent out.")
+    with within_the_period(ticket):
+        clock_changes.pause_clock(actor, ticket.id, ticket.version, "Appraisal", "Sent out.")
 
 
 def _resume(actor: Any, ticket: Ticket) -> None:
+    """Paused and resumed at the same moment: no day is added to the deadline."""
     _pause(actor, ticket)
     ticket = fresh(ticket.id)
-    clock_changes.resume_clock(actor, ticket.id, ticket.version, "Report received")
+    with within_the_period(ticket):
+        clock_changes.resume_clock(actor, ticket.id, ticket.version, "Report received")
 
 
 def _holding(actor: Any, ticket: Ticket) -> None:
@@ -453,7 +465,10 @@ def test_the_history_and_print_name_the_deadline_before_and_after_an_extension(
     client, login_as, complaint
 ) -> None:
     ticket = complaint.ticket
-    clock_changes.extend_clock(make_actor("lead"), ticket.id, ticket.version, "Complex", "Told.")
+    with within_the_period(ticket):
+        clock_changes.extend_clock(
+            make_actor("lead"), ticket.id, ticket.version, "Complex", "Told."
+        )
     login_as("handler", locale="en")
     change = "31 Dec 2025, end of day → 15 Jan 2026, end of day"
     assert change in client.get(f"/tickets/{ticket.id}").text

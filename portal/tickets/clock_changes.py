@@ -9,13 +9,14 @@ accepted as untimely, its breach kept.
 """
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from portal.core.audit import Actor
 from portal.core.errors import ValidationFailed
+from portal.core.i18n import format_day, last_day
 from portal.core.timeutil import as_utc, utc_now
 from portal.core.transaction import use_case
 from portal.tickets import clocks, watch
@@ -167,7 +168,7 @@ def restart_clock(
             _l(
                 "The clock already counts from %(day)s, when earlier new facts arrived: a "
                 "restart cannot go back before that day.",
-                day=ticket.counting_from.isoformat(),
+                day=format_day(ticket.counting_from, profile=ticket.profile),
             ),
             field="new_facts_on",
         )
@@ -225,7 +226,7 @@ def _deadline_passed(ticket: Ticket, now: datetime) -> str | None:
         due = clocks.deadlines(state, zone, profile=profile_for(ticket)).respond_by or due
     if now < due:
         return None
-    return (due - timedelta(microseconds=1)).astimezone(zone).date().isoformat()
+    return format_day(last_day(due, zone), profile=ticket.profile)
 
 
 def _change(
