@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal.core import logs
 from portal.core.config import PROJECT_ROOT, Settings, derive_https_settings
 from portal.core.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.core.requests import reads_only
@@ -41,8 +42,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _configure_logging(app: Flask) -> None:
     level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
     logging.getLogger("portal").setLevel(level)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # APScheduler writes two INFO lines per job run ("Running job", "executed successfully")
+    # and more as it starts; the runner's own JSON lines say all of it. Its warnings (a missed
+    # run) and errors still pass, and LOG_LEVEL=DEBUG lets everything through.
+    logging.getLogger("apscheduler").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    )
+    logs.configure(level)
 
 
 @event.listens_for(Engine, "connect")
