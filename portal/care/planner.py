@@ -27,6 +27,7 @@ time is the rule's hour in the customer's local time on that date, or now when t
 later that day.
 """
 
+import threading
 from calendar import isleap
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -139,8 +140,11 @@ def birthday_dates(day: date) -> list[date]:
     ]
 
 
-def plan_day(now: datetime) -> dict[str, Any]:
-    """Queue every care message due for the local "today" of each zone at `now`."""
+def plan_day(now: datetime, stop: threading.Event | None = None) -> dict[str, Any]:
+    """Queue every care message due for the local "today" of each zone at `now`.
+
+    Setting `stop` ends it between two pages, with what it queued so far kept and summed up
+    (`"stopped": true`); the next run adds the rest."""
     now = as_utc(now)
     rules = active_rules()
     summary = PlanSummary()
@@ -150,6 +154,8 @@ def plan_day(now: datetime) -> dict[str, Any]:
             if group.day < rule.enabled_on:
                 continue  # a rule never sends for a date before it was switched on
             for drafts in _drafts(rule, group, now):
+                if stop is not None and stop.is_set():
+                    return {**summary.as_dict(), "stopped": True}
                 with transaction():
                     result = messaging.queue(drafts, now)
                 summary.add(rule.key, len(drafts), result)

@@ -31,6 +31,6 @@ class JobRun(db.Model):
     as_of: Mapped[datetime]
     started_at: Mapped[datetime] = mapped_column(index=True)
     finished_at: Mapped[datetime | None]
-    outcome: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed
+    outcome: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed, stopped
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)

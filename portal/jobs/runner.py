@@ -4,10 +4,15 @@ A run takes a lease row in the database before it starts. Taking it is a single 
 UPDATE of an expired row, so two processes racing for it cannot both win on SQLite or
 PostgreSQL. While the job runs, a keeper thread extends the lease; a crashed process simply
 stops extending it, and the lease expires for the next taker.
+
+A run can be asked to stop: the scheduler sets its stop event on SIGTERM or Ctrl-C, and a job
+whose function takes a `stop` argument gets that event, checks it between its batches and
+returns early with what it did so far, handing back anything it claimed. The run is then
+recorded as "stopped" with that partial summary. A job without the argument runs to its end.
 """
 
 import importlib
-import json
+import inspect
 import logging
 import os
 import socket
@@ -24,6 +29,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.extensions import db
+from portal.core.logs import emit
 from portal.core.timeutil import utc_now
 from portal.core.transaction import transaction
 from portal.jobs.models import JobLease, JobRun
@@ -60,7 +66,15 @@ def _resolve(path: str) -> Any:
 
 
 def _emit(event: str, **fields: Any) -> None:
-    log.info(json.dumps({"event": event, **fields}, default=str, ensure_ascii=False))
+    emit(log, event, **fields)
+
+
+def takes_stop(func: Any) -> bool:
+    """Whether a job function accepts the stop event (a `stop` parameter)."""
+    try:
+        return "stop" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def acquire_lease(job_id: str, holder: str, seconds: int) -> bool:
@@ -129,15 +143,22 @@ class _LeaseKeeper(threading.Thread):
 @dataclass(frozen=True)
 class RunOutcome:
     job_id: str
-    outcome: str  # succeeded, failed, skipped
+    outcome: str  # succeeded, failed, stopped, skipped
     run_id: int | None = None
     summary: dict[str, Any] | None = None
     error: str | None = None
     held_by: str | None = None
 
 
-def run_job(job_id: str, as_of: datetime | None = None, holder: str | None = None) -> RunOutcome:
-    """Run one job now (as of `as_of`), unless another process holds it. Needs an app context."""
+def run_job(
+    job_id: str,
+    as_of: datetime | None = None,
+    holder: str | None = None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
+    """Run one job now (as of `as_of`), unless another process holds it. Needs an app context.
+
+    Setting `stop` asks the run to end early (see the module's docstring)."""
     registry = load_registry()
     if job_id not in registry:
         raise UnknownJob(job_id)
@@ -151,7 +172,7 @@ def run_job(job_id: str, as_of: datetime | None = None, holder: str | None = Non
         return RunOutcome(job.id, "skipped", held_by=held_by)
 
     try:
-        return _run_under_lease(job, as_of, holder)
+        return _run_under_lease(job, as_of, holder, stop or threading.Event())
     finally:
         # Whatever happened, the lease goes: a stuck lease would skip every later run. A
         # failure to release must not hide the job's own outcome; the lease then expires.
@@ -161,7 +182,9 @@ def run_job(job_id: str, as_of: datetime | None = None, holder: str | None = Non
             log.exception("could not release lease of %s", job.id)
 
 
-def _run_under_lease(job: JobDefinition, as_of: datetime, holder: str) -> RunOutcome:
+def _run_under_lease(
+    job: JobDefinition, as_of: datetime, holder: str, stop: threading.Event
+) -> RunOutcome:
     with transaction():
         run = JobRun(
             job_id=job.id, holder=holder, as_of=as_of, started_at=utc_now(), outcome="running"
@@ -174,8 +197,11 @@ def _run_under_lease(job: JobDefinition, as_of: datetime, holder: str) -> RunOut
     started = time.perf_counter()
     _emit("job.start", job=job.id, run=run_id, holder=holder, as_of=as_of.isoformat())
     try:
-        summary = _resolve(job.func)(as_of) or {}
-        outcome, error = "succeeded", None
+        func = _resolve(job.func)
+        stoppable = takes_stop(func)
+        summary = (func(as_of, stop=stop) if stoppable else func(as_of)) or {}
+        # A job that heard the stop returned early: its summary is what it got done.
+        outcome, error = ("stopped" if stoppable and stop.is_set() else "succeeded"), None
     except Exception:
         summary, outcome, error = {}, "failed", traceback.format_exc(limit=20)
     finally:
@@ -235,18 +261,22 @@ def build_trigger(job: JobDefinition, timezone: str) -> Any:
     raise ValueError(f"job {job.id}: unknown trigger type {kind!r}")
 
 
-def build_scheduler(app: Flask) -> Any:
-    """A blocking APScheduler with every registered job; each firing runs in an app context."""
+def build_scheduler(app: Flask, stop: threading.Event | None = None) -> Any:
+    """A blocking APScheduler with every registered job; each firing runs in an app context
+    and gets `stop`, which the caller sets to end the running jobs early."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     timezone = app.config["SCHEDULER_TIMEZONE"]
     scheduler = BlockingScheduler(timezone=timezone)
     holder = process_holder()
+    stop = stop or threading.Event()
 
     def fire(job_id: str) -> None:
+        if stop.is_set():
+            return  # fired as the scheduler was stopping: the next scheduler runs it
         with app.app_context():
             try:
-                run_job(job_id, holder=holder)
+                run_job(job_id, holder=holder, stop=stop)
             finally:
                 db.session.remove()
 

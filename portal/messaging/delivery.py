@@ -5,8 +5,16 @@ A worker claims a batch in one short transaction (PostgreSQL: `FOR UPDATE SKIP L
 concurrent workers take disjoint rows; SQLite: the `BEGIN IMMEDIATE` write lock serialises the
 claim), sends the batch over one connection, and records the outcomes as they happen — a
 failure at once, sent messages in groups of at most RECORD_EVERY within RECORD_SECONDS, so a
-worker killed mid-batch can have sent at most those few without recording them. A claim
-expires; rows of a worker that died are claimed again after it.
+worker killed mid-batch can have sent at most those few without recording them.
+
+A claim lasts CLAIM_SECONDS past its last renewal. While a worker holds a batch, a heartbeat
+thread renews the claim every quarter of that (`_ClaimKeeper`), so a batch may take as long as
+it needs, and the rows of a worker that died are claimed again within CLAIM_SECONDS. A worker
+sends only while its claim has at least half its length to run: should the heartbeat fail (the
+database unreachable), it stops sending and hands the rest back long before another worker may
+take the rows, so two live workers never send the same message. A stop request (the `stop`
+event: SIGTERM to the scheduler or to `flask messaging deliver`) is heard between messages:
+the worker records what it sent, hands back the rest of its batch and returns.
 
 Each message is rendered as its email is built (compose.py), with the batch's templates and its
 customers' names read inside the claim, so sending reads nothing; the text and headers sent are
@@ -17,7 +25,6 @@ replies, refused or lost connections, timeouts — are retried with exponential 
 jitter; a 5xx reply to the recipient or the data fails the message and suppresses the address.
 """
 
-import json
 import logging
 import os
 import random
@@ -35,6 +42,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, insert, select, update
 
 from portal.core.extensions import db, dialect_name
+from portal.core.logs import emit
 from portal.core.transaction import transaction
 from portal.customers.models import Customer
 from portal.messaging.compose import Composed, Composer, RenderFailed
@@ -46,7 +54,9 @@ from portal.messaging.transports import Envelope, SendFailure, Transport, transp
 log = logging.getLogger("portal.messaging")
 
 DEFAULT_BATCH = 100
-CLAIM_SECONDS = 300  # a worker stops sending a batch after half of this and releases the rest
+# A claim runs out this long after its last renewal; the holder renews it every quarter of it
+# and sends only while at least half of it is left.
+CLAIM_SECONDS = 60
 IDLE_POLL_SECONDS = 5.0
 # Sent messages are recorded in groups, one commit per group (a commit waits for the disk,
 # milliseconds on a real one): at most this many, sent within this many seconds, are sent
@@ -97,7 +107,7 @@ def _clip(text: str, length: int) -> str:
 
 
 def _emit(event: str, **fields: Any) -> None:
-    log.info(json.dumps({"event": event, **fields}, default=str, ensure_ascii=False))
+    emit(log, event, **fields)
 
 
 _SERVER_REPLY = re.compile(r"\b(\d{3}) .*(\(\w+\))$", re.DOTALL)
@@ -208,6 +218,74 @@ _RECORD_SENT = (
 )
 
 
+class _ClaimKeeper(threading.Thread):
+    """The heartbeat: every quarter of the claim, extends the worker's claim on the rows it
+    holds to a full claim from now, on a connection of its own.
+
+    Rows the worker is recording at that moment are locked by it (PostgreSQL) and skipped, not
+    waited for: those are about to be let go anyway, and waiting could deadlock with the
+    worker. `valid_until` (monotonic seconds) is how long the worker's claim is known to hold.
+    """
+
+    def __init__(self, worker: "Worker", clock: "_Clock") -> None:
+        super().__init__(name=f"claim-{worker.name}", daemon=True)
+        self.worker, self.clock = worker, clock
+        self.engine = db.engine
+        self.stopped = threading.Event()
+        self.valid_until = float("inf")  # nothing held
+        self._held: tuple[int, ...] = ()
+        self._lock = threading.Lock()
+
+    def hold(self, ids: list[int], since: float) -> None:
+        """The worker claimed `ids`, for a claim counted from `since` (monotonic)."""
+        with self._lock:
+            self._held = tuple(ids)
+            self.valid_until = since + self.worker.claim_seconds
+
+    def let_go(self) -> None:
+        with self._lock:
+            self._held = ()
+            self.valid_until = float("inf")
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.worker.claim_seconds / 4):
+            # Taken before the rows are read: the renewed claim runs at least this long.
+            renewing = time.monotonic()
+            held = self._held
+            if not held:
+                continue
+            try:
+                self.renew(held)
+            except Exception as error:
+                _emit("mail.claim_not_renewed", worker=self.worker.name, error=str(error)[:200])
+                continue
+            with self._lock:
+                if self._held == held:
+                    self.valid_until = max(self.valid_until, renewing + self.worker.claim_seconds)
+
+    def finish(self) -> None:
+        """Stop renewing. A renewal still waiting for the database is not waited for long: it
+        touches only rows this worker still holds."""
+        self.stopped.set()
+        self.join(timeout=2)
+
+    def renew(self, held: tuple[int, ...]) -> None:
+        mine = (
+            select(_messages.c.id)
+            .where(
+                _messages.c.id.in_(held),
+                _messages.c.status == MessageStatus.SENDING.value,
+                _messages.c.claimed_by == self.worker.name,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        until = self.clock.now() + timedelta(seconds=self.worker.claim_seconds)
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(_messages).where(_messages.c.id.in_(mine)).values(claimed_until=until)
+            )
+
+
 class Worker:
     """Claims and delivers batches as `name`, recording every outcome as it happens."""
 
@@ -229,6 +307,7 @@ class Worker:
         self.envelope_sender = parseaddr(self.sender)[1]
         self.domain = config.get("MAIL_DOMAIN") or "portal.invalid"
         self.stop = stop or threading.Event()
+        self.keeper: _ClaimKeeper | None = None  # the heartbeat, while `run` runs
         self.report = DeliveryReport()
         self.composer = Composer()  # the claimed batch's templates
         self._unrecorded: list[dict[str, Any]] = []  # sent, not yet written
@@ -471,14 +550,22 @@ class Worker:
 
     # -- sending
 
-    def send_batch(self, batch: list[Claimed], clock: _Clock) -> bool:
-        """Send a claimed batch; False when the transport could not connect at all."""
-        deadline = time.monotonic() + self.claim_seconds / 2
+    def send_batch(
+        self, batch: list[Claimed], clock: _Clock, claimed_at: float | None = None
+    ) -> bool:
+        """Send a claimed batch (claimed at `claimed_at`, monotonic); False when the transport
+        could not connect at all. Stops early, handing the rest back, when asked to or when
+        the claim, not renewed, has less than half its length to run."""
+        keeper = self.keeper or _ClaimKeeper(self, clock)  # not started: the claim as taken
+        keeper.hold([o.id for o in batch], time.monotonic() if claimed_at is None else claimed_at)
         bounced: dict[str, str] = {}
         done = 0
         try:
             for outgoing in batch:
-                if self.stop.is_set() or time.monotonic() > deadline:
+                if self.stop.is_set():
+                    break
+                if time.monotonic() > keeper.valid_until - self.claim_seconds / 2:
+                    _emit("mail.claim_running_out", worker=self.name, unsent=len(batch) - done)
                     break
                 if self._record_due():
                     self._commit()
@@ -518,19 +605,25 @@ class Worker:
                 self._sent(outgoing, content, now)
                 done += 1
         finally:
-            self._commit()  # what went out is recorded, whatever happened after
-            self.release(batch[done:])
+            try:
+                self._commit()  # what went out is recorded, whatever happened after
+                self.release(batch[done:])
+            finally:
+                keeper.let_go()
         return True
 
     def run(self, as_of: datetime, *, until_empty: bool, poll_seconds: float) -> DeliveryReport:
         """Claim and send batches until stopped, or, with `until_empty`, until nothing is due."""
         clock = _Clock(as_of)
+        self.keeper = _ClaimKeeper(self, clock)
+        self.keeper.start()
         try:
             while not self.stop.is_set():
+                claimed_at = time.monotonic()  # no later than the `now` the claim counts from
                 batch, handled = self.claim(clock.now())
                 if batch:
                     self.report.batches += 1
-                    connected = self.send_batch(batch, clock)
+                    connected = self.send_batch(batch, clock, claimed_at)
                 else:
                     connected = True
                 if handled and connected:
@@ -540,6 +633,8 @@ class Worker:
                 self.transport.close()  # no idle connection while waiting
                 self.stop.wait(poll_seconds)
         finally:
+            self.keeper.finish()
+            self.keeper = None
             self.transport.close()
         return self.report
 

@@ -10,6 +10,7 @@ and closed tickets are skipped. Each notification has a unique key, so running t
 """
 
 import logging
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from portal.core.extensions import db
+from portal.core.logs import emit
 from portal.core.timeutil import as_utc, utc_now
 from portal.core.transaction import transaction
 from portal.tickets import watch
@@ -28,25 +30,33 @@ log = logging.getLogger("portal.tickets.jobs")
 BATCH = 500
 
 
-def clock_watch(as_of: datetime | None = None) -> dict[str, int]:
-    """Warn at 80 %, escalate on breach; returns how many of each were written."""
+def clock_watch(
+    as_of: datetime | None = None, stop: threading.Event | None = None
+) -> dict[str, Any]:
+    """Warn at 80 %, escalate on breach; returns how many of each were written. Setting `stop`
+    ends it between two batches (`"stopped": true`); the next run marks the rest."""
     now = as_of or utc_now()
-    warned = _sweep(now, Ticket.warn_at, Ticket.warned_at, watch.WARNING)
-    escalated = _sweep(now, Ticket.due_at, Ticket.escalated_at, watch.BREACHED)
-    log.info("clock watch", extra={"warned": warned, "escalated": escalated})
-    return {"warned": warned, "escalated": escalated}
+    stop = stop or threading.Event()
+    warned = _sweep(now, Ticket.warn_at, Ticket.warned_at, watch.WARNING, stop)
+    escalated = _sweep(now, Ticket.due_at, Ticket.escalated_at, watch.BREACHED, stop)
+    summary: dict[str, Any] = {"warned": warned, "escalated": escalated}
+    if stop.is_set():
+        summary["stopped"] = True
+    emit(log, "clock_watch", **summary)
+    return summary
 
 
-def _sweep(now: datetime, when: Any, done: Any, action: str) -> int:
+def _sweep(now: datetime, when: Any, done: Any, action: str, stop: threading.Event) -> int:
     """Mark every due ticket, a batch per transaction, so a long sweep keeps what it did."""
     total = 0
-    while True:
+    while not stop.is_set():
         with transaction():
             marked = _sweep_batch(now, when, done, action)
         db.session.expire_all()
         if not marked:
             return total
         total += marked
+    return total
 
 
 def _sweep_batch(now: datetime, when: Any, done: Any, action: str) -> int:
@@ -76,12 +86,15 @@ def _sweep_batch(now: datetime, when: Any, done: Any, action: str) -> int:
     return len(tickets)
 
 
-def fetch_mail(as_of: datetime | None = None) -> dict[str, Any]:
+def fetch_mail(
+    as_of: datetime | None = None, stop: threading.Event | None = None
+) -> dict[str, Any]:
     """Poll the IMAP mailbox once: each new message goes through inbound intake and is then
     moved to the processed folder. Intake keys messages by Message-ID, so a message fetched
-    again after a crash between the two steps is not handled twice."""
+    again after a crash between the two steps is not handled twice. Setting `stop` ends the
+    poll after the message in hand."""
     settings = ImapSettings.from_config(current_app.config)
     if settings is None:
         return {"skipped": "IMAP_HOST is not set"}
-    result = poll(settings, lambda raw: ingest(raw, "imap", as_of))
+    result = poll(settings, lambda raw: ingest(raw, "imap", as_of), stop=stop)
     return {"fetched": result.fetched, "done": result.done, "failed": result.failed}

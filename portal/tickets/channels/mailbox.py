@@ -11,6 +11,7 @@ import imaplib
 import logging
 import re
 import ssl
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -298,10 +299,14 @@ class Mailbox:
 
 
 def poll(
-    settings: ImapSettings, handle: Callable[[bytes], object], limit: int | None = None
+    settings: ImapSettings,
+    handle: Callable[[bytes], object],
+    limit: int | None = None,
+    stop: threading.Event | None = None,
 ) -> PollResult:
     """Hand each pending message (up to `limit`, default the batch size) to `handle`, oldest
-    first, and move it to the processed folder once `handle` has returned.
+    first, and move it to the processed folder once `handle` has returned. Setting `stop`
+    ends the poll after the message in hand; the others wait in the folder for the next one.
 
     A message whose `handle` raises stays in the folder — logged and counted as failed — and
     is offered again at the next poll; the others carry on. `handle` must therefore be
@@ -316,6 +321,8 @@ def poll(
     fetched = done = failed = 0
     with Mailbox(settings) as mailbox:
         for uid in mailbox.pending(limit):
+            if stop is not None and stop.is_set():
+                break
             mail = mailbox.read(uid)
             if mail is None:
                 continue  # moved away meanwhile, e.g. by an admin
