@@ -1,6 +1,7 @@
 """Care rules plan birthday, festival and reminder messages per local day, never for past days,
 once each; campaigns preview exactly what sending then does."""
 
+import threading
 from calendar import isleap
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.services import actor_for
-from portal.care import services
+from portal.care import planner, services
 from portal.care.festivals import FESTIVALS, festival_date, fits, region_of
 from portal.care.models import Campaign, CareRule
 from portal.care.planner import birthday_dates, plan_day
@@ -256,6 +257,32 @@ def test_planning_a_day_twice_adds_nothing(db):
     again = plan_day(SHANGHAI_MORNING + timedelta(hours=3))
     assert count == 2 and len(greeted()) == count
     assert first["already_planned"] == 0 and again["already_planned"] == count
+
+
+def test_a_stopped_plan_keeps_the_pages_it_queued_and_the_next_run_adds_the_rest(db, monkeypatch):
+    rule("birthday")
+    first, second = (
+        make_customer(timezone="Asia/Shanghai", birthday=date(1990, 12, 1), consent_care=True)
+        for _ in range(2)
+    )
+    monkeypatch.setattr(planner, "BATCH", 1)  # one customer per page
+    stop = threading.Event()
+    queue = planner.messaging.queue
+
+    def queue_then_stop(drafts, now):
+        result = queue(drafts, now)
+        stop.set()  # SIGTERM arrives while the first page is queued
+        return result
+
+    monkeypatch.setattr(planner.messaging, "queue", queue_then_stop)
+    stopped = plan_day(SHANGHAI_MORNING, stop)
+    assert stopped["stopped"] is True and stopped["birthday"] == {"queued": 1}
+    assert keys("birthday") == [f"birthday:{first.id}:2026"]
+
+    monkeypatch.setattr(planner.messaging, "queue", queue)
+    again = plan_day(SHANGHAI_MORNING)
+    assert "stopped" not in again and again["birthday"] == {"queued": 1}
+    assert keys("birthday") == [f"birthday:{first.id}:2026", f"birthday:{second.id}:2026"]
 
 
 def test_a_rule_switched_on_in_the_afternoon_sends_today_and_later_never_before(db):

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import AuthResult
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from portal.core.extensions import db as _db
+from portal.core.timeutil import as_utc
 from portal.jobs.runner import run_job
 from portal.messaging import delivery, services
 from portal.messaging.delivery import MAX_ATTEMPTS, deliver_due, retry_delay
@@ -332,6 +333,64 @@ def test_stopping_hands_the_unsent_rest_of_the_batch_back(db, sink):
     rest = [reload(m) for m in messages[1:]]
     assert {(m.status, m.attempts, m.claimed_by) for m in rest} == {("queued", 0, None)}
     assert len(sink.handler.received) == 1
+
+
+@pytest.fixture
+def committed(app):
+    """Rows committed for real, for the claim's heartbeat, which renews them on a connection
+    of its own; deleted after the test."""
+    with app.app_context():
+        yield _db
+        _db.session.rollback()
+        _db.session.execute(delete(Message))
+        _db.session.commit()
+        _db.session.remove()
+
+
+def test_the_heartbeat_keeps_a_claim_for_a_batch_that_outlasts_it(committed, sink):
+    messages = [make_message() for _ in range(10)]
+    sink.handler.delay = 0.15  # 1.5 s for the batch, under a 0.8 s claim renewed every 0.2 s
+    claims = []
+
+    class Watching(SmtpTransport):
+        def send(self, email_message, envelope):
+            with _db.engine.connect() as other:  # what another worker would see
+                claims.append(
+                    other.scalar(select(Message.claimed_until).where(Message.id == envelope.key))
+                )
+            super().send(email_message, envelope)
+
+    report = deliver_due(
+        AS_OF, transport=Watching(sink.host, sink.port, timeout=5), claim_seconds=0.8
+    )
+
+    assert (report.sent, report.released, report.batches) == (10, 0, 1)
+    assert len(sink.handler.received) == 10
+    # The last message was still claimed when it went, well past the claim first taken.
+    assert as_utc(claims[-1]) > AS_OF + timedelta(seconds=1.5)
+    assert {reload(m).status for m in messages} == {"sent"}
+
+
+def test_a_worker_whose_heartbeat_fails_stops_sending_before_its_claim_runs_out(
+    db, sink, monkeypatch, caplog
+):
+    messages = [make_message() for _ in range(10)]
+    sink.handler.delay = 0.15
+
+    def unreachable(keeper, held):
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(delivery._ClaimKeeper, "renew", unreachable)
+    report = deliver_due(AS_OF, transport=smtp_to(sink), claim_seconds=0.8)
+
+    # Half the 0.8 s claim is 0.4 s: two or three messages go in each batch, the rest is
+    # handed back and claimed afresh (a new claim, taken in the worker's own transaction).
+    assert report.sent == 10 and report.released >= 5 and report.batches >= 3
+    assert sorted(sink.handler.message_ids().values()) == [1] * 10
+    assert {reload(m).status for m in messages} == {"sent"}
+    logged = " ".join(r.message for r in caplog.records)
+    assert '"event": "mail.claim_not_renewed"' in logged and "database unreachable" in logged
+    assert '"event": "mail.claim_running_out"' in logged
 
 
 def test_the_cli_worker_delivers_until_nothing_is_due(app, runner, monkeypatch, tmp_path):

@@ -5,17 +5,15 @@ import os
 import re
 import signal
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from email.utils import make_msgid
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from portal.messaging.delivery import RECORD_EVERY
-from portal.messaging.models import Message
 from tests.conftest import PreparedDatabases
+from tests.support.outbox import fill_outbox, outbox_rows
 from tests.support.processes import (
     STARTUP_TIMEOUT,
     FlaskProcess,
@@ -75,39 +73,6 @@ def sink() -> Iterator[SmtpSink]:
     server.stop()
 
 
-def fill_outbox(engine: sa.Engine, count: int) -> set[str]:
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "dedupe_key": f"process-test:{number}",
-            "purpose": "care",
-            "kind": "birthday",
-            "transactional": False,
-            "to_address": f"customer{number}@mail.example.com",
-            "locale": "en",
-            "subject": f"Happy birthday, customer {number}",
-            "body_text": "Many happy returns.",
-            "body_html": "<p>Many happy returns.</p>",
-            "headers": {},
-            "message_id": make_msgid(domain="portal.test"),
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": now - timedelta(minutes=1),
-            "created_at": now - timedelta(minutes=2),
-        }
-        for number in range(count)
-    ]
-    with engine.begin() as connection:
-        connection.execute(sa.insert(Message.__table__), rows)
-    return {row["message_id"] for row in rows}
-
-
-def rows(engine: sa.Engine) -> list[Any]:
-    table = Message.__table__
-    with engine.connect() as connection:
-        return list(connection.execute(sa.select(table).order_by(table.c.id)))
-
-
 def sent_by(child: FlaskProcess) -> int:
     found = re.search(r"Worker \S+: (\d+) sent, 0 to retry later, 0 failed", child.stdout)
     assert found, f"no summary from pid {child.pid}:\n{child.stdout}\n{child.stderr[-3000:]}"
@@ -136,7 +101,7 @@ def test_three_workers_deliver_every_message_exactly_once(engine, database_url, 
     counts = [sent_by(child) for child in workers]
     assert sum(counts) == len(expected)
     assert all(count > 0 for count in counts), counts  # all three took part
-    outbox = rows(engine)
+    outbox = outbox_rows(engine)
     assert {row.status for row in outbox} == {"sent"}
     assert {row.claimed_by for row in outbox} == {None}
     assert {row.attempts for row in outbox} == {1}
@@ -155,7 +120,7 @@ def test_a_worker_killed_mid_batch_resends_only_its_messages_in_flight(
     victim.process.send_signal(signal.SIGKILL)
     victim.wait(10)
     received_before_kill = set(sink.handler.message_ids())
-    in_flight = {row.message_id for row in rows(engine) if row.claimed_by == "victim"}
+    in_flight = {row.message_id for row in outbox_rows(engine) if row.claimed_by == "victim"}
     sink.handler.resume.set()
     assert len(received_before_kill) == 120
     assert in_flight, "the kill did not land mid-batch"
@@ -164,7 +129,7 @@ def test_a_worker_killed_mid_batch_resends_only_its_messages_in_flight(
     claims_expired = wait_for(
         lambda: all(
             row.claimed_until is None or row.claimed_until < datetime.now(UTC)
-            for row in rows(engine)
+            for row in outbox_rows(engine)
         ),
         10,
     )
@@ -181,4 +146,4 @@ def test_a_worker_killed_mid_batch_resends_only_its_messages_in_flight(
     # (taken in, never confirmed) and at most the group of sends not yet written.
     assert twice <= in_flight & received_before_kill
     assert 1 <= len(twice) <= RECORD_EVERY, f"{len(twice)} of {len(in_flight)} sent twice"
-    assert {row.status for row in rows(engine)} == {"sent"}
+    assert {row.status for row in outbox_rows(engine)} == {"sent"}

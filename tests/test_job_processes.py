@@ -17,12 +17,14 @@ import sqlalchemy as sa
 from portal.core.timeutil import as_utc, utc_now
 from portal.jobs.models import JobLease, JobRun
 from tests.conftest import PreparedDatabases
+from tests.support.outbox import fill_outbox, outbox_rows
 from tests.support.processes import (
     STARTUP_TIMEOUT,
     FlaskProcess,
     report,
     wait_for,
 )
+from tests.support.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.slow
 
@@ -108,16 +110,27 @@ def read_runs(log: Path) -> list[tuple[int, float, float]]:
     return sorted(runs, key=lambda run: run[1])
 
 
-def events(stderr: str, name: str) -> list[dict[str, Any]]:
-    """The JSON log records of `portal.jobs` with the given event name."""
-    found = []
+def log_lines(stderr: str) -> list[dict[str, Any]]:
+    """The scheduler's log: every line one JSON object, or the test fails naming the line."""
+    records = []
     for line in stderr.splitlines():
-        _, marker, payload = line.partition(" portal.jobs ")
-        if marker and payload.startswith("{"):
-            record = json.loads(payload)
-            if record.get("event") == name:
-                found.append(record)
-    return found
+        try:
+            record = json.loads(line)
+        except ValueError:
+            pytest.fail(f"a log line that is not JSON: {line!r}")
+        assert isinstance(record, dict), line
+        assert {"at", "level", "logger"} <= set(record), line
+        records.append(record)
+    return records
+
+
+def events(stderr: str, name: str) -> list[dict[str, Any]]:
+    """The log records of `portal.jobs` with the given event name."""
+    return [
+        record
+        for record in log_lines(stderr)
+        if record["logger"] == "portal.jobs" and record.get("event") == name
+    ]
 
 
 def holder_pid(holder: str) -> int:
@@ -293,3 +306,105 @@ def test_a_second_stop_signal_while_a_run_finishes_exits_cleanly(
     code = scheduler.wait(STOP_TIMEOUT)
     assert code == 0 and "Traceback" not in scheduler.stderr, report([scheduler], [code])
     assert [row.outcome for row in job_runs(engine)] == ["succeeded"]
+
+
+STOPS_WITHIN = 10.0  # seconds from SIGTERM to exit: well inside a service manager's stop timeout
+
+
+def test_the_scheduler_logs_one_json_object_per_line_and_stops_a_running_job(
+    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+) -> None:
+    env = portal_env(
+        database_url, run_log, JOB_REGISTRY="tests.support.slow_jobs:LOGGED", SLOW_JOB_SECONDS="0"
+    )
+    scheduler = spawn("scheduler", ["jobs", "run"], env)
+    ran = wait_for(
+        lambda: all(
+            part in scheduler.stderr
+            for part in ('"outcome": "succeeded"', '"outcome": "failed"', "test.until_stopped")
+        ),
+        STARTUP_TIMEOUT,
+    )
+    assert ran, report([scheduler], [scheduler.process.poll() or -1])
+    scheduler.process.send_signal(signal.SIGTERM)
+    code = scheduler.wait(STOPS_WITHIN)  # the job waiting for the stop hears it at once
+    assert code == 0, report([scheduler], [code])
+    assert "Scheduler stopped." in scheduler.stdout
+
+    records = log_lines(scheduler.stderr)
+    ends = {record["job"]: record for record in events(scheduler.stderr, "job.end")}
+    assert ends["test.quick"]["outcome"] == "succeeded"
+    assert ends["test.quick"]["summary"] == {"pid": scheduler.pid}
+    assert ends["test.fail"]["outcome"] == "failed"
+    assert ends["test.fail"]["error"].startswith("RuntimeError: boom as of 20")
+    assert ends["test.until_stopped"]["outcome"] == "stopped"
+    assert ends["test.until_stopped"]["summary"] == {"heard_stop": True}
+    assert {r["job"] for r in events(scheduler.stderr, "job.start")} == set(ends)
+    assert events(scheduler.stderr, "scheduler.start")[0]["jobs"] == [
+        "test.quick",
+        "test.fail",
+        "test.until_stopped",
+    ]
+    assert [r["signal"] for r in events(scheduler.stderr, "scheduler.stop")] == ["SIGTERM"]
+    # APScheduler's two lines per run are gone; its warnings (a run skipped while the last
+    # one still runs) come through, as JSON too.
+    chatter = [r for r in records if r["logger"].startswith("apscheduler")]
+    assert all(r["level"] != "INFO" for r in chatter), chatter
+    assert not any("executed successfully" in r.get("message", "") for r in records)
+
+    (stopped,) = job_runs(engine, "test.until_stopped")
+    assert (stopped.outcome, stopped.summary) == ("stopped", {"heard_stop": True})
+    assert stopped.finished_at is not None
+    assert live_leases(engine) == []
+
+
+def test_sigterm_stops_a_large_delivery_in_seconds_and_the_next_run_sends_the_rest(
+    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+) -> None:
+    # 800 messages to a relay that takes 25 ms over each: 20 s to send them all, so a
+    # scheduler that let the running delivery finish would outlast STOPS_WITHIN by far.
+    expected = fill_outbox(engine, 800)
+    sink = SmtpSink().start()
+    sink.handler.delay = 0.025
+    try:
+        env = portal_env(
+            database_url,
+            run_log,
+            JOB_REGISTRY="tests.support.slow_jobs:DELIVERY",
+            MAIL_TRANSPORT="smtp",
+            SMTP_HOST=sink.host,
+            SMTP_PORT=str(sink.port),
+        )
+        scheduler = spawn("scheduler", ["jobs", "run"], env)
+        sending = wait_for(lambda: len(sink.handler.received) >= 40, STARTUP_TIMEOUT)
+        assert sending, report([scheduler], [scheduler.process.poll() or -1])
+        scheduler.process.send_signal(signal.SIGTERM)
+        code = scheduler.wait(STOPS_WITHIN)
+        assert code == 0, report([scheduler], [code])
+        assert "Scheduler stopped." in scheduler.stdout
+
+        # What went out is recorded sent; the rest is back in the queue, claimed by nobody.
+        first = sink.handler.message_ids()
+        outbox = outbox_rows(engine)
+        assert {row.message_id for row in outbox if row.status == "sent"} == set(first)
+        assert {row.status for row in outbox} == {"sent", "queued"}
+        assert {(row.claimed_by, row.claimed_until) for row in outbox} == {(None, None)}
+        (run,) = job_runs(engine, "messaging.deliver")
+        assert run.outcome == "stopped"
+        assert run.summary["sent"] == len(first)
+        assert run.summary["released"] > 0
+        assert live_leases(engine) == []
+        (end,) = events(scheduler.stderr, "job.end")
+        assert (end["outcome"], end["summary"]["sent"]) == ("stopped", len(first))
+
+        # The next run sends the rest; the relay gets every message exactly once.
+        sink.handler.delay = 0
+        rest = spawn("rest", ["jobs", "once", "messaging.deliver"], env)
+        code = rest.wait(STARTUP_TIMEOUT + 30)
+        assert code == 0, report([rest], [code])
+        received = sink.handler.message_ids()
+        assert {mid: n for mid, n in received.items() if n > 1} == {}
+        assert set(received) == expected
+        assert {row.status for row in outbox_rows(engine)} == {"sent"}
+    finally:
+        sink.stop()

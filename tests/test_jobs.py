@@ -1,5 +1,6 @@
 """The job runner in one process: leases, run records, failures and the scheduler's wiring."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -38,9 +39,20 @@ def counting_job(as_of):
     return {"as_of": as_of.isoformat()}
 
 
+def stoppable_job(as_of, stop):
+    """Five batches, checking the stop between them; the stop comes during the second."""
+    done = 0
+    while done < 5 and not stop.is_set():
+        done += 1
+        if done == 2:
+            stop.set()
+    return {"batches": done}
+
+
 TEST_JOBS = [
     JobDefinition("test.fail", f"{__name__}:failing_job", {"type": "interval", "seconds": 5}, "f"),
     JobDefinition("test.count", f"{__name__}:counting_job", {"type": "cron", "minute": "*/5"}, "c"),
+    JobDefinition("test.stop", f"{__name__}:stoppable_job", {"type": "interval", "hours": 1}, "s"),
 ]
 
 
@@ -65,6 +77,28 @@ def test_a_failing_job_is_recorded_and_releases_its_lease(db, test_registry, cap
     )
 
 
+def test_a_job_told_to_stop_is_recorded_as_stopped_with_what_it_did(
+    db, test_registry, caplog
+) -> None:
+    outcome = job_runner.run_job("test.stop", stop=threading.Event())
+    assert (outcome.outcome, outcome.summary) == ("stopped", {"batches": 2})
+    run = db.session.get(JobRun, outcome.run_id)
+    assert (run.outcome, run.summary) == ("stopped", {"batches": 2})
+    assert run.finished_at is not None
+    assert db.session.get(JobLease, "test.stop") is None
+    (end,) = [r.message for r in caplog.records if '"event": "job.end"' in r.message]
+    assert '"outcome": "stopped"' in end and '"batches": 2' in end
+
+
+def test_a_job_without_a_stop_parameter_runs_to_its_end(db, test_registry) -> None:
+    stop = threading.Event()
+    stop.set()
+    outcome = job_runner.run_job("test.count", as_of=datetime(2030, 5, 1, tzinfo=UTC), stop=stop)
+    assert outcome.outcome == "succeeded"
+    assert outcome.summary == {"as_of": "2030-05-01T00:00:00+00:00"}
+    assert job_runner.takes_stop(stoppable_job) and not job_runner.takes_stop(counting_job)
+
+
 def test_a_held_job_is_skipped_without_a_run_record(db, test_registry) -> None:
     assert job_runner.acquire_lease("test.count", "someone-else", 60)
     outcome = job_runner.run_job("test.count")
@@ -75,7 +109,7 @@ def test_a_held_job_is_skipped_without_a_run_record(db, test_registry) -> None:
 def test_the_scheduler_holds_every_registered_job(app, test_registry) -> None:
     scheduler = job_runner.build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"test.fail", "test.count"}
+    assert set(jobs) == {"test.fail", "test.count", "test.stop"}
     assert jobs["test.count"].max_instances == 1 and jobs["test.count"].coalesce
 
 

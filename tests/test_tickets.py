@@ -1,5 +1,6 @@
 """Tickets: intake, status, regulatory clocks, SLA, assignment, notes, merging, locking."""
 
+import threading
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from unittest.mock import patch
@@ -452,6 +453,27 @@ def test_the_clock_watch_warns_escalates_once_and_rearms(app, handler, lead):
     assert kinds == {(handler.user_id, "clock.warning"), (lead.user_id, "clock.breached")}
     watch_events = [a for a in actions(ticket) if a.startswith("clock.") and a != "clock.extended"]
     assert watch_events == ["clock.warning", "clock.warning", "clock.breached"]
+
+
+def test_a_stopped_clock_watch_leaves_the_next_batch_to_the_next_run(handler, monkeypatch):
+    from portal.tickets import jobs
+
+    first, second = make_ticket(handler), make_ticket(handler)
+    now = max(first.warn_at, second.warn_at)
+    monkeypatch.setattr(jobs, "BATCH", 1)
+    stop = threading.Event()
+    sweep_batch = jobs._sweep_batch
+
+    def mark_then_stop(*args, **kwargs):
+        stop.set()  # SIGTERM arrives while the first batch is marked
+        return sweep_batch(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "_sweep_batch", mark_then_stop)
+    assert jobs.clock_watch(now, stop) == {"warned": 1, "escalated": 0, "stopped": True}
+    monkeypatch.setattr(jobs, "_sweep_batch", sweep_batch)
+    assert jobs.clock_watch(now) == {"warned": 1, "escalated": 0}
+    _db.session.expire_all()
+    assert all(_db.session.get(Ticket, t.id).warned_at for t in (first, second))
 
 
 def test_the_clock_watch_skips_paused_and_closed_tickets(handler):

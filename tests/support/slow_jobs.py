@@ -6,14 +6,21 @@ running SLOW_JOB_SECONDS (default 1.5) in between; or, when SLOW_JOB_RELEASE nam
 that file exists (SLOW_JOB_SECONDS at most), so that a test holds it exactly as long as it needs
 to. Each line is one short O_APPEND write, flushed and fsynced, so lines from concurrent
 processes never interleave.
+
+`LOGGED` is a registry for reading the scheduler's log: a job that succeeds, one that fails and
+one that runs until it is asked to stop. `DELIVERY` holds the real `messaging.deliver` job,
+fired as the scheduler starts instead of 30 s later.
 """
 
 import os
+import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from portal.jobs.registry import JobDefinition
+from portal.messaging import JOBS as MESSAGING_JOBS
 
 
 def _record(event: str) -> None:
@@ -54,4 +61,36 @@ JOBS: list[JobDefinition] = [
         description="The slow job with a 2 s lease, which only renewal keeps alive.",
         lease_seconds=2,
     ),
+]
+
+
+def fail(as_of: datetime) -> dict[str, Any]:
+    raise RuntimeError(f"boom as of {as_of:%Y}")
+
+
+def until_stopped(as_of: datetime, stop: threading.Event) -> dict[str, Any]:
+    """Wait for the stop (a minute at most), as a long job's batches would."""
+    return {"heard_stop": stop.wait(60)}
+
+
+def _every_second(job_id: str, func: str, description: str) -> JobDefinition:
+    return JobDefinition(
+        id=job_id,
+        func=func,
+        trigger={"type": "interval", "seconds": 1},
+        description=description,
+        lease_seconds=30,
+        options={"run_at_start": True},
+    )
+
+
+LOGGED: list[JobDefinition] = [
+    _every_second("test.quick", "tests.support.slow_jobs:slow", "Succeeds (SLOW_JOB_SECONDS)."),
+    _every_second("test.fail", "tests.support.slow_jobs:fail", "Raises."),
+    _every_second("test.until_stopped", "tests.support.slow_jobs:until_stopped", "Waits."),
+]
+
+# The room's own definition, fired at once rather than one 30 s interval after the start.
+DELIVERY: list[JobDefinition] = [
+    replace(job, options={**job.options, "run_at_start": True}) for job in MESSAGING_JOBS
 ]

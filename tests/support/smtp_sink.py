@@ -3,8 +3,8 @@
 It records every message it accepts with its envelope and Message-ID. Scripted replies: a
 queue per stage ("RCPT", "DATA") answered to the next commands of that stage before normal
 service resumes ("drop" closes the connection instead of answering), permanent refusals per
-address, a pause before accepting the n-th message, and stop/start on the same port for the
-time it refuses connections.
+address, a pause before accepting the n-th message, a delay before accepting each message (a
+slow relay), and stop/start on the same port for the time it refuses connections.
 """
 
 import asyncio
@@ -35,6 +35,7 @@ class ScriptedHandler:
         self.replies: dict[str, deque[str]] = {"RCPT": deque(), "DATA": deque()}
         self.refuse: dict[str, str] = {}  # address → permanent reply to RCPT
         self.hold_at: int | None = None  # pause once this many messages are recorded
+        self.delay = 0.0  # seconds before each message is accepted (and recorded)
         self.holding = threading.Event()
         self.resume = threading.Event()
         self._parser = BytesHeaderParser()
@@ -63,6 +64,8 @@ class ScriptedHandler:
         scripted = self._scripted("DATA", server)
         if scripted:
             return scripted
+        if self.delay:
+            await asyncio.sleep(self.delay)
         headers = self._parser.parsebytes(envelope.content)
         self.received.append(
             Received(
