@@ -5,7 +5,8 @@ string ("package.module:function", imported when the job runs), so listing a job
 nothing. The function lives in `<room>/jobs.py` and takes the instant it runs "as of", so
 `flask jobs once ID --at ...` can replay any moment. A job keeps its work with the use cases
 it calls (or one transaction per batch) and returns a small JSON-able summary that is logged
-and stored with the run.
+and stored with the run. A job that works in batches also takes `stop` (a threading.Event set
+when the scheduler is told to stop), checks it between batches and then returns what it did.
 """
 
 from collections.abc import Iterable
