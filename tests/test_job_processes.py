@@ -312,8 +312,10 @@ STOPS_WITHIN = 10.0  # seconds from SIGTERM to exit: well inside a service manag
 
 
 def test_the_scheduler_logs_one_json_object_per_line_and_stops_a_running_job(
-    database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
+    backend: str, database_url: str, engine: sa.Engine, run_log: Path, spawn: Any
 ) -> None:
+    if backend != "sqlite":
+        pytest.skip("the log does not depend on the database; stopping is proven on both below")
     env = portal_env(
         database_url, run_log, JOB_REGISTRY="tests.support.slow_jobs:LOGGED", SLOW_JOB_SECONDS="0"
     )
