@@ -5,6 +5,7 @@ import base64
 import imaplib
 import os
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +205,26 @@ def test_a_message_whose_handler_fails_stays_and_the_others_go_on(
 
     assert poll(settings_for(imap), handled.append) == PollResult(fetched=1, done=1, failed=0)
     assert imap.messages("Processed") == [first, third, failing]
+
+
+def test_a_stopped_poll_ends_after_the_message_in_hand_and_leaves_the_rest(
+    imap: Dovecot,
+) -> None:
+    raws = [make_mail(f"complaint {n}") for n in ("one", "two", "three")]
+    for raw in raws:
+        imap.append(raw)
+    stop = threading.Event()
+    handled: list[bytes] = []
+
+    def handle_then_stop(raw: bytes) -> None:
+        handled.append(raw)
+        stop.set()  # SIGTERM arrives while the first message is handled
+
+    assert poll(settings_for(imap), handle_then_stop, stop=stop) == PollResult(1, 1, 0)
+    assert imap.messages("Processed") == raws[:1]
+    assert imap.messages("INBOX") == raws[1:]
+    assert poll(settings_for(imap), handled.append) == PollResult(2, 2, 0)
+    assert handled == raws
 
 
 def test_a_wrong_password_fails_in_one_line_that_does_not_show_it(imap: Dovecot) -> None:
