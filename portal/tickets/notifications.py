@@ -19,25 +19,30 @@ from portal.tickets.models import Notification, Ticket
 UNREAD_CAP = 99
 
 
+def message_for(kind: str, reference: str, locale: str | None) -> str:
+    """What a notification of `kind` about ticket `reference` says, in the user's language."""
+    with force_locale(locale or "en"):
+        if kind == "clock.warning":
+            message = _("%(reference)s has used 80 %% of its time.", reference=reference)
+        elif kind == "assigned":
+            message = _("%(reference)s was assigned to you.", reference=reference)
+        elif kind == "email":
+            message = _("%(reference)s: the complainant wrote again.", reference=reference)
+        else:
+            message = _("%(reference)s is past its deadline.", reference=reference)
+    return message[:300]
+
+
 def notify(user_id: int, key: str, kind: str, ticket: Ticket) -> None:
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         return
-    with force_locale(user.locale or "en"):
-        if kind == "clock.warning":
-            message = _("%(reference)s has used 80 %% of its time.", reference=ticket.reference)
-        elif kind == "assigned":
-            message = _("%(reference)s was assigned to you.", reference=ticket.reference)
-        elif kind == "email":
-            message = _("%(reference)s: the complainant wrote again.", reference=ticket.reference)
-        else:
-            message = _("%(reference)s is past its deadline.", reference=ticket.reference)
     values = {
         "user_id": user_id,
         "key": key,
         "kind": kind,
         "ticket_id": ticket.id,
-        "message": message[:300],
+        "message": message_for(kind, ticket.reference, user.locale),
         "created_at": utc_now(),
     }
     if dialect_name() == "postgresql":
