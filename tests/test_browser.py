@@ -1,13 +1,11 @@
 """Real Chromium: sign-in, language, sign-out, an RM's htmx workflow, and axe on key pages."""
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from portal.core.access import Role
 from portal.demo.seed import DEMO_ACCOUNTS
@@ -16,35 +14,12 @@ from tests.support.live_server import live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BLOCKING_IMPACTS = {"serious", "critical"}
 ADMIN = next(account for account in DEMO_ACCOUNTS if account.role is Role.ADMIN)
 RM = next(account for account in DEMO_ACCOUNTS if account.role is Role.RM)
 HANDLER = next(account for account in DEMO_ACCOUNTS if account.role is Role.HANDLER)
 # Markup that would run if any page rendered it unescaped: it sets a flag and opens a dialog.
 PAYLOAD = '<script>window.__pwned=1;alert(1)</script><img src=x onerror="window.__pwned=2">'
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Chromium is required under CI=true but {CHROMIUM} is missing")
-        pytest.skip("Chromium not installed: apt-get install chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests import test_browser as shared
 from tests.test_browser import ADMIN, BLOCKING_IMPACTS, RM, ConsoleErrors, _describe
 
-# The fixtures of tests/test_browser.py: one Chromium per session, one seeded portal per module.
-browser = shared.browser
+# tests/test_browser.py's seeded portal, one per module (Chromium is conftest's, one per session).
 base_url = shared.base_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
