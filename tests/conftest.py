@@ -35,6 +35,7 @@ from portal.core.extensions import limiter
 from portal.core.requests import reads_only
 from portal.tickets.taxonomy import ensure_default_taxonomy
 from tests.factories import make_user
+from tests.support.browser import browser  # noqa: F401  (a fixture, for the browser tests)
 from tests.support.databases import (
     ON_CI,
     backends,

@@ -1,4 +1,5 @@
-"""Every registered endpoint has one access decision, and it holds for every role and anonymous."""
+"""Every registered endpoint has one access decision, and it holds for every role and anonymous;
+the navigation links every top-level page each role may use."""
 
 import re
 
@@ -38,7 +39,7 @@ EXPECTED: dict[str, object] = {
     "customers.log_contact": CONTACTS,
     "customers.edit_contact": CONTACTS,
     "customers.reveal": ADMIN_RM,
-    "customers.my_day": SIGNED_IN,
+    "customers.my_day": CONTACTS,
     "customers.follow_up_done": CONTACTS,
     "customers.follow_up_reschedule": CONTACTS,
     "customers.reassign": ADMIN_LEAD,
@@ -147,3 +148,64 @@ def test_each_endpoint_allows_and_denies_as_expected(app, client, login_as, prin
                 assert response.status_code == 403, where
             if principal:  # a sign-out or role change must not leak into the next request
                 login_as(user=user)
+
+
+# Pages a role may open that the navigation does not link, each with the reason. Every other
+# page without parameters in its address that a role may open is in that role's navigation.
+NOT_IN_NAVIGATION = {
+    "static": "files, not a page",
+    "core.healthz": "the load balancer's probe (JSON)",
+    "tickets.counts": "a fragment the queue loads after the page",
+    "tickets.bell": "a fragment the navigation loads (the bell links the notifications page)",
+    "customers.new": "a form opened from Customers",
+    "tickets.new": "a form opened from Tickets and from a customer's page",
+    "accounts.user_new": "a form opened from Users",
+}
+
+
+def top_level_pages(app: Flask, role: Role) -> set[str]:
+    """The GET endpoints without parameters in their address that `role` may open, the public
+    pages (sign-in, the feedback form, unsubscribe) and NOT_IN_NAVIGATION left out."""
+    pages = set()
+    for rule in app.url_map.iter_rules():
+        expected = EXPECTED[rule.endpoint]
+        if rule.arguments or "GET" not in rule.methods or expected == ANYONE:
+            continue
+        if role in expected and rule.endpoint not in NOT_IN_NAVIGATION:  # type: ignore[operator]
+            pages.add(rule.endpoint)
+    return pages
+
+
+def navigation_links(app: Flask, html: str) -> set[str]:
+    """The endpoints the page's main navigation links to."""
+    nav = html[html.index('<nav aria-label="Main">') : html.index("</nav>")]
+    adapter = app.url_map.bind("localhost")
+    return {
+        adapter.match(href.split("?")[0], method="GET")[0]
+        for href in re.findall(r'href="([^"#]+)"', nav)
+    }
+
+
+@pytest.mark.parametrize("role", sorted(ALL_ROLES))
+def test_the_navigation_links_every_top_level_page_a_role_may_use(
+    app, client, login_as, role
+) -> None:
+    login_as(role)
+    for page in ("/", "/customers"):
+        response = client.get(page)
+        assert response.status_code == 200, page
+        linked = navigation_links(app, response.text)
+        missing = top_level_pages(app, Role(role)) - linked
+        assert missing == set(), f"{role}'s navigation on {page} lacks {sorted(missing)}"
+        refused = {e for e in linked if Role(role) not in EXPECTED[e]}  # type: ignore[operator]
+        assert refused == set(), f"{role}'s navigation links pages refused to it: {refused}"
+
+
+def test_a_lead_finds_the_reply_templates_and_an_rm_no_admin_menu(client, login_as) -> None:
+    login_as("lead")
+    page = client.get("/customers").text
+    assert 'href="/admin/reply-templates"' in page and "My day" not in page
+    login_as("rm")
+    page = client.get("/customers").text
+    assert 'href="/my-day"' in page
+    assert "/admin/" not in page and ">Admin<" not in page

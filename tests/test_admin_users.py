@@ -91,7 +91,7 @@ def test_role_change_records_before_and_after(client, login_as) -> None:
     assert event.before["role"] == "rm" and event.after["role"] == "lead"
     audit_page = client.get("/admin/audit?action=user.role")
     assert "user.role_changed" in audit_page.text
-    assert "rm → lead" in audit_page.text
+    assert "Relationship manager → Quality / improvement lead" in audit_page.text
 
 
 def test_deactivate_and_reactivate_are_audited_and_end_sessions(app, client, login_as) -> None:

@@ -175,3 +175,37 @@ def test_the_demo_has_reply_templates_inbound_email_and_a_held_submission(seeded
     (held,) = db.session.scalars(select(HeldSubmission))
     assert (held.status, held.trap, held.kind) == ("held", "too_fast", "complaint")
     assert not db.session.scalar(select(Ticket.id).where(Ticket.description == held.description))
+
+
+def test_breached_and_warned_open_tickets_have_the_clock_watchs_notifications(seeded) -> None:
+    """The bell is honest from the start: each open ticket the seed shows as warned or
+    breached has the notification the clock watch writes, under the job's own key, and the
+    job run at the seed's moment finds nothing left to do."""
+    from portal.tickets.assignment import lead_of
+    from portal.tickets.jobs import clock_watch
+    from portal.tickets.models import Notification
+
+    # The seed's moment: staff beyond the demo accounts are created at it.
+    seeded_at = as_utc(
+        db.session.scalar(select(User.created_at).where(User.email.like("%@staff.example.com")))
+    )
+    keys = set(db.session.scalars(select(Notification.key)))
+    running = [t for t in tickets() if t.is_open and t.paused_since is None]
+    breached = [t for t in running if as_utc(t.due_at) <= seeded_at]
+    assert len(breached) >= 5
+    for ticket in breached:
+        assert ticket.escalated_at is not None, ticket.reference
+        due = as_utc(ticket.due_at).isoformat()
+        for lead in lead_of(ticket):
+            assert f"clock.breached:{ticket.id}:{due}:{lead}" in keys, ticket.reference
+    for ticket in running:
+        if as_utc(ticket.warn_at) <= seeded_at:
+            due = as_utc(ticket.due_at).isoformat()
+            for user_id in [ticket.assignee_id] if ticket.assignee_id else lead_of(ticket):
+                assert f"clock.warning:{ticket.id}:{due}:{user_id}" in keys, ticket.reference
+    lead = db.session.scalar(select(User).where(User.email == "lead@demo.example.com"))
+    assert any(k.startswith("clock.breached:") and k.endswith(f":{lead.id}") for k in keys)
+
+    before = db.session.scalar(select(func.count(Notification.id)))
+    assert clock_watch(as_of=seeded_at) == {"warned": 0, "escalated": 0}
+    assert db.session.scalar(select(func.count(Notification.id))) == before

@@ -29,6 +29,8 @@ def test_every_string_in_the_code_has_a_chinese_translation(tmp_path) -> None:
             "lazy_gettext",
             "-k",
             "lazy_pgettext:1c,2",
+            "-k",
+            "lazy_ngettext:1,2",
             "--no-location",
             "-o",
             str(pot),

@@ -1,6 +1,7 @@
 """Forms for sign-in, password change and admin user management."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -9,6 +10,15 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from portal.accounts.services import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from portal.core.access import ROLE_LABELS, Role
 from portal.core.config import LANGUAGES
+
+
+def _password_length() -> str:
+    return lazy_ngettext(
+        "Use %(min)d to %(num)d character.",
+        "Use %(min)d to %(num)d characters.",
+        PASSWORD_MAX,
+        min=PASSWORD_MIN,
+    )
 
 
 def role_choices() -> list[SelectChoice]:
@@ -52,9 +62,7 @@ class PasswordChangeForm(FlaskForm):
             Length(
                 min=PASSWORD_MIN,
                 max=PASSWORD_MAX,
-                message=_l(
-                    "Use %(min)d to %(max)d characters.", min=PASSWORD_MIN, max=PASSWORD_MAX
-                ),
+                message=_password_length(),
             ),
         ],
     )
@@ -87,9 +95,7 @@ class UserCreateForm(FlaskForm):
             Length(
                 min=PASSWORD_MIN,
                 max=PASSWORD_MAX,
-                message=_l(
-                    "Use %(min)d to %(max)d characters.", min=PASSWORD_MIN, max=PASSWORD_MAX
-                ),
+                message=_password_length(),
             ),
         ],
     )

@@ -7,10 +7,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
-from portal.accounts import services
+from portal.accounts import audit_log, services
 from portal.accounts.forms import (
     ActiveForm,
     LanguageForm,
@@ -21,9 +22,10 @@ from portal.accounts.forms import (
 )
 from portal.core.access import Role, mark_signed_in, public, role_label, roles, signed_in
 from portal.core.audit import Actor
-from portal.core.errors import ServiceError, error_response
+from portal.core.errors import ServiceError, ValidationFailed, error_response
 from portal.core.extensions import limiter
 from portal.core.htmx import render, see_other
+from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id
 
 bp = Blueprint("accounts", __name__)
@@ -138,7 +140,11 @@ def too_many(error: Any) -> Any:
     if current is not None:
         minutes = max(1, math.ceil((current.reset_at - time.time()) / 60))
     form = LoginForm()
-    message = _("Too many sign-in attempts. Try again in %(minutes)d minutes.", minutes=minutes)
+    message = ngettext(
+        "Too many sign-in attempts. Try again in %(num)d minute.",
+        "Too many sign-in attempts. Try again in %(num)d minutes.",
+        minutes,
+    )
     body, status = render("accounts/login.html", form=form, status=429, error=message)
     return body, status, {"Retry-After": str(minutes * 60)}
 
@@ -243,7 +249,7 @@ def user_detail(user_id: int) -> Any:
         user=user,
         role_form=role_form,
         active_form=active_form,
-        events=services.list_audit_events(subject=("user", str(user.id))).rows,
+        rows=audit_log.audit_rows(services.list_audit_events(subject=("user", str(user.id))).rows),
     )
 
 
@@ -296,7 +302,36 @@ def user_active(user_id: int) -> Any:
 @bp.route("/admin/audit")
 @roles(Role.ADMIN)
 def audit() -> Any:
-    action = (request.args.get("action") or "").strip()[:64]
-    before = request.args.get("before", "")
-    page = services.list_audit_events(action=action, before_id=parse_id(before), limit=AUDIT_PAGE)
-    return render("accounts/audit.html", "accounts/_audit_rows.html", page=page, action=action)
+    filters = audit_log.AuditFilters.from_args(request.args)
+    try:
+        found = audit_log.criteria(filters, viewer_zone())
+    except ValidationFailed as error:
+        return render(
+            "accounts/audit.html",
+            "accounts/_audit_rows.html",
+            status=400,
+            rows=[],
+            next_key=None,
+            filters=filters,
+            kinds=audit_log.subject_kinds(),
+            error=error.message,
+        )
+    page = services.list_audit_events(
+        action=found.action,
+        subject=found.subject,
+        subject_type=found.subject_type,
+        actor_id=found.actor_id,
+        actor_label=found.actor_label,
+        since=found.since,
+        until=found.until,
+        before_id=parse_id(filters.before),
+        limit=AUDIT_PAGE,
+    )
+    return render(
+        "accounts/audit.html",
+        "accounts/_audit_rows.html",
+        rows=audit_log.audit_rows(page.rows),
+        next_key=page.next_key,
+        filters=filters,
+        kinds=audit_log.subject_kinds(),
+    )

@@ -8,10 +8,12 @@ lookups other rooms make (by email, the active RMs, the audit trail) take what t
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -65,11 +67,20 @@ def check_role(raw: str) -> Role:
 def check_password_policy(password: str, email: str | None = None) -> None:
     if len(password or "") < PASSWORD_MIN:
         raise ValidationFailed(
-            _l("The password needs at least %(n)d characters.", n=PASSWORD_MIN), field="password"
+            lazy_ngettext(
+                "The password needs at least %(num)d character.",
+                "The password needs at least %(num)d characters.",
+                PASSWORD_MIN,
+            ),
+            field="password",
         )
     if len(password) > PASSWORD_MAX:
         raise ValidationFailed(
-            _l("The password may have at most %(n)d characters.", n=PASSWORD_MAX),
+            lazy_ngettext(
+                "The password may have at most %(num)d character.",
+                "The password may have at most %(num)d characters.",
+                PASSWORD_MAX,
+            ),
             field="password",
         )
     if not password.strip() or (email and password.strip().lower() == email.lower()):
@@ -80,7 +91,12 @@ def _check_name(name: str) -> str:
     cleaned = " ".join((name or "").split())
     if not cleaned or len(cleaned) > NAME_MAX:
         raise ValidationFailed(
-            _l("Enter a name of 1 to %(n)d characters.", n=NAME_MAX), field="name"
+            lazy_ngettext(
+                "Enter a name of 1 to %(num)d character.",
+                "Enter a name of 1 to %(num)d characters.",
+                NAME_MAX,
+            ),
+            field="name",
         )
     return cleaned
 
@@ -324,9 +340,16 @@ def list_audit_events(
     *,
     action: str = "",
     subject: tuple[str, str] | None = None,
+    subject_type: str = "",
+    actor_id: int | None = None,
+    actor_label: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
 ) -> Page[AuditEvent]:
+    """Audit events, newest first, a keyset page at a time: by action prefix, subject (type and
+    id, or type alone), actor (a user's id, or the label a system actor recorded) and time."""
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
     if action:
         stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
@@ -334,6 +357,16 @@ def list_audit_events(
         stmt = stmt.where(
             AuditEvent.subject_type == subject[0], AuditEvent.subject_id == subject[1]
         )
+    elif subject_type:
+        stmt = stmt.where(AuditEvent.subject_type == subject_type)
+    if actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == actor_id)
+    elif actor_label:
+        stmt = stmt.where(AuditEvent.actor_label == actor_label)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.occurred_at < until)
     if before_id is not None:
         stmt = stmt.where(AuditEvent.id < before_id)
     rows = list(db.session.scalars(stmt))

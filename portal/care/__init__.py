@@ -17,8 +17,10 @@ JOBS = [
 
 
 def init_app(app: Flask) -> None:
+    from portal.care import audit_subjects
     from portal.care.routes import TEMPLATE_GLOBALS, bp
 
     app.register_blueprint(bp)
     app.jinja_env.globals.update(TEMPLATE_GLOBALS)
     register_jobs(app, JOBS)
+    audit_subjects.register(app)

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select, update
 
 from portal.accounts.models import User
@@ -30,6 +31,8 @@ from portal.customers.services import audit_value, get_customer, refuse_erased
 from portal.customers.timeline import Cursor, Source, TimelineEntry
 
 SUMMARY_MAX = 4000
+# What the audit trail records of a contact when it is logged and when it is corrected.
+CONTACT_FIELDS = ("channel", "direction", "occurred_at", "summary", "outcome")
 EARLIEST_YEAR = 1900
 # My day lists customers not contacted for this many days unless asked for another number,
 # which must be between 1 and about ten years.
@@ -56,7 +59,12 @@ def _check_contact(data: ContactInput, now: datetime) -> None:
     summary = (data.summary or "").strip()
     if not summary or len(summary) > SUMMARY_MAX:
         raise ValidationFailed(
-            _l("Write a summary of 1 to %(n)d characters.", n=SUMMARY_MAX), field="summary"
+            lazy_ngettext(
+                "Write a summary of 1 to %(num)d character.",
+                "Write a summary of 1 to %(num)d characters.",
+                SUMMARY_MAX,
+            ),
+            field="summary",
         )
     if data.occurred_at.tzinfo is None:
         raise ValidationFailed(_l("The time of the contact needs a time zone."), "occurred_at")
@@ -97,6 +105,10 @@ def log_contact(actor: Actor, customer_id: int, data: ContactInput) -> Interacti
                 note=(data.follow_up_note or "").strip()[:SUMMARY_MAX],
             )
         )
+    after = {f: audit_value(getattr(interaction, f)) for f in CONTACT_FIELDS}
+    after["customer_id"] = customer.id
+    after["follow_up_on"] = audit_value(data.follow_up_on)
+    record_event(actor, "interaction.logged", "interaction", interaction.id, after=after)
     return interaction
 
 
@@ -131,9 +143,8 @@ def edit_contact(actor: Actor, interaction_id: int, data: ContactInput) -> Inter
     interaction, customer = get_contact(actor, interaction_id)
     refuse_erased(customer)
     _check_contact(data, utc_now())
-    fields = ("channel", "direction", "occurred_at", "summary", "outcome")
-    before = {f: audit_value(getattr(interaction, f)) for f in fields}
-    for name in fields:
+    before = {f: audit_value(getattr(interaction, f)) for f in CONTACT_FIELDS}
+    for name in CONTACT_FIELDS:
         setattr(
             interaction,
             name,
@@ -142,7 +153,7 @@ def edit_contact(actor: Actor, interaction_id: int, data: ContactInput) -> Inter
     interaction.edited_at = utc_now()
     db.session.flush()
     _refresh_last_contact(customer.id)
-    after = {f: audit_value(getattr(interaction, f)) for f in fields}
+    after = {f: audit_value(getattr(interaction, f)) for f in CONTACT_FIELDS}
     record_event(
         actor, "interaction.edited", "interaction", interaction.id, before=before, after=after
     )

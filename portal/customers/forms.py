@@ -1,6 +1,7 @@
 """Forms for customers, contacts, follow-ups and reassignment."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -21,6 +22,12 @@ from portal.core.config import LANGUAGES
 from portal.core.forms import choices
 from portal.core.requests import MAX_ID
 from portal.customers.models import Channel, Direction, Outcome, Segment
+
+
+def _at_most(limit: int) -> str:
+    """A length limit's message, in the plural form the number takes."""
+    return lazy_ngettext("At most %(num)d character.", "At most %(num)d characters.", limit)
+
 
 CHANNEL_LABELS = {
     Channel.CALL: _l("Call"),
@@ -83,7 +90,7 @@ class ContactForm(FlaskForm):
         _l("Summary"),
         validators=[
             DataRequired(_l("Write what was said.")),
-            Length(max=4000, message=_l("At most %(max)d characters.", max=4000)),
+            Length(max=4000, message=_at_most(4000)),
         ],
     )
     follow_up_on = DateField(
@@ -92,7 +99,7 @@ class ContactForm(FlaskForm):
     )
     follow_up_note = StringField(
         _l("Follow-up note"),
-        validators=[Length(max=4000, message=_l("At most %(max)d characters.", max=4000))],
+        validators=[Length(max=4000, message=_at_most(4000))],
     )
 
 

@@ -46,6 +46,7 @@ from functools import lru_cache
 from typing import IO, Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from psycopg import sql
 from sqlalchemy import (
     Row,
@@ -269,7 +270,10 @@ def _name(text: str) -> str:
     try:
         return clean_name(text)
     except ValidationFailed:
-        raise CellError("name", _l("longer than %(n)d characters.", n=120)) from None
+        raise CellError(
+            "name",
+            lazy_ngettext("longer than %(num)d character.", "longer than %(num)d characters.", 120),
+        ) from None
 
 
 @lru_cache(maxsize=1024)  # the rows of one customer's accounts repeat the same email

@@ -1,15 +1,17 @@
 """Customer list and search, the 360 page, contacts, follow-ups ("My day") and reassignment."""
 
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, request, url_for
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.services import active_relationship_managers, actor_for
 from portal.core.access import Role, roles, signed_in
 from portal.core.errors import ServiceError, ValidationFailed
+from portal.core.home import HomePage
 from portal.core.htmx import is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id, writes_on_read
@@ -321,20 +323,29 @@ def edit(customer_id: int) -> Any:
     return render("customers/form.html", status=status, form=form, customer=customer)
 
 
-@bp.route("/my-day")
-@signed_in
-def my_day() -> Any:
+def _my_day_context(actor: Any, quiet_days: int | None) -> dict[str, Any]:
     today = _today()
-    actor = _actor()
-    day = contacts.my_day(actor, today, parse_id(request.args.get("quiet")))
+    day = contacts.my_day(actor, today, quiet_days)
+    return {
+        "day": day,
+        "sections": contributed_sections(actor, utc_now()),
+        "quiet_days": day.quiet_days,
+        "today": today,
+        "reschedule_form": RescheduleForm(formdata=None, due_on=today + timedelta(days=1)),
+    }
+
+
+@bp.route("/my-day")
+@roles(Role.ADMIN, Role.RM, Role.HANDLER)
+def my_day() -> Any:
     return render(
-        "customers/my_day.html",
-        day=day,
-        sections=contributed_sections(actor, utc_now()),
-        quiet_days=day.quiet_days,
-        today=today,
-        reschedule_form=RescheduleForm(formdata=None, due_on=today + timedelta(days=1)),
+        "customers/my_day.html", **_my_day_context(_actor(), parse_id(request.args.get("quiet")))
     )
+
+
+def my_day_home(actor: Any, _now: datetime) -> HomePage:
+    """An RM's home is My day (registered with core's home in init_app)."""
+    return HomePage("customers/my_day.html", _my_day_context(actor, None))
 
 
 def _follow_up_row(follow_up: FollowUp, status: int = 200, error: Any = None) -> Any:
@@ -381,7 +392,7 @@ def follow_up_reschedule(follow_up_id: int) -> Any:
         return see_other(url_for("customers.my_day"))
     if is_htmx():
         return _follow_up_row(follow_up)
-    flash(_("Follow-up moved to %(day)s.", day=follow_up.due_on.isoformat()), "success")
+    flash(_("Follow-up moved to %(day)s.", day=format_date(follow_up.due_on, "medium")), "success")
     return see_other(url_for("customers.my_day"))
 
 
@@ -399,7 +410,10 @@ def reassign() -> Any:
     except ServiceError as error:
         flash(str(error.message), "error")
         return see_other(back)
-    flash(_("%(n)d customers reassigned.", n=moved), "success")
+    flash(
+        ngettext("%(num)d customer reassigned.", "%(num)d customers reassigned.", moved),
+        "success",
+    )
     return see_other(back)
 
 

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.extensions import db, dialect_name
+from portal.core.timeutil import as_utc
 from portal.customers.models import CreditAccount, Customer
 from portal.demo import ticket_texts as texts
 from portal.demo.base import SeedContext, bulk_insert, pick
@@ -42,6 +43,7 @@ from portal.tickets.models import (
     REFERENCE_PREFIX,
     REMEDIES,
     Kind,
+    Notification,
     ReferenceCounter,
     Severity,
     Status,
@@ -51,6 +53,7 @@ from portal.tickets.models import (
     TicketEvent,
 )
 from portal.tickets.watch import WATCH_ACTOR
+from portal.tickets.notifications import message_for
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 DEMO_HANDLER_EMAIL = "handler@demo.example.com"
@@ -70,7 +73,6 @@ VOLUMES = {
     "large": Volume(300_000, 3 * 365, 1.0, 1.0),
 }
 CHUNK = 5_000  # tickets whose rows are built and inserted together
-WATCH_LAG = timedelta(hours=6)  # the clock watch last ran this long ago: its next run has work
 VARIANTS = 16  # pre-rendered texts per (language, cause)
 
 # The chance that a ticket received `age` days ago is still open, by age: the open share of
@@ -100,13 +102,15 @@ class _Staff:
     emails: dict[int, str]
     registrars: list[int]  # who registers the tickets nobody is assigned to
     demo_handler: int | None
+    lead_ids: list[int] = field(default_factory=list)  # every lead, by id: lead_of's order
+    locales: dict[int, str | None] = field(default_factory=dict)  # notifications' language
 
 
 def seed_teams(ctx: SeedContext) -> _Staff:
     """Teams with a lead each (the demo lead leads the first) and the handlers spread over
     them (the demo handler in the first team)."""
     users = db.session.execute(
-        select(User.id, User.email, User.role).where(User.active).order_by(User.id)
+        select(User.id, User.email, User.role, User.locale).where(User.active).order_by(User.id)
     ).all()
     emails = {u.id: u.email for u in users}
     handlers = [u.id for u in users if u.role == Role.HANDLER.value]
@@ -119,6 +123,8 @@ def seed_teams(ctx: SeedContext) -> _Staff:
             group.insert(0, person)
     names = team_names(ctx.scale)
     staff = _Staff([], {}, {}, emails, [], demo_handler)
+    staff.lead_ids = sorted(leads)
+    staff.locales = {u.id: u.locale for u in users}
     for position, name in enumerate(names):
         lead = leads[position % len(leads)] if leads else None
         team = Team(name=name, lead_id=lead, created_at=ctx.now, updated_at=ctx.now)
@@ -237,6 +243,7 @@ SHOWCASE = (
 class _Rows:
     tickets: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -265,7 +272,6 @@ class _Generator:
         self.profile = deadlines.profile_for(Ticket(profile=settings.profile))
         self.calendar = clocks.PROFILES[self.profile_code].calendar
         self.today = self.now.astimezone(self.zone).date()
-        self.watched = self.now - WATCH_LAG
         self.deadline_cache: dict[tuple[date, date | None, int, int], clocks.Deadlines] = {}
         self.next_id = {
             model: (db.session.scalar(select(func.max(model.id))) or 0) + 1
@@ -526,6 +532,8 @@ class _Generator:
         clock = self._clocks(draft, state)
         self._opening_events(draft, life, state, clock)
         watched = self._watch(life, state, clock, end)
+        if state.is_open and state.merged_into is None:
+            self._notifications(draft, clock, watched, rows)
         closing = self._closing(draft, life, state)
         events = life.finish()
         rows.tickets.append(self._ticket_row(draft, state, clock, watched, closing, events))
@@ -689,21 +697,57 @@ class _Generator:
     def _watch(
         self, life: _Life, state: _State, clock: _Clocks, end: datetime | None
     ) -> tuple[datetime | None, datetime | None]:
-        """(warned at, escalated at): the clock watch, as if it had run every few minutes
-        until WATCH_LAG ago."""
+        """(warned at, escalated at): the clock watch, as if it had run every few minutes up to
+        the seed's moment, so that its next run finds nothing the seed has not done."""
         rng = self.rng
-        watch_end = min(end or self.now, self.watched)
+        watch_end = end or self.now
         if state.paused_since is not None:
             watch_end = min(watch_end, state.paused_since)
         warned_at = escalated_at = None
         due = clock.due
         if clock.warn_at < watch_end and state.merged_into is None:
-            warned_at = clock.warn_at + timedelta(minutes=rng.randint(1, 10))
+            warned_at = min(clock.warn_at + timedelta(minutes=rng.randint(1, 10)), self.now)
             life.add(warned_at, None, "clock.warning", data={"due_at": due.isoformat()})
         if due < watch_end and state.merged_into is None:
-            escalated_at = due + timedelta(minutes=rng.randint(1, 10))
+            escalated_at = min(due + timedelta(minutes=rng.randint(1, 10)), self.now)
             life.add(escalated_at, None, "clock.breached", data={"due_at": due.isoformat()})
         return warned_at, escalated_at
+
+    def _notifications(
+        self,
+        d: _Draft,
+        clock: _Clocks,
+        watched: tuple[datetime | None, datetime | None],
+        rows: _Rows,
+    ) -> None:
+        """The bell's notifications of an open ticket's warning and breach, unread, with the
+        keys `tickets.clock_watch` writes: to the assignee (the lead when nobody is assigned)
+        at 80 %, to the team's lead (every lead when the ticket has no team) on a breach.
+        Those of closed tickets would long have been read; the seed leaves them out."""
+        leads = [d.lead] if d.lead is not None else self.staff.lead_ids
+        due = as_utc(clock.due).isoformat()
+        # Unsaved: only what a notification's words read (the reference and the deadline).
+        named = Ticket(
+            reference=d.reference, kind=d.plan.kind, profile=self.profile_code, due_at=clock.due
+        )
+        for action, at, recipients in (
+            ("clock.warning", watched[0], [d.assignee] if d.assignee else leads),
+            ("clock.breached", watched[1], leads),
+        ):
+            if at is None:
+                continue
+            for user_id in recipients:
+                rows.notifications.append(
+                    {
+                        "user_id": user_id,
+                        "key": f"{action}:{d.ticket_id}:{due}:{user_id}",
+                        "kind": action,
+                        "ticket_id": d.ticket_id,
+                        "message": message_for(action, named, self.staff.locales.get(user_id)),
+                        "created_at": at,
+                        "read_at": None,
+                    }
+                )
 
     # -- how it closed, and its row
 
@@ -1259,6 +1303,9 @@ def _insert(ctx: SeedContext, rows: _Rows) -> None:
         "tickets",
     )
     bulk_insert(ctx, TicketEvent.__table__, rows.events, len(rows.events), "ticket events")
+    bulk_insert(
+        ctx, Notification.__table__, rows.notifications, len(rows.notifications), "notifications"
+    )
 
 
 def _finish(generator: _Generator) -> None:
@@ -1284,7 +1331,7 @@ def _finish(generator: _Generator) -> None:
                     f"(SELECT max(id) FROM {table}))"
                 )
             )
-    for model in (Team, TeamMember, Ticket, TicketEvent, ReferenceCounter):
+    for model in (Team, TeamMember, Ticket, TicketEvent, Notification, ReferenceCounter):
         db.session.execute(text(f"ANALYZE {model.__tablename__}"))
     db.session.commit()
     if dialect_name() == "postgresql":

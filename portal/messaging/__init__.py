@@ -16,9 +16,10 @@ JOBS = [
 
 
 def init_app(app: Flask) -> None:
+    from portal.core.home import register_panel
     from portal.customers.privacy import register_erasure_step, register_export_section
     from portal.customers.timeline import register_provider
-    from portal.messaging import privacy
+    from portal.messaging import audit_subjects, home, privacy
     from portal.messaging.cli import messaging_cli
     from portal.messaging.routes import TEMPLATE_GLOBALS, bp
     from portal.messaging.timeline import message_entries
@@ -30,3 +31,5 @@ def init_app(app: Flask) -> None:
     register_provider(app, "message", message_entries)
     register_export_section(app, "messages", privacy.export_messages)
     register_erasure_step(app, "messages", privacy.erase_customer_messages)
+    register_panel(app, "messaging.outbox", home.ROLES, home.outbox_health, position=20)
+    audit_subjects.register(app)

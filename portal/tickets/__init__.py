@@ -24,11 +24,12 @@ JOBS = [
 
 def init_app(app: Flask) -> None:
     from portal.core.cli import import_group
+    from portal.core.home import register_panel
     from portal.customers.my_day import register_section
     from portal.customers.privacy import register_erasure_step, register_export_section
     from portal.customers.timeline import register_provider
     from portal.messaging.policy import register_state_rule
-    from portal.tickets import privacy, routes
+    from portal.tickets import audit_subjects, home, privacy, routes
     from portal.tickets.channels.correspondence_views import bp as correspondence_bp
     from portal.tickets.channels.public_views import bp as public_bp
     from portal.tickets.channels.suspected_spam_views import bp as suspected_spam_bp
@@ -51,3 +52,10 @@ def init_app(app: Flask) -> None:
     register_erasure_step(app, "tickets", privacy.erase_tickets)
     register_state_rule(app, "open_complaint", customers_with_open_complaints)
     register_section(app, "complaints", complaints_section)
+    register_panel(app, "tickets.due_soon", home.HANDLER_ROLES, home.my_due_soon, position=10)
+    register_panel(app, "tickets.breached", home.LEAD_ROLES, home.breached, position=10)
+    register_panel(app, "tickets.at_risk", home.LEAD_ROLES, home.at_risk, position=20)
+    register_panel(
+        app, "tickets.notifications", home.NOTIFIED_ROLES, home.unread_notifications, position=30
+    )
+    audit_subjects.register(app)

@@ -23,33 +23,40 @@ from portal.tickets.models import Notification, Ticket
 UNREAD_CAP = 99
 
 
+def message_for(kind: str, ticket: Ticket, locale: str | None, zone: ZoneInfo | None = None) -> str:
+    """What a notification of `kind` about `ticket` says, in the user's language; a clock
+    notification names the deadline as staff read it (`zone`: the user's, for a time of day)."""
+    language = locale or "en"
+    reference = ticket.reference
+    with force_locale(language):
+        due = due_text(ticket, language=language, zone=zone) if "clock" in kind else ""
+        if kind == "clock.warning":
+            message = _(
+                "%(reference)s has used 80 %% of its time: due %(due)s.",
+                reference=reference,
+                due=due,
+            )
+        elif kind == "assigned":
+            message = _("%(reference)s was assigned to you.", reference=reference)
+        elif kind == "email":
+            message = _("%(reference)s: the complainant wrote again.", reference=reference)
+        else:
+            message = _(
+                "%(reference)s is past its deadline, %(due)s.", reference=reference, due=due
+            )
+    return message[:300]
+
+
 def notify(user_id: int, key: str, kind: str, ticket: Ticket) -> None:
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         return
-    language = user.locale or "en"
-    with force_locale(language):
-        due = due_text(ticket, language=language, zone=_zone_of(user)) if "clock" in kind else ""
-        if kind == "clock.warning":
-            message = _(
-                "%(reference)s has used 80 %% of its time: due %(due)s.",
-                reference=ticket.reference,
-                due=due,
-            )
-        elif kind == "assigned":
-            message = _("%(reference)s was assigned to you.", reference=ticket.reference)
-        elif kind == "email":
-            message = _("%(reference)s: the complainant wrote again.", reference=ticket.reference)
-        else:
-            message = _(
-                "%(reference)s is past its deadline, %(due)s.", reference=ticket.reference, due=due
-            )
     values = {
         "user_id": user_id,
         "key": key,
         "kind": kind,
         "ticket_id": ticket.id,
-        "message": message[:300],
+        "message": message_for(kind, ticket, user.locale, _zone_of(user)),
         "created_at": utc_now(),
     }
     if dialect_name() == "postgresql":
