@@ -52,8 +52,8 @@ from portal.tickets.models import (
     Ticket,
     TicketEvent,
 )
-from portal.tickets.watch import WATCH_ACTOR
 from portal.tickets.notifications import message_for
+from portal.tickets.watch import WATCH_ACTOR
 
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 DEMO_HANDLER_EMAIL = "handler@demo.example.com"
