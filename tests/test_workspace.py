@@ -116,7 +116,7 @@ def test_a_leads_home_lists_breaches_tickets_at_risk_and_unread_notifications(
     assert at_risk.reference in sections["at-risk"]
     for absent in (breached, fine, paused):
         assert absent.reference not in sections["at-risk"]
-    assert f"{breached.reference} is past its deadline." in sections["notifications"]
+    assert f"{breached.reference} is past its deadline," in sections["notifications"]
     assert 'id="home-due-soon"' not in page and 'id="home-outbox"' not in page
 
     login_as("lead")  # another lead: the lists are everyone's, the notifications their own
