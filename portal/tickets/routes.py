@@ -141,7 +141,7 @@ def clock_left(ticket: Any, now: datetime | None = None) -> dict[str, str]:
     notes = {
         "breached": _("Deadline breached"),
         "critical": _("Due within a day"),
-        "warning": _("Over 80% of the time used"),
+        "warning": _("Over 80 percent of the time used"),
         "paused": _("Clock paused"),
     }
     if level == "done":

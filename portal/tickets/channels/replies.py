@@ -82,10 +82,7 @@ def _check(data: ReplyTemplateInput) -> dict[str, Any]:
         ) from error
     if opens_with_greeting(body):
         raise ValidationFailed(
-            _l(
-                "Leave out the greeting: the reply's email greets the customer by name, in "
-                "their language. Start with the message itself."
-            ),
+            _l("Leave out the greeting: the email greets the customer by name, in their language."),
             field="body",
         )
     cause = check_code(data.cause_code, Axis.CAUSE, "cause_code") if data.cause_code else None
