@@ -96,6 +96,17 @@ ACTION_LABELS = {
     "merged.into": _l("Merged into another ticket"),
     "merged.from": _l("Repeat merged in"),
 }
+# The processes that act on tickets, as their history names them (staff by their name).
+SYSTEM_ACTOR_LABELS = {
+    "public form": _l("Public form"),
+    "inbound email": _l("Inbound email"),
+    "job:tickets.clock_watch": _l("Clock watch"),
+    "cli:import complaints": _l("Complaint import"),
+    "cli": _l("Command line"),
+    "demo-seed": _l("Demo data"),
+}
+
+
 # The status moves as the ticket page's buttons name them: what the handler does.
 TRANSITION_VERBS = {
     "acknowledged": _l("Acknowledge"),

@@ -56,6 +56,7 @@ from portal.tickets.labels import (
     REMEDY_LABELS,
     SEVERITY_LABELS,
     STATUS_LABELS,
+    SYSTEM_ACTOR_LABELS,
     transition_verb,
 )
 from portal.tickets.models import Team
@@ -84,7 +85,16 @@ def template_globals() -> dict[str, Any]:
         "ticket_transition_verb": transition_verb,
         "ticket_field_labels": FIELD_LABELS,
         "ticket_instant": instant,
+        "ticket_who": who,
     }
+
+
+def who(event: Any, people: dict[int, str]) -> str:
+    """Who acted in a ticket event: a person by name (the event keeps their email), a process
+    by its translated name."""
+    if event.actor_id is not None and event.actor_id in people:
+        return people[event.actor_id]
+    return str(SYSTEM_ACTOR_LABELS.get(event.actor_label, event.actor_label))
 
 
 def instant(value: Any) -> datetime | None:
