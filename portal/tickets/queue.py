@@ -17,14 +17,14 @@ from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, literal_column, select, tuple_, union_all
+from sqlalchemy import and_, case, func, literal_column, select, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.audit import Actor
 from portal.core.errors import NotFound, ValidationFailed
-from portal.core.extensions import db
+from portal.core.extensions import among, db
 from portal.core.pagination import Page
 from portal.core.requests import parse_id
 from portal.core.search import normalise_text
@@ -42,6 +42,7 @@ VIEW_NAME_MAX = 60
 STATUS_CHOICES = ("open", "all", *(s.value for s in Status))
 SEARCH_MAX = 100
 CUSTOMER_MATCHES = 200  # customers a search looks among; more asks for a narrower search
+TICKET_MATCHES = 2000  # and the tickets it reads the page from
 REFERENCE = re.compile(r"^(CMP|FBK|INQ|CPL)-\d{4}-\d{6}$")
 # The filters folded under "More filters": the queue opens the disclosure when one is set.
 MORE_FILTERS = (
@@ -141,30 +142,35 @@ def find_reference(actor: Actor, text: str) -> Ticket | None:
 @dataclass(frozen=True)
 class _Search:
     condition: Any
-    too_broad: bool  # more customers matched than the search looks among
+    too_broad: bool  # more customers or tickets matched than the search looks among
 
 
 def _search(actor: Actor, text: str) -> _Search:
     """The tickets a search box text finds, each kind of match through its own index: the
     reference (unique), the tickets of the customers the customer search finds by number,
-    name, email or phone (customer_id, …), those of a prospect who wrote from that email."""
+    name, email or phone (customer_id, …), those of a prospect who wrote from that email.
+
+    The matching ids are read first, and the page is then read among them by primary key: a
+    planner given the filters and the search in one statement may walk every open ticket in
+    due order and test each against the search instead."""
     lookups: list[Any] = []
     reference = reference_in(text)
     if reference is not None:
         lookups.append(select(Ticket.id).where(Ticket.reference == reference))
     customers = search_customers(actor, CustomerFilters(query=text), CUSTOMER_MATCHES)
     if customers.rows:
-        lookups.append(
-            select(Ticket.id).where(Ticket.customer_id.in_([c.id for c in customers.rows]))
-        )
+        owners = [c.id for c in customers.rows]
+        lookups.append(select(Ticket.id).where(among(Ticket.customer_id, owners)))
     email = normalise_text(text)
     if "@" in email and " " not in email:
         prospects = select(Prospect.id).where(Prospect.email == email)
         lookups.append(select(Ticket.id).where(Ticket.prospect_id.in_(prospects)))
-    if not lookups:
-        return _Search(false(), False)
-    found = union_all(*lookups) if len(lookups) > 1 else lookups[0]
-    return _Search(Ticket.id.in_(found), customers.next_key is not None)
+    ids: set[int] = set()
+    if lookups:
+        found = union_all(*lookups) if len(lookups) > 1 else lookups[0]
+        ids = set(db.session.scalars(found.limit(TICKET_MATCHES + 1)))
+    too_broad = customers.next_key is not None or len(ids) > TICKET_MATCHES
+    return _Search(among(Ticket.id, sorted(ids)), too_broad)  # none: a lookup of no ids
 
 
 def due_soon_window(now: datetime, zone: ZoneInfo, days: int) -> tuple[datetime, datetime]:
