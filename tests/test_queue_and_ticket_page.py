@@ -299,6 +299,33 @@ def test_a_409_keeps_the_typed_text_and_says_who_changed_what_when(
     assert f'name="version" value="{stale + 1}"' in form
 
 
+def test_a_stale_detail_edit_keeps_the_typed_values_and_saves_on_the_second_try(
+    client, login_as, handler
+):
+    login_as(user=handler)
+    ticket = make_ticket(actor_for(handler))
+    stale = ticket.version
+    lead = make_user(role="lead", name="Lei Lead")
+    services.change_status(actor_for(lead), ticket.id, stale, "acknowledged")
+    typed = {
+        "subject": "Late fee charged twice after the payment",
+        "channel_code": ticket.channel_code,
+        "business_code": ticket.business_code,
+        "cause_code": ticket.cause_code,
+        "severity": "high",
+        "redress_kind": "",
+        "version": str(stale),
+    }
+    refused = client.submit(f"/tickets/{ticket.id}/edit", typed)
+    assert refused.status_code == 409 and "Lei Lead changed" in refused.text
+    assert f'value="{typed["subject"]}"' in refused.text
+    assert f'name="version" type="hidden" value="{stale + 1}"' in refused.text
+    again = client.submit(f"/tickets/{ticket.id}/edit", {**typed, "version": str(stale + 1)})
+    assert again.status_code == 303
+    _db.session.expire_all()
+    assert _db.session.get(Ticket, ticket.id).subject == typed["subject"]
+
+
 def test_a_status_change_meanwhile_does_not_block_a_note_or_a_reply(client, login_as, handler):
     login_as(user=handler)
     ticket = make_ticket(actor_for(handler), make_customer(locale="en"))
