@@ -128,6 +128,9 @@ class Fixtures:
     today: str
     month_ago: str
     year_ago: str
+    search_number: str  # the customer of show_open: their number, a word of their name, email
+    search_name: str
+    search_email: str
 
 
 def _session_id(email: str) -> tuple[str, int]:
@@ -196,6 +199,11 @@ def pick_fixtures(app: Flask, allow_small: bool) -> Fixtures:
         account_id = db.session.scalar(
             select(CreditAccount.id).where(CreditAccount.customer_id == customer_id).limit(1)
         )
+        searched = db.session.execute(
+            select(Customer.number, Customer.name, Customer.email)
+            .join(Ticket, Ticket.customer_id == Customer.id)
+            .where(Ticket.id == show_open)
+        ).first()
         zone = ZoneInfo(app.config["DEFAULT_TIMEZONE"])
         today = datetime.now(UTC).astimezone(zone).date()
         db.session.rollback()
@@ -216,7 +224,18 @@ def pick_fixtures(app: Flask, allow_small: bool) -> Fixtures:
             today=today.isoformat(),
             month_ago=(today - timedelta(days=30)).isoformat(),
             year_ago=(today - timedelta(days=365)).isoformat(),
+            search_number=searched.number if searched else "",
+            search_name=name_fragment(searched.name) if searched else "",
+            search_email=(searched.email or "") if searched else "",
         )
+
+
+def name_fragment(name: str) -> str:
+    """What a handler types of a name: two characters from inside a Chinese name, else the
+    first four letters of its last word."""
+    if name and all(ord(ch) > 0x2E80 for ch in name):
+        return name[-2:]
+    return (name.split() or [""])[-1][:4]
 
 
 def queue_url(**params: str) -> str:
@@ -273,6 +292,27 @@ def build_cases(
             f"queue: received up to {fx.year_ago} (the old backlog)",
             queue_url(received_to=fx.year_ago),
         ),
+        case(
+            "queue_search_number",
+            f"queue: search by customer number {fx.search_number}",
+            queue_url(q=fx.search_number),
+        ),
+        case(
+            "queue_search_name",
+            f"queue: search by part of a customer's name ({fx.search_name})",
+            queue_url(q=fx.search_name),
+        ),
+        case(
+            "queue_search_email",
+            "queue: search by a customer's email address",
+            queue_url(q=fx.search_email),
+        ),
+        case(
+            "queue_search_broad",
+            "queue: search by the commonest surname (王), every status: the customer cap",
+            queue_url(q="王", status="all"),
+        ),
+        case("queue_kind", "queue: kind=compliment", queue_url(kind="compliment")),
         case(
             "queue_sort_received",
             "queue: open tickets, oldest received first",

@@ -245,7 +245,7 @@ def test_a_handler_reply_is_threaded_on_the_customers_email(db):
     inbound.ingest(mail(message_id=first_id), "pipe")
     (ticket,) = tickets()
     handler = make_actor("handler")
-    notices.reply(handler, ticket.id, ticket.version, "Could you send the receipt?")
+    notices.reply(handler, ticket.id, "Could you send the receipt?")
     reply = _db.session.scalars(select(Message).order_by(Message.id.desc())).first()
     assert reply.headers["In-Reply-To"] == first_id
     assert first_id in reply.headers["References"]
@@ -290,7 +290,7 @@ def test_erasure_removes_the_customers_emails_and_notice_words(db):
     customer = make_customer(email="wang@mail.example.com")
     outcome = inbound.ingest(mail(sender="Wang <wang@mail.example.com>"), "pipe")
     ticket = _db.session.get(Ticket, outcome.ticket_id)
-    notices.reply(admin, ticket.id, ticket.version, "Call me on 13800000000")
+    notices.reply(admin, ticket.id, "Call me on 13800000000")
     exported = privacy.export_customer(admin, customer.id)["tickets"][0]
     assert exported["emails_received"][0]["from"] == "wang@mail.example.com"
     assert exported["notices"][-1]["words"] == "Call me on 13800000000"
@@ -367,7 +367,7 @@ def test_a_reply_sent_by_smtp_comes_back_by_imap_onto_its_ticket(db, imap):
     (ticket,) = tickets()
     assert ticket.customer_id == customer.id
     handler = make_actor("handler")
-    notices.reply(handler, ticket.id, ticket.version, "Could you send the statement page?")
+    notices.reply(handler, ticket.id, "Could you send the statement page?")
     sink = SmtpSink().start()
     try:
         deliver_due(
@@ -501,7 +501,7 @@ def test_erasure_reaches_what_was_sent_to_the_prospect_before_linking(db):
         mail(sender="lilei@mail.example.com", Auto_Submitted="auto-replied"), "pipe"
     )
     ticket = _db.session.get(Ticket, outcome.ticket_id)
-    notices.reply(admin, ticket.id, ticket.version, "Account 6222-1234 was refunded")
+    notices.reply(admin, ticket.id, "Account 6222-1234 was refunded")
     customer = make_customer(email="lilei@mail.example.com", number="C-ERASE-1")
     from portal.tickets.channels import intake as intake_service
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.services import actor_for
-from portal.core.errors import NotFound, ValidationFailed
+from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db as _db
 from portal.messaging.models import Message
 from portal.tickets import clock_changes, merging, notice_rules, services
@@ -217,8 +217,8 @@ def test_pause_and_resume_notices(db, handler):
 def test_a_reply_goes_to_the_complainant_and_a_blank_one_is_refused(db, handler):
     ticket = register(handler, make_customer())
     with pytest.raises(ValidationFailed, match="Write the reply"):
-        notices.reply(handler, ticket.id, ticket.version, "   ")
-    notices.reply(handler, ticket.id, ticket.version, "Could you send the receipt?")
+        notices.reply(handler, ticket.id, "   ")
+    notices.reply(handler, ticket.id, "Could you send the receipt?")
     message = outbox(ticket)[-1]
     assert message.template_key == "ticket_reply"
     assert message.context["message"] == "Could you send the receipt?"
@@ -226,15 +226,20 @@ def test_a_reply_goes_to_the_complainant_and_a_blank_one_is_refused(db, handler)
     assert events_of(ticket.id)[0].action == "reply"
 
 
-def test_a_stale_form_sends_nothing(db, handler):
+def test_a_change_meanwhile_stops_a_stale_notice_but_not_a_reply(db, handler):
+    """A notice goes out under the version its form was read at; a reply does not wait for
+    it: someone's status change meanwhile does not touch what the reply says."""
     ticket = register(handler, make_customer())
     stale = ticket.version
-    services.add_note(handler, ticket.id, "bump")
-    to_progress(handler, fresh(ticket.id))
+    to_progress(make_actor("lead", name="Lei Lead"), fresh(ticket.id))
     before = len(outbox(ticket))
-    with pytest.raises(Exception, match="changed"):
-        notices.reply(handler, ticket.id, stale, "Hello")
+    with pytest.raises(Conflict, match=r"Lei Lead changed .*Status changed: New → In progress"):
+        notices.record_notice(handler, ticket.id, stale, "extension", "post", "Told by letter")
+    _db.session.rollback()
     assert len(outbox(ticket)) == before
+    notices.reply(handler, ticket.id, "We have asked the branch for the recording.")
+    assert len(outbox(ticket)) == before + 1
+    assert outbox(ticket)[-1].context["message"].startswith("We have asked the branch")
 
 
 # ---------------------------------------------------------------- the ticket page
@@ -313,13 +318,20 @@ def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, l
         {"name": "Receipt", "locale": "en", "cause_code": "", "body": "{{ password }}"},
     )
     assert unknown.status_code == 400 and "customer_name" in unknown.get_data(as_text=True)
+    # The reply's email greets the customer itself: a template that greets too is refused.
+    for greeting in ("Dear {{ customer_name }},\n\nAbout it.", "{{ customer_name }}，您好：\n关于"):
+        greets = client.submit(
+            "/admin/reply-templates",
+            {"name": "Receipt", "locale": "en", "cause_code": "", "body": greeting},
+        )
+        assert greets.status_code == 400 and "Leave out the greeting" in greets.text
     good = client.submit(
         "/admin/reply-templates",
         {
             "name": "Receipt",
             "locale": "en",
             "cause_code": "C07",
-            "body": "Dear {{ customer_name }}, about {{ reference }} (answer by {{ deadline }}).",
+            "body": "About {{ reference }}, {{ customer_name }}: answer by {{ deadline }}.",
             "active": "y",
         },
     )
@@ -330,13 +342,17 @@ def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, l
     )
     assert duplicate.status_code == 400
     handler = make_actor("handler")
-    customer = make_customer(name="Wang Mei")
+    customer = make_customer(name="Wang Mei", locale="en")
     ticket = register(handler, customer)
     other_cause = register(handler, customer, cause_code="C01")
+    in_chinese = register(handler, make_customer(locale="zh_Hans"))
     from portal.tickets.channels import replies
 
     (template,) = replies.for_ticket(ticket)
     assert replies.for_ticket(other_cause) == []
+    assert replies.for_ticket(in_chinese) == []  # only templates in the complainant's language
+    with pytest.raises(ValidationFailed, match="not in the complainant's language"):
+        replies.fill(in_chinese, template.id)
     box = client.get(
         f"/tickets/{ticket.id}/reply-text",
         query_string={"template": template.id, "body": "Hello."},
@@ -346,7 +362,7 @@ def test_reply_templates_are_checked_on_save_and_filled_for_the_ticket(client, l
     text = box.get_data(as_text=True)
     deadline = notices.notice_context(ticket, "en")["deadline"]
     assert deadline.endswith(", end of day")
-    assert f"Hello.\n\nDear Wang Mei, about {ticket.reference} (answer by {deadline})." in text
+    assert f"Hello.\n\nAbout {ticket.reference}, Wang Mei: answer by {deadline}." in text
     assert client.get(f"/tickets/{ticket.id}/reply-text?template=99999").status_code == 404
 
 
@@ -393,7 +409,7 @@ def test_the_acknowledgement_goes_at_once_at_night_a_reply_waits_for_morning(db,
     (ack,) = outbox(ticket)
     assert (ack.status, ack.held_reason) == ("queued", None)
     with patch("portal.tickets.channels.notices.utc_now", return_value=night):
-        notices.reply(handler, ticket.id, ticket.version, "We are looking into it.")
+        notices.reply(handler, ticket.id, "We are looking into it.")
     reply = outbox(ticket)[-1]
     assert (reply.status, reply.held_reason) == ("deferred", "quiet hours")
 
@@ -463,7 +479,7 @@ def test_a_reply_template_that_breaks_on_real_values_answers_400(client, login_a
         make_actor("admin"),
         None,
         replies.ReplyTemplateInput(
-            "Formal", "en", None, "Dear Mx {{ customer_name.split()[-1] }},"
+            "Formal", "en", None, "Mx {{ customer_name.split()[-1] }}, we have looked into it."
         ),
     )
     prospect = Prospect(name="", email="x@mail.example.com", locale="en")

@@ -126,10 +126,13 @@ def test_a_stale_save_over_http_says_who_changed_it(client, login_as, handler):
     services.change_status(actor_for(lead), ticket.id, stale, "acknowledged")
     login_as(user=handler)
     response = client.submit(
-        f"/tickets/{ticket.id}/status", {"to": "in_progress", "version": str(stale)}
+        f"/tickets/{ticket.id}/status",
+        {"to": "in_progress", "version": str(stale), "reason": "Calling the branch"},
     )
     assert response.status_code == 409
-    assert lead.email in response.text and "Reload" in response.text
+    # By name, never the email the event keeps; what changed; when in the viewer's zone.
+    assert "Lei Lead changed" in response.text and lead.email not in response.text
+    assert "Status changed: New → Acknowledged" in response.text and "UTC" not in response.text
     _db.session.expire_all()
     assert _db.session.get(Ticket, ticket.id).status == "acknowledged"
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from unittest.mock import patch
 
 import pytest
+from flask_babel import format_datetime
 from sqlalchemy import func, select
 
 from portal.accounts.services import actor_for
@@ -304,7 +305,13 @@ def test_a_stale_version_is_refused_with_who_and_when(handler, lead):
                 severity="low",
             ),
         )
-    assert lead.label in str(refused.value.message) and "UTC" in str(refused.value.message)
+    message = str(refused.value.message)
+    changed = events_of(ticket.id)[0]
+    # Who by name (not the email the event keeps), what, and when in the viewer's zone in the
+    # locale's medium format (the default zone outside a request), never a UTC stamp.
+    assert message.startswith("Lei Lead changed CMP-") and lead.label not in message
+    assert "(Status changed: New → Acknowledged)" in message
+    assert format_datetime(changed.occurred_at, "medium") in message and "UTC" not in message
     _db.session.rollback()
     assert _db.session.get(Ticket, ticket.id).subject == "Late fee charged after payment"
 
@@ -374,7 +381,7 @@ def test_the_ticket_page_assignment_is_saved_under_the_ticket_version(handler, l
     ticket = make_ticket(handler, assignee_id=handler.user_id)
     ticket = assignment.reassign(lead, ticket.id, ticket.version, None, None)
     assert ticket.assignee_id is None  # unassigned: the page may clear it
-    with pytest.raises(Conflict, match="was changed by"):
+    with pytest.raises(Conflict, match=r"Lei Lead changed CMP-.*\(Assigned: Nobody\)"):
         assignment.reassign(lead, ticket.id, ticket.version - 1, handler.user_id, None)
 
 
@@ -522,7 +529,7 @@ def test_a_save_racing_another_is_refused_not_lost(handler, lead):
 
     with (
         patch("portal.tickets.services.locked_for_change", read_then_lose_the_race),
-        pytest.raises(Conflict, match="Reload"),
+        pytest.raises(Conflict, match="Check the change, then try again"),
     ):
         services.change_status(handler, ticket.id, ticket.version, "acknowledged")
     _db.session.expire_all()

@@ -63,9 +63,17 @@ ERROR_TEXT = {
 
 
 def error_response(status: int, detail: Any = None) -> Response:
+    """The error page, or for htmx the message alone in the page's message area. A use case's
+    own message says what went wrong in words, so it is shown without a status line ("400 ·
+    Bad request"); a bare HTTP error keeps its title."""
     title, default_detail = ERROR_TEXT.get(status, ERROR_TEXT[500])
     # str(): a lazy translation would otherwise pass through Jinja as markup, unescaped.
-    context = {"status": status, "title": str(title), "detail": str(detail or default_detail)}
+    context = {
+        "status": status,
+        "title": str(title),
+        "detail": str(detail or default_detail),
+        "lead": None if detail else str(title),
+    }
     if is_htmx():
         response = Response(render_template("errors/_error.html", **context), status=status)
         response.headers["HX-Retarget"] = "#messages"

@@ -19,6 +19,15 @@ def render(
     return render_template(chosen, **context), status
 
 
+def inline_error(message: Any, slot: str, status: int = 400) -> Response:
+    """An htmx action's refusal, shown in the element `#slot` beside the control that sent it
+    (announced as an alert); the rest of the page, and what the user typed, stay as they are."""
+    response = Response(render_template("errors/_inline.html", detail=str(message)), status=status)
+    response.headers["HX-Retarget"] = f"#{slot}"
+    response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
 def see_other(url: str) -> Response:
     """Redirect after a change: 303 for browsers, HX-Redirect for htmx."""
     if is_htmx():

@@ -35,29 +35,29 @@ TEMPLATES = (
         "Ask for documents",
         "en",
         None,
-        "Dear {{ customer_name }},\n\nTo look into {{ reference }} we need a copy of the "
-        "statement or receipt concerned. Please reply to this email with it attached.\n\n"
+        "To look into {{ reference }} we need a copy of the statement or receipt concerned. "
+        "Please reply to this email with it attached.\n\n"
         "We will give you our decision by {{ deadline }}.",
     ),
     (
         "请补充材料",
         "zh_Hans",
         None,
-        "{{ customer_name }}，您好：\n\n为核实您的投诉（{{ reference }}），请回复本邮件并附上"
-        "相关账单或交易凭证。\n\n我们将在 {{ deadline }} 前给您处理决定。",
+        "为核实您的投诉（{{ reference }}），请回复本邮件并附上相关账单或交易凭证。\n\n"
+        "我们将在 {{ deadline }} 前给您处理决定。",
     ),
     (
         "Fee refund explained",
         "en",
         "C07",
-        "Dear {{ customer_name }},\n\nWe have checked the fee on your account. It was charged "
-        "after your payment had reached us, so we are refunding it in full.",
+        "We have checked the fee on your account. It was charged after your payment had "
+        "reached us, so we are refunding it in full.",
     ),
     (
         "费用退还说明",
         "zh_Hans",
         "C07",
-        "{{ customer_name }}，您好：\n\n经核查，该笔费用系在您还款到账后收取，我们将全额退还。",
+        "经核查，该笔费用系在您还款到账后收取，我们将全额退还。",
     ),
 )
 

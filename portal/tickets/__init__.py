@@ -25,6 +25,7 @@ JOBS = [
 def init_app(app: Flask) -> None:
     from portal.core.cli import import_group
     from portal.core.home import register_panel
+    from portal.core.registry import contribute
     from portal.customers.my_day import register_section
     from portal.customers.privacy import register_erasure_step, register_export_section
     from portal.customers.timeline import register_provider
@@ -36,6 +37,8 @@ def init_app(app: Flask) -> None:
     from portal.tickets.cli import import_complaints_command, tickets_cli
     from portal.tickets.contact_policy import customers_with_open_complaints
     from portal.tickets.my_day import complaints_section
+    from portal.tickets.refusals import PAGE
+    from portal.tickets.ticket_views import render_ticket_page
     from portal.tickets.timeline import ticket_entries
 
     app.register_blueprint(routes.bp)
@@ -43,6 +46,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(correspondence_bp)
     app.register_blueprint(suspected_spam_bp)
     app.jinja_env.globals.update(routes.template_globals())
+    contribute(app, PAGE, "render", render_ticket_page)
     app.cli.add_command(tickets_cli)
     import_group(app).add_command(import_complaints_command)
     register_jobs(app, JOBS)

@@ -108,6 +108,54 @@ ACTION_LABELS = {
     "merged.into": _l("Merged into another ticket"),
     "merged.from": _l("Repeat merged in"),
 }
+# The processes that act on tickets, as their history names them (staff by their name).
+SYSTEM_ACTOR_LABELS = {
+    "public form": _l("Public form"),
+    "inbound email": _l("Inbound email"),
+    "job:tickets.clock_watch": _l("Clock watch"),
+    "cli:import complaints": _l("Complaint import"),
+    "cli": _l("Command line"),
+    "demo-seed": _l("Demo data"),
+}
+
+
+# The status moves as the ticket page's buttons name them: what the handler does.
+TRANSITION_VERBS = {
+    "acknowledged": _l("Acknowledge"),
+    "in_progress": _l("Start work"),
+    "waiting_on_customer": _l("Wait for the customer"),
+    "resolved": _l("Resolve"),
+    "closed": _l("Close ticket"),
+    "withdrawn": _l("Withdraw"),
+}
+REOPEN_VERB = _l("Reopen")
+RESUME_VERB = _l("Resume work")
+
+
+def transition_verb(current: str, target: str) -> str:
+    """The button for moving a `current` ticket to `target`: "Reopen" a resolved or closed
+    one, "Resume work" on one waiting on the customer."""
+    if target == "in_progress" and current in ("resolved", "closed"):
+        return str(REOPEN_VERB)
+    if target == "in_progress" and current == "waiting_on_customer":
+        return str(RESUME_VERB)
+    return str(TRANSITION_VERBS.get(target, target))
+
+
+# The ticket's detail fields, as the history of an edit names them.
+FIELD_LABELS = {
+    "subject": lazy_pgettext("ticket", "Subject"),
+    "channel_code": _l("Channel"),
+    "business_code": _l("Business type"),
+    "cause_code": _l("Cause"),
+    "severity": _l("Severity"),
+    "product": _l("Product"),
+    "request": _l("Customer's request"),
+    "description": _l("What happened"),
+    "root_cause": _l("Root cause"),
+    "redress_kind": _l("Redress"),
+    "redress_amount": _l("Redress amount"),
+}
 US_RESPONSES = (
     "Closed with explanation",
     "Closed with monetary relief",
@@ -115,3 +163,9 @@ US_RESPONSES = (
     "In progress",
     "Untimely response",
 )
+
+
+def notice_label(kind: str, profile: str) -> str:
+    """A notice's name in the ticket's regime (the CN decision notice, the UK final
+    response...)."""
+    return str(NOTICE_LABELS_BY_PROFILE.get((kind, profile), NOTICE_LABELS.get(kind, kind)))

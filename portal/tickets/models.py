@@ -158,6 +158,7 @@ class Ticket(TimestampMixin, db.Model):
         Index("ix_tickets_assignee_due", "assignee_id", "is_open", "due_at", "id"),
         Index("ix_tickets_team_due", "team_id", "is_open", "due_at", "id"),
         Index("ix_tickets_severity_due", "severity", "is_open", "due_at", "id"),
+        Index("ix_tickets_kind_due", "kind", "is_open", "due_at", "id"),
         Index("ix_tickets_channel_due", "channel_code", "is_open", "due_at", "id"),
         Index("ix_tickets_business_due", "business_code", "is_open", "due_at", "id"),
         Index("ix_tickets_cause_due", "cause_code", "is_open", "due_at", "id"),

@@ -15,7 +15,16 @@ from portal.core.extensions import db
 from portal.core.timeutil import as_utc
 from portal.customers.models import Customer
 from portal.messaging.models import Message, MessageStatus
-from portal.tickets.models import Kind, NoticeKind, Prospect, SentVia, Ticket, TicketNotice
+from portal.tickets.models import (
+    Kind,
+    NoticeKind,
+    Prospect,
+    SentVia,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketNotice,
+)
 
 # The notices each regulatory profile knows, in the order a complaint meets them.
 PROFILE_NOTICES: dict[str, tuple[NoticeKind, ...]] = {
@@ -49,6 +58,16 @@ def notices_for(ticket: Ticket) -> tuple[NoticeKind, ...]:
     if ticket.kind != Kind.COMPLAINT:
         return (NoticeKind.ACKNOWLEDGEMENT,)
     return PROFILE_NOTICES.get(ticket.profile, (NoticeKind.ACKNOWLEDGEMENT,))
+
+
+def was_paused(ticket: Ticket) -> bool:
+    """Whether the ticket's clock was ever paused (CN outside appraisal)."""
+    if ticket.paused_since is not None or ticket.paused_days:
+        return True
+    paused = select(TicketEvent.id).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.action == "clock.paused"
+    )
+    return db.session.scalar(paused.limit(1)) is not None
 
 
 @dataclass(frozen=True)
@@ -123,3 +142,27 @@ def missing_at_close(ticket: Ticket, rows: list[NoticeRow] | None = None) -> tup
         if given(row) and (since is None or as_utc(row.notice.recorded_at) >= since)
     }
     return () if done.intersection(needed) else needed
+
+
+def notices_offered(ticket: Ticket, rows: list[NoticeRow] | None = None) -> tuple[NoticeKind, ...]:
+    """The notices that fit the ticket as it stands, which the ticket page offers and its
+    notice actions accept: none once it is closed, withdrawn or merged; the acknowledgement
+    until it was given; the extension, pause and resume notices after the clock change they
+    announce; the outcome's notices once it is resolved (the summary resolution only in time);
+    a holding response while it is open."""
+    if ticket.merged_into_id is not None or ticket.status in (Status.CLOSED, Status.WITHDRAWN):
+        return ()
+    rows = notices_of(ticket.id) if rows is None else rows
+    resolved = ticket.status == Status.RESOLVED and bool(ticket.resolution)
+    fits = {
+        NoticeKind.ACKNOWLEDGEMENT: not any(
+            given(row) for row in rows if row.notice.kind == NoticeKind.ACKNOWLEDGEMENT
+        ),
+        NoticeKind.EXTENSION: ticket.extensions > 0,
+        NoticeKind.PAUSE: ticket.paused_since is not None,
+        NoticeKind.RESUME: ticket.paused_since is None and was_paused(ticket),
+        NoticeKind.HOLDING: ticket.is_open,
+        NoticeKind.DECISION: resolved,
+        NoticeKind.SUMMARY: resolved and summary_in_time(ticket),
+    }
+    return tuple(kind for kind in notices_for(ticket) if fits.get(kind, True))

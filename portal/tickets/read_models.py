@@ -34,8 +34,8 @@ from portal.tickets.notice_rules import (
     NoticeRow,
     complainant,
     missing_at_close,
-    notices_for,
     notices_of,
+    notices_offered,
 )
 from portal.tickets.services import TRANSITIONS
 
@@ -52,7 +52,7 @@ class TicketPage:
     customer: Customer | None
     account: CreditAccount | None
     prospect: Prospect | None
-    people: dict[int, str]  # the assignee and the registrar, by id
+    people: dict[int, str]  # the assignee, the registrar and whoever acted in an event, by id
     team: Team | None
     merged_into: Ticket | None
     notes: list[TicketEvent]
@@ -60,14 +60,14 @@ class TicketPage:
     emails: list[TicketEvent]
     history: list[TicketEvent]
     nodes: dict[str, TaxonomyNode]
-    transitions: tuple[str, ...]
+    transitions: tuple[str, ...]  # the moves the status use case would accept now
     can_handle: bool
     is_senior: bool
     regulated: bool
     profile: clocks.RegulatoryProfile
     complainant: Complainant
     notice_rows: list[NoticeRow]
-    notice_kinds: tuple[NoticeKind, ...]
+    notice_kinds: tuple[NoticeKind, ...]  # the notices that fit the ticket as it stands
     missing_at_close: tuple[NoticeKind, ...]
     reply_templates: list[ReplyTemplate]
     handlers: list[Any]  # who the ticket may go to, for a handler's assignment form
@@ -79,12 +79,13 @@ def ticket_page(actor: Actor, ticket_id: int) -> TicketPage:
     handling = can_handle(actor)
     shown = events_of(ticket.id, EVENTS_SHOWN)
     rows = notices_of(ticket.id)
+    missing = missing_at_close(ticket, rows)
     return TicketPage(
         ticket=ticket,
         customer=_get(Customer, ticket.customer_id),
         account=_get(CreditAccount, ticket.account_id),
         prospect=_get(Prospect, ticket.prospect_id),
-        people=_names(ticket.assignee_id, ticket.registered_by_id),
+        people=_names(ticket.assignee_id, ticket.registered_by_id, *(e.actor_id for e in shown)),
         team=_get(Team, ticket.team_id),
         merged_into=_get(Ticket, ticket.merged_into_id),
         notes=[e for e in shown if e.action == "note"],
@@ -92,18 +93,30 @@ def ticket_page(actor: Actor, ticket_id: int) -> TicketPage:
         emails=[e for e in shown if e.action == "email"],
         history=[e for e in shown if e.action not in ("note", "email", *TOLD)],
         nodes={n.code: n for n in taxonomy.nodes()},
-        transitions=TRANSITIONS[Status(ticket.status)],
+        transitions=offered_transitions(ticket, missing),
         can_handle=handling,
         is_senior=is_senior(actor),
         regulated=is_regulated(ticket),
         profile=clocks.PROFILES[ticket.profile],
         complainant=complainant(ticket),
         notice_rows=rows,
-        notice_kinds=notices_for(ticket),
-        missing_at_close=missing_at_close(ticket, rows),
+        notice_kinds=notices_offered(ticket, rows),
+        missing_at_close=missing,
         reply_templates=replies.for_ticket(ticket),
         handlers=assignment.handlers() if handling else [],
         teams=assignment.teams() if handling else [],
+    )
+
+
+def offered_transitions(ticket: Ticket, missing: tuple[NoticeKind, ...]) -> tuple[str, ...]:
+    """The status moves a handler is offered: those the status use case accepts now — none on a
+    merged ticket, no closing while a closing notice is missing."""
+    if ticket.merged_into_id is not None:
+        return ()
+    return tuple(
+        target
+        for target in TRANSITIONS[Status(ticket.status)]
+        if not (target == Status.CLOSED and missing)
     )
 
 
@@ -112,7 +125,7 @@ def _get(model: Any, row_id: int | None) -> Any:
 
 
 def _names(*user_ids: int | None) -> dict[int, str]:
-    wanted = [i for i in user_ids if i is not None]
+    wanted = list({i for i in user_ids if i is not None})
     if not wanted:
         return {}
     return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())

@@ -7,6 +7,7 @@ import io
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, flash, request, url_for
 from flask_babel import get_locale
@@ -15,12 +16,12 @@ from flask_login import current_user
 
 from portal.accounts.services import actor_for
 from portal.core.access import Role, roles, signed_in
-from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from portal.core.forms import checked, form_version
-from portal.core.htmx import is_htmx, render, see_other
+from portal.core.htmx import inline_error, is_htmx, render, see_other
 from portal.core.i18n import viewer_zone
 from portal.core.requests import parse_id
-from portal.core.timeutil import as_utc, utc_now
+from portal.core.timeutil import as_utc, parse_instant, utc_now
 from portal.customers import services as customer_services
 from portal.customers.models import Customer
 from portal.tickets import (
@@ -35,7 +36,7 @@ from portal.tickets import (
     services,
     taxonomy,
 )
-from portal.tickets.channels import correspondence_views, intake, suspected_spam
+from portal.tickets.channels import intake, suspected_spam
 from portal.tickets.forms import (
     AssignForm,
     ClockForm,
@@ -49,14 +50,19 @@ from portal.tickets.forms import (
 )
 from portal.tickets.labels import (
     ACTION_LABELS,
+    FIELD_LABELS,
     KIND_LABELS,
     PROFILE_LABELS,
     REDRESS_LABELS,
     REMEDY_LABELS,
     SEVERITY_LABELS,
     STATUS_LABELS,
+    SYSTEM_ACTOR_LABELS,
+    transition_verb,
 )
 from portal.tickets.models import Team
+from portal.tickets.refusals import refused_beside
+from portal.tickets.ticket_views import render_ticket_page
 
 bp = Blueprint("tickets", __name__)
 
@@ -77,7 +83,31 @@ def template_globals() -> dict[str, Any]:
         "ticket_urgency": queue.urgency,
         "ticket_time_left": time_left,
         "ticket_due": deadlines.due_text,
+        "ticket_clock_left": clock_left,
+        "ticket_transition_verb": transition_verb,
+        "ticket_field_labels": FIELD_LABELS,
+        "ticket_instant": instant,
+        "ticket_who": who,
     }
+
+
+def who(event: Any, people: dict[int, str]) -> str:
+    """Who acted in a ticket event: a person by name (the event keeps their email), a process
+    by its translated name."""
+    if event.actor_id is not None and event.actor_id in people:
+        return people[event.actor_id]
+    return str(SYSTEM_ACTOR_LABELS.get(event.actor_label, event.actor_label))
+
+
+def instant(value: Any) -> datetime | None:
+    """An instant kept as ISO text in an event's data, as a datetime to format (never shown
+    raw); None for nothing or for text that is not one."""
+    if not value:
+        return None
+    try:
+        return parse_instant(str(value))
+    except ValueError:
+        return None
 
 
 def time_left(moment: datetime | None) -> str:
@@ -98,6 +128,51 @@ def time_left(moment: datetime | None) -> str:
         if delta.total_seconds() >= 0
         else _("%(span)s overdue", span=span)
     )
+
+
+def _span(seconds: int) -> str:
+    """A duration as the queue shows it: "2 d 4 h", "5 h", "20 min"."""
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return _("%(d)d d %(h)d h", d=days, h=hours) if hours else _("%(d)d d", d=days)
+    if hours:
+        return _("%(h)d h", h=hours)
+    return _("%(m)d min", m=rest // 60)
+
+
+# The queue's clock: a symbol and words beside the colour, so that urgency is not colour alone.
+CLOCK_SYMBOLS = {"breached": "‼", "critical": "⚠", "warning": "◔", "paused": "⏸"}
+
+
+def clock_left(ticket: Any, now: datetime | None = None) -> dict[str, str]:
+    """The queue's "time left" cell: its level (for the colour), a symbol, the words shown
+    ("2 d 4 h", "overdue 3 d", "paused") and what the symbol means, for screen readers."""
+    level = queue.urgency(ticket, now)
+    now = now or utc_now()
+    notes = {
+        "breached": _("Deadline breached"),
+        "critical": _("Due within a day"),
+        "warning": _("Over 80 percent of the time used"),
+        "paused": _("Clock paused"),
+    }
+    if level == "done":
+        text = "—"
+    elif level == "paused":
+        text = _("paused")
+    else:
+        seconds = int((as_utc(ticket.due_at) - now).total_seconds())
+        if seconds < 0:  # overdue: the coarse figure is what matters
+            late = -seconds
+            text = _("overdue %(span)s", span=_span(late - late % 86400 if late >= 86400 else late))
+        else:
+            text = _span(seconds)
+    return {
+        "level": level,
+        "symbol": CLOCK_SYMBOLS.get(level, ""),
+        "text": text,
+        "note": str(notes.get(level, "")),
+    }
 
 
 def _actor() -> Any:
@@ -135,25 +210,40 @@ def _fill_taxonomy(form: Any) -> None:
 def index() -> Any:
     actor = _actor()
     filters = queue.QueueFilters.from_args(request.args)
+    if filters.q and not filters.after:
+        found = queue.find_reference(actor, filters.q)
+        if found is not None:  # a whole reference: straight to the ticket
+            return see_other(url_for("tickets.show", ticket_id=found.id))
+    return _queue_page(actor, filters)
+
+
+def _queue_page(
+    actor: Any, filters: queue.QueueFilters, status: int = 200, assign_error: str | None = None
+) -> Any:
     zone = viewer_zone()
     try:
         page = queue.queue_page(actor, filters, zone, PAGE)
         filter_error = None
     except ValidationFailed as error:
-        page, filter_error = queue.Page([], None), error.message
+        page, filter_error = queue.QueuePage([], None), error.message
     handling = access.can_handle(actor)
     context = {
         "page": page,
+        "names": queue.row_names(page.rows),
         "filters": filters,
         "filter_error": filter_error,
         "can_assign": handling,
+        "customer_matches": queue.CUSTOMER_MATCHES,
         "now": utc_now(),
     }
     if is_htmx() and request.headers.get("HX-Target") == "queue-results":
-        return render("tickets/_queue_results.html", **context)
+        return render("tickets/_queue_results.html", status=status, **context)
     return render(
         "tickets/index.html",
+        status=status,
         **context,
+        assign_error=assign_error,
+        more_open=bool(filters.more_set() or request.args.get("more")),
         handlers=assignment.handlers() if handling else [],
         teams=assignment.teams(),
         channels=_taxonomy_choices("A"),
@@ -205,20 +295,29 @@ def delete_view(view_id: int) -> Any:
 @bp.route("/tickets/assign", methods=["POST"])
 @roles(*HANDLING)
 def bulk_assign() -> Any:
-    ids = [parse_id(v) for v in request.form.getlist("ticket_ids")]
-    if None in ids:
-        raise ValidationFailed(_("Select at least one ticket."))
+    """Assign the selected rows; a refusal is shown beside the Assign button, the selection
+    kept (htmx), or on the queue as it was (without JavaScript)."""
+    back = queue.QueueFilters.from_args(dict(parse_qsl(request.form.get("back", ""))))
     form = AssignForm()
-    if not form.validate():
-        raise ValidationFailed(_("Choose an assignee or a team."))
-    changed = assignment.assign(
-        _actor(),
-        [i for i in ids if i is not None],
-        parse_id(form.assignee_id.data),
-        parse_id(form.team_id.data),
-    )
+    try:
+        ids = [parse_id(v) for v in request.form.getlist("ticket_ids")]
+        if not ids or None in ids:
+            raise ValidationFailed(_("Select at least one ticket."))
+        if not form.validate():
+            raise ValidationFailed(_("Choose an assignee or a team."))
+        changed = assignment.assign(
+            _actor(),
+            [i for i in ids if i is not None],
+            parse_id(form.assignee_id.data),
+            parse_id(form.team_id.data),
+        )
+    except ServiceError as error:
+        if is_htmx():
+            return inline_error(error.message, "assign-error", error.status)
+        return _queue_page(_actor(), back, status=error.status, assign_error=error.message)
     flash(_("%(n)d tickets assigned.", n=changed), "success")
-    return see_other(request.referrer or url_for("tickets.index"))
+    query = back.query()
+    return see_other(url_for("tickets.index") + ("?" + query if query else ""))
 
 
 # ---------------------------------------------------------------- intake
@@ -310,36 +409,12 @@ def new() -> Any:
 @bp.route("/tickets/<int:ticket_id>")
 @signed_in
 def show(ticket_id: int) -> Any:
-    return render("tickets/show.html", **_page_context(ticket_id))
-
-
-def _page_context(ticket_id: int, clock_form: ClockForm | None = None) -> dict[str, Any]:
-    """What the ticket page shows; `clock_form`: a refused clock change, shown again with what
-    the handler wrote."""
-    page = read_models.ticket_page(_actor(), ticket_id)
-    ticket = page.ticket
-    assign_form = AssignForm(version=str(ticket.version))
-    _people_choices(assign_form.assignee_id, _("Nobody"), page.handlers)
-    _team_choices(assign_form.team_id, page.teams)
-    assign_form.assignee_id.data = str(ticket.assignee_id or "")
-    assign_form.team_id.data = str(ticket.team_id or "")
-    return {
-        **vars(page),
-        "status_form": StatusForm(version=str(ticket.version)),
-        "clock_form": clock_form
-        or ClockForm(
-            version=str(ticket.version),
-            told_via="email" if page.complainant.email else "post",
-        ),
-        "note_form": NoteForm(),
-        "assign_form": assign_form,
-        "merge_form": MergeForm(),
-        **correspondence_views.panel_context(ticket, page.notice_kinds, page.missing_at_close),
-    }
+    return render_ticket_page(ticket_id)
 
 
 @bp.route("/tickets/<int:ticket_id>/status", methods=["POST"])
 @roles(*HANDLING)
+@refused_beside("status-{to}")
 def change_status(ticket_id: int) -> Any:
     form = StatusForm()
     checked(form)
@@ -366,6 +441,7 @@ def change_status(ticket_id: int) -> Any:
 
 @bp.route("/tickets/<int:ticket_id>/clock", methods=["POST"])
 @roles(*HANDLING)
+@refused_beside("clock-{action}")
 def clock(ticket_id: int) -> Any:
     form = ClockForm()
     checked(form)
@@ -373,43 +449,27 @@ def clock(ticket_id: int) -> Any:
     action = form.action.data
     reason, notice = form.reason.data or "", form.notice.data or ""
     told_via = form.told_via.data or None
-    try:
-        if action == "extend":
-            clock_changes.extend_clock(actor, ticket_id, version, reason, notice, told_via)
-            message = _("Clock extended.")
-        elif action == "pause":
-            clock_changes.pause_clock(actor, ticket_id, version, reason, notice, told_via)
-            message = _("Clock paused.")
-        elif action == "resume":
-            clock_changes.resume_clock(actor, ticket_id, version, reason)
-            message = _("Clock resumed.")
-        elif action == "restart":
-            clock_changes.restart_clock(actor, ticket_id, version, reason, form.new_facts_on.data)
-            message = _("Clock restarted from the day the new facts arrived.")
-        else:
-            raise ValidationFailed(_("Unknown clock action."))
-    except ValidationFailed as refused:
-        return _clock_refused(ticket_id, form, refused)
+    if action == "extend":
+        clock_changes.extend_clock(actor, ticket_id, version, reason, notice, told_via)
+        message = _("Clock extended.")
+    elif action == "pause":
+        clock_changes.pause_clock(actor, ticket_id, version, reason, notice, told_via)
+        message = _("Clock paused.")
+    elif action == "resume":
+        clock_changes.resume_clock(actor, ticket_id, version, reason)
+        message = _("Clock resumed.")
+    elif action == "restart":
+        clock_changes.restart_clock(actor, ticket_id, version, reason, form.new_facts_on.data)
+        message = _("Clock restarted from the day the new facts arrived.")
+    else:
+        raise ValidationFailed(_("Unknown clock action."))
     flash(message, "success")
     return see_other(url_for("tickets.show", ticket_id=ticket_id))
 
 
-def _clock_refused(ticket_id: int, form: ClockForm, refused: ValidationFailed) -> Any:
-    """A refused clock change: its message beside the action, in the regulatory clock panel,
-    with what the handler wrote kept; nothing was saved (the use case rolled back)."""
-    context = _page_context(ticket_id, clock_form=form)
-    ticket = context["ticket"]
-    if not (context["regulated"] and ticket.is_open and not ticket.merged_into_id):
-        raise refused  # the page has no clock panel to show it in: the error page says it
-    context.update(clock_error=str(refused.message), clock_action=form.action.data)
-    if not is_htmx():
-        return render("tickets/show.html", status=400, **context)
-    body, status = render("tickets/show.html", "tickets/_clock_actions.html", 400, **context)
-    return body, status, {"HX-Retarget": "#clock-actions", "HX-Reswap": "outerHTML"}
-
-
 @bp.route("/tickets/<int:ticket_id>/assign", methods=["POST"])
 @roles(*HANDLING)
+@refused_beside("assign")
 def assign(ticket_id: int) -> Any:
     form = AssignForm()
     checked(form)
@@ -426,7 +486,10 @@ def assign(ticket_id: int) -> Any:
 
 @bp.route("/tickets/<int:ticket_id>/notes", methods=["POST"])
 @signed_in
+@refused_beside("note")
 def add_note(ticket_id: int) -> Any:
+    """A note or a response never waits for the ticket's version: it changes none of the
+    fields someone else may have changed meanwhile."""
     form = NoteForm()
     checked(form)
     services.add_note(
@@ -438,6 +501,7 @@ def add_note(ticket_id: int) -> Any:
 
 @bp.route("/tickets/<int:ticket_id>/merge", methods=["POST"])
 @roles(*HANDLING)
+@refused_beside("merge")
 def merge(ticket_id: int) -> Any:
     form = MergeForm()
     checked(form)
@@ -473,6 +537,9 @@ def edit(ticket_id: int) -> Any:
         try:
             services.update_details(_actor(), ticket_id, parse_id(form.version.data) or -1, data)
         except (ValidationFailed, Conflict) as error:
+            if isinstance(error, Conflict):  # kept as typed; saving again applies it
+                ticket = access.get_ticket(_actor(), ticket_id)
+                form.version.data = str(ticket.version)
             return render(
                 "tickets/edit.html",
                 status=error.status,

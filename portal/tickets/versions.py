@@ -8,15 +8,22 @@ ticket last and when, so the editor knows what to reload for.
 
 from typing import Any
 
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from portal.accounts.models import User
 from portal.core.audit import Actor
 from portal.core.errors import Conflict
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc
 from portal.tickets.access import get_ticket
+from portal.tickets.labels import ACTION_LABELS, FIELD_LABELS, STATUS_LABELS
 from portal.tickets.models import Ticket, TicketEvent
+
+# Events that add to a ticket without changing its row (its version stays): not what a stale
+# form ran into.
+ADDITIONS = ("note", "response", "email")
 
 
 def locked_for_change(actor: Actor, ticket_id: int, version: int | None) -> Ticket:
@@ -28,24 +35,46 @@ def locked_for_change(actor: Actor, ticket_id: int, version: int | None) -> Tick
 
 
 def stale_conflict(ticket: Ticket) -> Conflict:
-    """The conflict naming who changed `ticket` last and when."""
+    """The conflict naming who changed `ticket` last, what and when: by the person's name and
+    in the viewer's time zone and language (Babel's medium date and time)."""
     last = db.session.scalars(
         select(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket.id)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.action.not_in(ADDITIONS))
         .order_by(TicketEvent.id.desc())
         .limit(1)
     ).first()
-    who = last.actor_label if last else "?"
-    when = as_utc(last.occurred_at).strftime("%Y-%m-%d %H:%M UTC") if last else "?"
+    if last is None:
+        return Conflict(_l("Someone else changed this in the meantime. Reload and try again."))
+    name = (
+        db.session.scalar(select(User.name).where(User.id == last.actor_id))
+        if last.actor_id is not None
+        else None
+    )
     return Conflict(
         _l(
-            "%(reference)s was changed by %(who)s at %(when)s while you were editing. "
-            "Reload to see the change, then try again.",
+            "%(who)s changed %(reference)s at %(when)s (%(what)s) while you were working on "
+            "it. Check the change, then try again.",
+            who=name or last.actor_label,
             reference=ticket.reference,
-            who=who,
-            when=when,
+            when=format_datetime(as_utc(last.occurred_at), "medium"),
+            what=describe(last),
         )
     )
+
+
+def describe(event: TicketEvent) -> str:
+    """What an event changed, in a few words: "Status changed: New → Acknowledged"."""
+    label = str(ACTION_LABELS.get(event.action, event.action))
+    data = event.data or {}
+    if event.action == "status":
+        moved = (str(STATUS_LABELS.get(data.get(k), data.get(k) or "—")) for k in ("from", "to"))
+        return f"{label}: {' → '.join(moved)}"
+    if event.action == "edited":
+        fields = (str(FIELD_LABELS.get(k, k)) for k in (data.get("after") or {}))
+        return f"{label}: {', '.join(fields)}"
+    if event.action == "assigned":
+        return f"{label}: {data.get('assignee') or data.get('team') or _l('Nobody')}"
+    return label
 
 
 def ticket_changed_meanwhile(

@@ -25,14 +25,9 @@ from portal.tickets.channels.forms import (
     ReplyForm,
     ReplyTemplateForm,
 )
-from portal.tickets.labels import (
-    INBOUND_STATUS_LABELS,
-    NOTICE_LABELS,
-    NOTICE_LABELS_BY_PROFILE,
-    SENT_VIA_LABELS,
-)
-from portal.tickets.models import InboundMail, InboundStatus, NoticeKind, Ticket
-from portal.tickets.notice_rules import given
+from portal.tickets.labels import INBOUND_STATUS_LABELS, notice_label
+from portal.tickets.models import InboundMail, InboundStatus
+from portal.tickets.refusals import refused_beside
 
 bp = Blueprint("correspondence", __name__)
 
@@ -41,29 +36,6 @@ HANDLING = (Role.ADMIN, Role.HANDLER, Role.LEAD)
 
 def _actor() -> Any:
     return actor_for(current_user)
-
-
-def notice_label(kind: str, profile: str) -> str:
-    return str(NOTICE_LABELS_BY_PROFILE.get((kind, profile), NOTICE_LABELS.get(kind, kind)))
-
-
-def panel_context(
-    ticket: Ticket, kinds: tuple[NoticeKind, ...], missing: tuple[NoticeKind, ...]
-) -> dict[str, Any]:
-    """The forms and labels of the ticket page's correspondence panel, beside what the ticket
-    page's read model gives it (complainant, notice rows, reply templates)."""
-    record_form = RecordNoticeForm(version=str(ticket.version))
-    record_form.kind.choices = choices({k.value: notice_label(k, ticket.profile) for k in kinds})
-    return {
-        "missing_notice_labels": [notice_label(k, ticket.profile) for k in missing],
-        "notice_label": notice_label,
-        "sent_via_labels": SENT_VIA_LABELS,
-        "given": given,
-        "notice_form": NoticeForm(version=str(ticket.version)),
-        "record_form": record_form,
-        "reply_form": ReplyForm(version=str(ticket.version)),
-        "link_form": LinkForm(version=str(ticket.version)),
-    }
 
 
 def _back(ticket_id: int) -> Response:
@@ -77,6 +49,7 @@ def _back(ticket_id: int) -> Response:
 
 @bp.route("/tickets/<int:ticket_id>/notices", methods=["POST"])
 @roles(*HANDLING)
+@refused_beside("notice-{kind}")
 def send_notice(ticket_id: int) -> Any:
     form = NoticeForm()
     checked(form)
@@ -88,6 +61,7 @@ def send_notice(ticket_id: int) -> Any:
 
 @bp.route("/tickets/<int:ticket_id>/notices/record", methods=["POST"])
 @roles(*HANDLING)
+@refused_beside("record")
 def record_notice(ticket_id: int) -> Any:
     form = RecordNoticeForm()
     form.kind.choices = choices({request.form.get("kind", ""): ""})
@@ -106,10 +80,13 @@ def record_notice(ticket_id: int) -> Any:
 
 @bp.route("/tickets/<int:ticket_id>/reply", methods=["POST"])
 @roles(*HANDLING)
+@refused_beside("reply")
 def reply(ticket_id: int) -> Any:
+    """A reply never waits for the ticket's version: someone else's status change meanwhile
+    does not touch what the reply says."""
     form = ReplyForm()
     checked(form)
-    notices.reply(_actor(), ticket_id, form_version(form), form.body.data or "")
+    notices.reply(_actor(), ticket_id, form.body.data or "")
     flash(_("Reply queued to the complainant."), "success")
     return _back(ticket_id)
 
@@ -130,6 +107,7 @@ def reply_text(ticket_id: int) -> Any:
 
 @bp.route("/tickets/<int:ticket_id>/link", methods=["POST"])
 @roles(*HANDLING)
+@refused_beside("link")
 def link(ticket_id: int) -> Any:
     form = LinkForm()
     checked(form)

@@ -55,7 +55,6 @@ class ReplyForm(FlaskForm):
         _l("Reply to the complainant by email"),
         validators=[DataRequired(_l("Write the reply first.")), text_length(NOTICE_MAX)],
     )
-    version = HiddenField()
 
 
 class LinkForm(FlaskForm):

@@ -12,6 +12,7 @@ that a customer's own auto-responder does not answer them.
 Which notices a ticket needs, and whether they were given, are the rules in `notice_rules`.
 """
 
+import re
 from datetime import datetime
 from email.utils import make_msgid
 from typing import Any
@@ -29,7 +30,7 @@ from portal.core.transaction import use_case
 from portal.customers.pii import first_name
 from portal.messaging.models import Message, Purpose
 from portal.messaging.services import Draft, queue
-from portal.tickets.access import require_handler
+from portal.tickets.access import get_ticket, require_handler
 from portal.tickets.deadlines import is_regulated
 from portal.tickets.events import add_event
 from portal.tickets.models import (
@@ -47,6 +48,7 @@ from portal.tickets.notice_rules import (
     given,
     notices_for,
     notices_of,
+    notices_offered,
     summary_in_time,
 )
 from portal.tickets.validation import clean_text
@@ -54,6 +56,22 @@ from portal.tickets.versions import locked_for_change, ticket_changed_meanwhile
 
 LOOP_HEADER = "X-Credit-Care-Loop"
 NOTICE_TEXT_MAX = 5_000
+
+
+# A greeting: "Dear Mei,", "Hello", "Good morning"; "王女士，您好：", "尊敬的客户". The reply's
+# email template greets the customer (by name, in their language), so its text must not.
+_GREETING = re.compile(
+    r"^(dear|hello|hi|hey|good (morning|afternoon|evening))\b|^.{0,30}(您好|你好)|^(尊敬的|亲爱的)",
+    re.IGNORECASE,
+)
+
+
+def opens_with_greeting(text: str) -> bool:
+    """Whether the first line of `text` greets the reader."""
+    for line in (text or "").splitlines():
+        if line.strip():
+            return _GREETING.match(line.strip()) is not None
+    return False
 
 
 def template_key(kind: str, profile: str) -> str:
@@ -249,6 +267,32 @@ def _event(actor: Actor, ticket: Ticket, notice: TicketNotice, now: datetime) ->
 # ---------------------------------------------------------------- from the ticket page
 
 
+def _check_offered(ticket: Ticket, kind: str) -> None:
+    """A notice from the ticket page must fit the ticket as it stands (`notices_offered`): no
+    resume notice for a clock never paused, no notice at all on a closed ticket. The refusal
+    says why."""
+    if kind in notices_offered(ticket):
+        return
+    if ticket.status in (Status.CLOSED, Status.WITHDRAWN) or ticket.merged_into_id is not None:
+        reason = _l("No notices go out on a closed ticket.")
+    elif kind not in notices_for(ticket):
+        reason = _l("This notice does not apply to this ticket.")
+    elif kind in (NoticeKind.DECISION, NoticeKind.SUMMARY):
+        _check_decided(ticket, kind)  # says what is missing
+        reason = _l("This notice does not fit the ticket as it stands.")
+    else:
+        reason = {
+            NoticeKind.ACKNOWLEDGEMENT: _l("The acknowledgement was already given."),
+            NoticeKind.EXTENSION: _l(
+                "The clock was not extended: extend it, and the notice goes with the extension."
+            ),
+            NoticeKind.PAUSE: _l("The clock is not paused."),
+            NoticeKind.RESUME: _l("The clock was never paused: there is no resumption to tell."),
+            NoticeKind.HOLDING: _l("A holding response is for a complaint still open."),
+        }.get(NoticeKind(kind), _l("This notice does not fit the ticket as it stands."))
+    raise ValidationFailed(reason, field="kind")
+
+
 @use_case(stale=ticket_changed_meanwhile)
 def send_notice(
     actor: Actor, ticket_id: int, version: int | None, kind: str, message: str = ""
@@ -258,6 +302,7 @@ def send_notice(
     if kind == NoticeKind.REPLY:  # a reply has its own action, which needs the words
         raise ValidationFailed(_l("This notice does not apply to this ticket."), field="kind")
     ticket = locked_for_change(actor, ticket_id, version)
+    _check_offered(ticket, kind)
     send(actor, ticket, kind, message=(message or "").strip())
     return ticket
 
@@ -268,18 +313,28 @@ def record_notice(
 ) -> TicketNotice:
     require_handler(actor)
     ticket = locked_for_change(actor, ticket_id, version)
+    _check_offered(ticket, kind)
     return record(actor, ticket, kind, via, note)
 
 
 @use_case(stale=ticket_changed_meanwhile)
-def reply(actor: Actor, ticket_id: int, version: int | None, body: str) -> TicketNotice:
+def reply(actor: Actor, ticket_id: int, body: str) -> TicketNotice:
     """A handler's reply, by email in the ticket's thread; the customer's answer comes back
-    onto the ticket through inbound email."""
+    onto the ticket through inbound email. It does not wait for the ticket's version: a status
+    change or an edit someone made meanwhile does not touch what the reply says. The email
+    greets the customer itself, so the text must not (`replies.opens_with_greeting`)."""
     require_handler(actor)
-    ticket = locked_for_change(actor, ticket_id, version)
+    ticket = get_ticket(actor, ticket_id)
+    if ticket.merged_into_id is not None:
+        raise ValidationFailed(_l("This ticket was merged into another; work on that one."))
     text = (body or "").strip()
     if not text:
         raise ValidationFailed(_l("Write the reply first."), field="body")
+    if opens_with_greeting(text):
+        raise ValidationFailed(
+            _l("Leave out the greeting: the email greets the customer by name, in their language."),
+            field="body",
+        )
     notice = send(actor, ticket, NoticeKind.REPLY, message=text)
     if ticket.acknowledged_at is None:
         ticket.acknowledged_at = notice.recorded_at

@@ -1,6 +1,10 @@
 """Reply templates (canned responses): text a handler inserts into a reply, for one cause or
 any and one language, with placeholders filled from the ticket.
 
+The reply's email greets the customer by name in their language (templates/mail/ticket_reply),
+so a reply template holds the message alone, without a greeting, and a ticket is offered only
+the templates in its complainant's language.
+
 Placeholders are Jinja values in the sandbox the mail templates use — `{{ customer_name }}`,
 `{{ first_name }}`, `{{ reference }}`, `{{ deadline }}`, `{{ received_on }}`, `{{ firm }}` —
 checked when an admin saves, so inserting one never fails on the ticket page. Dates are
@@ -25,7 +29,7 @@ from portal.core.extensions import db
 from portal.core.transaction import use_case
 from portal.customers.pii import first_name
 from portal.tickets.access import get_ticket, require_handler
-from portal.tickets.channels.notices import NOTICE_TEXT_MAX, notice_context
+from portal.tickets.channels.notices import NOTICE_TEXT_MAX, notice_context, opens_with_greeting
 from portal.tickets.models import Axis, ReplyTemplate, Ticket
 from portal.tickets.notice_rules import complainant
 from portal.tickets.taxonomy import check_code
@@ -78,6 +82,11 @@ def _check(data: ReplyTemplateInput) -> dict[str, Any]:
             ),
             field="body",
         ) from error
+    if opens_with_greeting(body):
+        raise ValidationFailed(
+            _l("Leave out the greeting: the email greets the customer by name, in their language."),
+            field="body",
+        )
     cause = check_code(data.cause_code, Axis.CAUSE, "cause_code") if data.cause_code else None
     return {
         "name": name,
@@ -131,16 +140,16 @@ def all_templates() -> list[ReplyTemplate]:
 
 
 def for_ticket(ticket: Ticket) -> list[ReplyTemplate]:
-    """The active templates for the ticket's cause (and for any cause), the complainant's
-    language first."""
+    """The active templates in the complainant's language for the ticket's cause, then those
+    for any cause."""
     rows = db.session.scalars(
         select(ReplyTemplate).where(
             ReplyTemplate.active.is_(True),
+            ReplyTemplate.locale == complainant(ticket).locale,
             or_(ReplyTemplate.cause_code.is_(None), ReplyTemplate.cause_code == ticket.cause_code),
         )
     ).all()
-    language = complainant(ticket).locale
-    return sorted(rows, key=lambda t: (t.locale != language, t.cause_code is None, t.name))
+    return sorted(rows, key=lambda t: (t.cause_code is None, t.name))
 
 
 def fill(ticket: Ticket, template_id: int) -> str:
@@ -148,6 +157,10 @@ def fill(ticket: Ticket, template_id: int) -> str:
     if template is None or not template.active:
         raise NotFound(_l("No such reply template."))
     who = complainant(ticket)
+    if template.locale != who.locale:
+        raise ValidationFailed(
+            _l("This reply template is not in the complainant's language."), field="template"
+        )
     context = notice_context(ticket, template.locale)  # dates in the template's language
     values = {
         "customer_name": who.name,
