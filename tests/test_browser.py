@@ -326,8 +326,8 @@ def test_a_handler_answers_an_emailed_complaint_with_a_reply_template(
 
 
 def _complaint_due_on_new_years_eve(database_url: str) -> int:
-    """A CN complaint received 16 Dec 2025 at 10:00 in Shanghai, written into the live
-    portal's database: 15 days end at 24:00 on Wed 31 Dec 2025, stored as 1 Jan 2026 00:00."""
+    """A CN complaint received Dec 16, 2025 at 10:00 in Shanghai, written into the live
+    portal's database: 15 days end at 24:00 on Wed Dec 31, 2025, stored as Jan 1, 2026 00:00."""
     from zoneinfo import ZoneInfo
 
     from portal import create_app
@@ -356,7 +356,7 @@ def test_a_handler_reads_the_last_day_of_the_period_in_both_languages(
         _sign_in(page, HANDLER)
         page.goto(f"/tickets/{ticket_id}")
         deadline = page.locator("#regulatory-deadline")
-        expect(deadline).to_have_text("31 Dec 2025, end of day")
+        expect(deadline).to_have_text("Dec 31, 2025, end of day")
 
         page.select_option("#language-select", "zh_Hans")
         page.locator("form.language-form button[type=submit]").click()

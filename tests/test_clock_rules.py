@@ -95,7 +95,7 @@ def test_a_cn_extension_after_the_deadline_is_refused_with_its_last_day(handler)
         message = refused(
             clock_changes.extend_clock, handler, ticket.id, version, "Complex", "30 days"
         )
-    assert "17 Nov 2026" in message and "within the period" in message
+    assert "Nov 17, 2026" in message and "within the period" in message
     ticket = fresh(ticket.id)
     assert (ticket.extensions, ticket.due_at, ticket.version) == (0, CN_DUE, version)
     assert "clock.extended" not in actions(ticket) and "notice" not in actions(ticket)
@@ -114,7 +114,7 @@ def test_the_second_cn_extension_is_refused_once_the_30_days_have_run_out(handle
     with at(thirty + timedelta(hours=1)):
         message = refused(clock_changes.extend_clock, lead, ticket.id, None, "Very", "60 days")
     last_day = (thirty - timedelta(seconds=1)).astimezone(SHANGHAI).date()
-    assert f"{last_day.day} {last_day:%b %Y}" in message
+    assert f"{last_day:%b} {last_day.day}, {last_day.year}" in message
     assert fresh(ticket.id).extensions == 1
 
 
@@ -128,7 +128,7 @@ def test_a_pause_after_the_deadline_is_refused_in_both_languages(handler):
             zh = refused(
                 clock_changes.pause_clock, handler, ticket.id, None, "Appraisal", "Sent to a lab"
             )
-    assert "17 Nov 2026" in message and "breached clock" in message
+    assert "Nov 17, 2026" in message and "breached clock" in message
     assert "2026年11月17日" in zh and re.search(r"[\u4e00-\u9fff]", zh), zh
     ticket = fresh(ticket.id)
     assert ticket.paused_since is None and ticket.due_at == CN_DUE
@@ -273,7 +273,7 @@ def test_a_restart_earlier_than_the_last_one_is_refused(handler):
         message = refused(
             clock_changes.restart_clock, handler, ticket.id, None, "Older", date(2026, 11, 5)
         )
-        assert "9 Nov 2026" in message
+        assert "Nov 9, 2026" in message
         ticket = fresh(ticket.id)
         assert ticket.counting_from == date(2026, 11, 9) and ticket.due_at == due
         assert actions(ticket).count("clock.restarted") == 1
@@ -354,9 +354,11 @@ def test_a_repeat_merged_while_paused_and_waiting_stops_its_clocks(handler):
 # ---------------------------------------------------------------- on the ticket page
 
 
-def _clock_panel(html: str) -> str:
-    start = html.index('<div id="clock-actions">')
-    return html[start : html.index("</div>\n", html.index('<div class="actions">', start))]
+def _problem(html: str, action: str) -> str:
+    """The refusal's message shown beside the form of `action` (focused, role=alert)."""
+    found = re.search(rf'<p [^>]*id="problem-{action}"[^>]*>(.*?)</p>', html, re.S)
+    assert found, f"no message beside {action}"
+    return found.group(1)
 
 
 def _page_refusal(client, ticket, form, *, htmx):
@@ -377,16 +379,14 @@ def test_the_page_shows_a_late_extension_refused_beside_the_action(client, login
     ticket = make_ticket(actor_for(user), received_at=CN_RECEIVED)  # long breached by now
     form = {"action": "extend", "reason": "Needs the recordings", "notice": "We need 30 days."}
     response = _page_refusal(client, ticket, form, htmx=False)
-    panel = _clock_panel(response.text)
-    assert "The deadline ended with 17 Nov 2026" in panel
-    assert "<details open>" in panel and 'value="Needs the recordings"' in panel
-    assert "We need 30 days.</textarea>" in panel
-    # From htmx, only the clock actions come back, in their own place.
+    assert "The deadline ended with Nov 17, 2026" in _problem(response.text, "clock-extend")
+    assert 'class="action-details" open' in response.text
+    assert 'value="Needs the recordings"' in response.text
+    assert "We need 30 days.</textarea>" in response.text
+    # From htmx, the page as it now stands is swapped over the old one, the message in place.
     response = _page_refusal(client, ticket, form, htmx=True)
-    assert response.headers["HX-Retarget"] == "#clock-actions"
-    assert response.text.lstrip().startswith('<div id="clock-actions">')
-    assert "The deadline ended with 17 Nov 2026" in response.text
-    assert "<html" not in response.text
+    assert response.headers["HX-Retarget"] == "#ticket-page"
+    assert "The deadline ended with Nov 17, 2026" in _problem(response.text, "clock-extend")
 
 
 def test_the_page_shows_a_late_pause_refused_beside_the_action(client, login_as):
@@ -394,8 +394,8 @@ def test_the_page_shows_a_late_pause_refused_beside_the_action(client, login_as)
     ticket = make_ticket(actor_for(user), received_at=CN_RECEIVED)
     form = {"action": "pause", "reason": "鉴定", "notice": "已送鉴定", "told_via": "post"}
     response = _page_refusal(client, ticket, form, htmx=False)
-    panel = _clock_panel(response.text)
-    assert "2026年11月17日" in panel and "外部鉴定" in panel
+    problem = _problem(response.text, "clock-pause")
+    assert "2026年11月17日" in problem and "外部鉴定" in problem
     assert fresh(ticket.id).paused_since is None
 
 
@@ -407,8 +407,8 @@ def test_the_page_shows_an_earlier_restart_refused_beside_the_action(client, log
     ticket = fresh(ticket.id)
     form = {"action": "restart", "reason": "Older letter", "new_facts_on": "2026-11-10"}
     response = _page_refusal(client, ticket, form, htmx=True)
-    assert response.headers["HX-Retarget"] == "#clock-actions"
-    assert "already counts from 20 Nov 2026" in response.text
+    assert response.headers["HX-Retarget"] == "#ticket-page"
+    assert "already counts from Nov 20, 2026" in _problem(response.text, "clock-restart")
     assert 'value="2026-11-10"' in response.text and 'value="Older letter"' in response.text
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from portal.core.audit import AuditEvent
 from portal.core.extensions import db
+from portal.core.i18n import last_day
 from portal.core.timeutil import utc_now
 from portal.customers.models import Customer, FollowUp
 from portal.jobs.models import JobRun
@@ -193,7 +194,8 @@ def test_my_day_shows_every_date_in_one_format_per_language(app, client, login_a
     for locale, babel_locale in (("en", "en"), ("zh_Hans", "zh_Hans_CN")):
         speak(client, locale)
         text = visible_text(client.get("/my-day").text)
-        for day in (overdue, date(2026, 3, 5), complaint.due_at.astimezone(zone).date()):
+        # a deadline reads as the last day of its period (stored as 24:00, the next midnight)
+        for day in (overdue, date(2026, 3, 5), last_day(complaint.due_at)):
             assert format_date(day, "medium", locale=babel_locale) in text, (locale, day)
         assert not re.search(r"\d{4}-\d{2}-\d{2}", text), "an ISO date is shown"
         assert not re.search(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b", text), "a short date is shown"

@@ -56,12 +56,6 @@ def viewer_zone() -> ZoneInfo:
 
 # ---------------------------------------------------------------- dates a reader is told
 
-# English dates follow the custom of the firm's jurisdiction (COMPLAINT_PROFILE, or a ticket's
-# own profile): day month year in the UK and in China (CLDR's international English), month
-# day, year in the US. Chinese reads the same everywhere.
-_ENGLISH_BY_PROFILE = {"CN": "en_001", "UK": "en_GB", "US": "en_US"}
-
-
 def firm_zone() -> ZoneInfo:
     """The firm's zone, in which periods of days are counted and their last days named."""
     return ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
@@ -74,14 +68,6 @@ def reader_language(language: str | None = None) -> str:
     return chosen if chosen in current_app.config["LANGUAGES"] else "en"
 
 
-def date_locale(language: str, profile: str | None = None) -> str:
-    """The Babel locale whose date pattern a reader of `language` expects under `profile`."""
-    if language.startswith("en"):
-        code = profile or current_app.config.get("COMPLAINT_PROFILE", "CN")
-        return _ENGLISH_BY_PROFILE.get(code, "en_001")
-    return language
-
-
 def last_day(end: datetime, zone: ZoneInfo | None = None) -> date:
     """The last day of a period that ends at `end`: a deadline is stored as 24:00 of its last
     day in the firm's zone, which is 00:00 of the next day, so the day before that midnight."""
@@ -89,24 +75,21 @@ def last_day(end: datetime, zone: ZoneInfo | None = None) -> date:
     return (local - timedelta(microseconds=1)).date()
 
 
-def format_day(
-    day: date | datetime, language: str | None = None, profile: str | None = None
-) -> str:
-    """A calendar day in the reader's language (Babel's medium pattern: "22 Dec 2026",
-    "2026年12月22日"); an instant is first taken to its date in the firm's zone."""
+def format_day(day: date | datetime, language: str | None = None) -> str:
+    """A calendar day in the reader's language, in the one pattern every page and email uses
+    for it (Babel's medium: "Dec 22, 2026", "2026年12月22日"); an instant is first taken to its
+    date in the firm's zone."""
     if isinstance(day, datetime):
         day = as_utc(day).astimezone(firm_zone()).date()
-    return babel_dates.format_date(
-        day, "medium", locale=date_locale(reader_language(language), profile)
-    )
+    return babel_dates.format_date(day, "medium", locale=reader_language(language))
 
 
-def format_deadline(end: datetime, language: str | None = None, profile: str | None = None) -> str:
+def format_deadline(end: datetime, language: str | None = None) -> str:
     """A deadline as its reader is told it: the last day of the period, which counts whole,
-    in the firm's zone and the reader's language — "6 Jan 2027, end of day",
+    in the firm's zone and the reader's language — "Jan 6, 2027, end of day",
     "2027年1月6日24时前" (docs/regulation.md, "How a deadline is shown")."""
     language = reader_language(language)
-    day = format_day(last_day(end), language, profile)
+    day = format_day(last_day(end), language)
     if language == str(get_locale()):
         return gettext("%(day)s, end of day", day=day)
     with force_locale(language):
@@ -134,10 +117,10 @@ def _instant(value: datetime | str | None) -> datetime | None:
     return value
 
 
-def deadline_filter(value: datetime | str | None, profile: str | None = None) -> str:
-    """Jinja: `{{ ticket.due_at | deadline(ticket.profile) }}`; "—" when there is none."""
+def deadline_filter(value: datetime | str | None) -> str:
+    """Jinja: `{{ ticket.due_at | deadline }}`; "—" when there is none."""
     instant = _instant(value)
-    return "—" if instant is None else format_deadline(instant, profile=profile)
+    return "—" if instant is None else format_deadline(instant)
 
 
 def init_dates(app: Flask) -> None:

@@ -161,7 +161,7 @@ def preview_template(actor: Actor, key: str, locale: str, source: TemplateSource
     require_admin(actor)
     check_key(key, locale)
     check_source(key, source)
-    return render(key, locale, sample_context(locale, key), {(key, locale): source.as_tuple()})
+    return render(key, locale, sample_context(locale), {(key, locale): source.as_tuple()})
 
 
 def _changed_meanwhile(*_use_case_args: Any, **_use_case_kwargs: Any) -> Conflict:

@@ -61,18 +61,15 @@ SAMPLE_DAYS = {"received_on": date(2026, 11, 30)}
 SAMPLE_DEADLINES = {"deadline": date(2026, 12, 15), "summary_deadline": date(2026, 12, 3)}
 
 
-def sample_context(locale: str, key: str = "") -> dict[str, Any]:
-    """The sample values with their dates written as a message of template `key` in `locale`
-    has them (a deadline is the last day of its period: tickets/channels/notices.py); a
-    complaint notice's dates follow its profile (`ticket_<notice>_<cn|uk|us>`)."""
+def sample_context(locale: str) -> dict[str, Any]:
+    """The sample values with their dates written as a message in `locale` has them (a
+    deadline is the last day of its period: tickets/channels/notices.py)."""
     zone = firm_zone()
-    suffix = key.rsplit("_", 1)[-1].upper() if key.startswith(TRANSACTIONAL_PREFIX) else ""
-    profile = suffix if suffix in ("CN", "UK", "US") else None
     return {
         **SAMPLE_CONTEXT,
-        **{name: format_day(day, locale, profile) for name, day in SAMPLE_DAYS.items()},
+        **{name: format_day(day, locale) for name, day in SAMPLE_DAYS.items()},
         **{
-            name: format_deadline(end_of_day(day, zone), locale, profile)
+            name: format_deadline(end_of_day(day, zone), locale)
             for name, day in SAMPLE_DEADLINES.items()
         },
     }

@@ -168,7 +168,7 @@ def restart_clock(
             _l(
                 "The clock already counts from %(day)s, when earlier new facts arrived: a "
                 "restart cannot go back before that day.",
-                day=format_day(ticket.counting_from, profile=ticket.profile),
+                day=format_day(ticket.counting_from),
             ),
             field="new_facts_on",
         )
@@ -226,7 +226,7 @@ def _deadline_passed(ticket: Ticket, now: datetime) -> str | None:
         due = clocks.deadlines(state, zone, profile=profile_for(ticket)).respond_by or due
     if now < due:
         return None
-    return format_day(last_day(due, zone), profile=ticket.profile)
+    return format_day(last_day(due, zone))
 
 
 def _change(

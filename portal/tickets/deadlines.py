@@ -81,7 +81,7 @@ def due_text(
     tickets, a real instant, as date and time in `zone` (else the viewer's)."""
     moment = parse_instant(at) if isinstance(at, str) else at or ticket.due_at
     if is_regulated(ticket):
-        return format_deadline(moment, language, ticket.profile)
+        return format_deadline(moment, language)
     return format_instant(moment, language, zone)
 
 

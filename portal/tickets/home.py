@@ -47,12 +47,14 @@ def _from_queue(actor: Actor, filters: QueueFilters) -> TicketList:
 
 
 def my_due_soon(actor: Actor, _now: datetime) -> Panel:
-    """The handler's own open tickets due within SOON_DAYS days, breached ones included."""
-    filters = QueueFilters(assignee="me", due_within=str(SOON_DAYS))
-    return Panel(
-        "tickets/_home_due_soon.html",
-        {"list": _from_queue(actor, filters), "days": SOON_DAYS},
+    """The handler's own open tickets past their deadline, then those due within SOON_DAYS
+    days (the queue's "Due in 3 days" view, which counts only what is not yet due)."""
+    overdue = _from_queue(actor, QueueFilters(assignee="me", breached="1"))
+    soon = _from_queue(actor, QueueFilters(assignee="me", due_within=str(SOON_DAYS)))
+    both = TicketList(
+        (overdue.tickets + soon.tickets)[:SHOWN], overdue.total + soon.total, soon.queue_query
     )
+    return Panel("tickets/_home_due_soon.html", {"list": both, "days": SOON_DAYS})
 
 
 def breached(actor: Actor, _now: datetime) -> Panel:

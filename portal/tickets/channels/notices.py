@@ -80,8 +80,8 @@ def template_key(kind: str, profile: str) -> str:
     return f"ticket_{kind}_{profile.lower()}"
 
 
-def _deadline(end: datetime | None, locale: str, profile: str) -> str:
-    return "" if end is None else format_deadline(end, locale, profile)
+def _deadline(end: datetime | None, locale: str) -> str:
+    return "" if end is None else format_deadline(end, locale)
 
 
 def _redress(ticket: Ticket) -> str:
@@ -99,9 +99,9 @@ def notice_context(ticket: Ticket, locale: str, message: str = "") -> dict[str, 
     return {
         "reference": ticket.reference,
         "kind": ticket.kind,
-        "received_on": format_day(ticket.received_at, locale, ticket.profile),
-        "deadline": _deadline(deadline, locale, ticket.profile),
-        "summary_deadline": _deadline(ticket.summary_due_at, locale, ticket.profile),
+        "received_on": format_day(ticket.received_at, locale),
+        "deadline": _deadline(deadline, locale),
+        "summary_deadline": _deadline(ticket.summary_due_at, locale),
         "message": message,
         "outcome": ticket.resolution or "",
         "redress": _redress(ticket),
