@@ -56,6 +56,7 @@ def viewer_zone() -> ZoneInfo:
 
 # ---------------------------------------------------------------- dates a reader is told
 
+
 def firm_zone() -> ZoneInfo:
     """The firm's zone, in which periods of days are counted and their last days named."""
     return ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
