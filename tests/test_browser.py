@@ -445,8 +445,8 @@ def test_a_late_extension_is_refused_in_the_clock_panel(browser: Browser, base_u
             "button", name="Extend the deadline"
         ).click()
 
-        panel = page.locator("#clock-actions")
-        expect(panel.locator(".flash-error")).to_contain_text("The deadline ended with 2026-10-16")
+        problem = page.locator("#problem-clock-extend")  # beside the action that was refused
+        expect(problem).to_contain_text("The deadline ended with Oct 16, 2026")
         expect(page.locator("#extend-reason")).to_have_value("Needs the call recordings")
         expect(page.locator("#extend-notice")).to_have_value("We need 30 days.")
         expect(page.locator("#messages .flash-error")).to_have_count(0)
