@@ -227,3 +227,13 @@ def test_only_admins_and_system_actors_manage_accounts(db) -> None:
             use(actor)
     actions = [e.action for e in events_for(target)]
     assert actions.count("user.password_set") == 2 and actions.count("user.deactivated") == 2
+
+
+def test_deactivating_asks_for_confirmation_first(client, login_as) -> None:
+    login_as("admin")
+    user = make_user(role="rm")
+    page = client.get(f"/admin/users/{user.id}").text
+    start = page.index('<details id="confirm-deactivate">')
+    step = page[start : page.index("</details>", start)]
+    assert "<summary" in step and "Deactivate</summary>" in step
+    assert "cannot sign in" in step and "Deactivate this user</button>" in step

@@ -409,6 +409,13 @@ def test_resetting_a_template_brings_the_shipped_one_back(client, login_as):
     client.submit(url, template_form(client, url, subject="{{ festival }}快乐！"))
     stored = fresh(MessageTemplate, ("festival", "zh_Hans"))
     assert stored is not None
+    page = client.get(url).text  # the reset asks for confirmation before it drops the edits
+    step = page[
+        page.index('<details id="confirm-reset">') : page.index(
+            "</details>", page.index('id="confirm-reset"')
+        )
+    ]
+    assert "Reset to default</summary>" in step and "Drop my edits and reset</button>" in step
     response = client.submit(f"{url}/reset", {"version": str(stored.version)})
     assert response.status_code == 303
     assert fresh(MessageTemplate, ("festival", "zh_Hans")) is None
