@@ -14,6 +14,7 @@ from tests import test_browser as shared
 from tests.test_browser import ADMIN, BLOCKING_IMPACTS, RM, ConsoleErrors, _describe
 
 # tests/test_browser.py's seeded portal, one per module (Chromium is conftest's, one per session).
+live_portal = shared.live_portal
 base_url = shared.base_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
