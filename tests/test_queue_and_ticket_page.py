@@ -447,3 +447,13 @@ def test_a_reply_greets_the_customer_once_in_their_language(db, handler, locale,
     assert email.body_text.startswith(greeting)
     assert email.body_text.count(greeting) == 1 and other not in email.body_text
     assert "We have refunded the late fee." in email.body_text
+
+
+def test_the_print_view_names_who_acted_not_their_email(client, login_as) -> None:
+    handler = make_user(role="handler", name="Hana Handler", email="hana@bank.example.com")
+    ticket = make_ticket(actor_for(handler))
+    services.add_note(actor_for(handler), ticket.id, "Called the customer back.")
+    login_as("lead")
+    page = client.get(f"/tickets/{ticket.id}/print").text
+    assert "Called the customer back." in page
+    assert "Hana Handler" in page and "hana@bank.example.com" not in page

@@ -139,17 +139,20 @@ class Evidence:
     customer: Customer | None
     events: list[TicketEvent]
     nodes: dict[str, TaxonomyNode]
+    people: dict[int, str]  # whoever acted in an event, by id: named, not by their email
 
 
 def evidence(actor: Actor, ticket_id: int) -> Evidence:
     """For handlers, leads and admins: the history export and the print view."""
     require_handler(actor)
     ticket = get_ticket(actor, ticket_id)
+    events = list(reversed(events_of(ticket.id)))
     return Evidence(
         ticket=ticket,
         customer=_get(Customer, ticket.customer_id),
-        events=list(reversed(events_of(ticket.id))),
+        events=events,
         nodes={n.code: n for n in taxonomy.nodes()},
+        people=_names(ticket.registered_by_id, *(e.actor_id for e in events)),
     )
 
 

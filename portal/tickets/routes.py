@@ -608,6 +608,7 @@ def print_view(ticket_id: int) -> Any:
         customer=found.customer,
         events=found.events,
         nodes=found.nodes,
+        people=found.people,
         generated_at=utc_now(),
         generated_by=current_user.name,
     )
