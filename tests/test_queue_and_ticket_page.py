@@ -457,3 +457,15 @@ def test_the_print_view_names_who_acted_not_their_email(client, login_as) -> Non
     page = client.get(f"/tickets/{ticket.id}/print").text
     assert "Called the customer back." in page
     assert "Hana Handler" in page and "hana@bank.example.com" not in page
+
+
+def test_a_ticket_nobody_on_the_staff_registered_names_its_channel(client, login_as) -> None:
+    ticket = make_ticket(source="web")
+    _db.session.execute(
+        Ticket.__table__.update().where(Ticket.id == ticket.id).values(registered_by_id=None)
+    )
+    _db.session.commit()
+    login_as("handler", locale="en")
+    page = client.get(f"/tickets/{ticket.id}").text
+    details = page[page.index("Registered by") :][:200]
+    assert "Public form" in details and ">web<" not in details

@@ -119,6 +119,16 @@ SYSTEM_ACTOR_LABELS = {
 }
 
 
+# Where a ticket came from when nobody on the staff registered it (Ticket.source).
+SOURCE_LABELS = {
+    "staff": _l("Staff"),
+    "web": _l("Public form"),
+    "email": _l("Inbound email"),
+    "portal-import": _l("Complaint import"),
+    "cfpb": _l("CFPB import"),
+}
+
+
 # The status moves as the ticket page's buttons name them: what the handler does.
 TRANSITION_VERBS = {
     "acknowledged": _l("Acknowledge"),

@@ -56,6 +56,7 @@ from portal.tickets.labels import (
     REDRESS_LABELS,
     REMEDY_LABELS,
     SEVERITY_LABELS,
+    SOURCE_LABELS,
     STATUS_LABELS,
     SYSTEM_ACTOR_LABELS,
     transition_verb,
@@ -88,6 +89,7 @@ def template_globals() -> dict[str, Any]:
         "ticket_field_labels": FIELD_LABELS,
         "ticket_instant": instant,
         "ticket_who": who,
+        "ticket_source_labels": SOURCE_LABELS,
     }
 
 
