@@ -116,6 +116,7 @@ MODEL_MODULES = (
     "portal.messaging.models",
     "portal.tickets.models",
     "portal.care.models",
+    "portal.surveys.models",
 )
 
 
@@ -207,6 +208,7 @@ ROOMS = (
     "portal.messaging",
     "portal.tickets",
     "portal.care",
+    "portal.surveys",
     "portal.demo",
 )
 

@@ -17,21 +17,32 @@ values), `firm`, `unsubscribe_url` (empty without a customer: such a message is 
 and has no link), then the row's own values, which win.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from portal.core.extensions import among, db
+from portal.core.registry import contribute, contributions
 from portal.customers.models import Customer
 from portal.customers.pii import first_name
 from portal.messaging.services import unsubscribe_token, unsubscribe_url
 from portal.messaging.templates import render, render_subject, template_for
 
 Template = tuple[str, str, str, bool]
+RENDER_VALUES = "messaging.render_values"
+
+
+def register_render_values(
+    app: Flask, name: str, make_values: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> None:
+    """Let a higher room add values to every message it queued, made when the message is
+    rendered from the row's stored values: what must not sit in the outbox (a signed link) is
+    made here. `make_values` returns {} for messages that are not its own."""
+    contribute(app, RENDER_VALUES, name, make_values)
 
 
 class Source(Protocol):
@@ -91,6 +102,9 @@ class Composer:
         domain = config.get("MAIL_DOMAIN") or "portal.invalid"
         self.mailto = config.get("UNSUBSCRIBE_MAILTO") or f"unsubscribe@{domain}"
         self._loaded: dict[tuple[str, str], Template] = {}
+        # Values a higher room makes at render time from the row's own (a survey's signed
+        # answer link): `register_render_values`.
+        self._render_values = list(contributions(RENDER_VALUES).values())
         self._missing: dict[tuple[str, str], str] = {}
 
     def load(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -116,12 +130,15 @@ class Composer:
         if source.customer_id is not None:
             token = unsubscribe_token(source.customer_id, source.purpose)
             link = unsubscribe_url(token)
+        context = source.context or {}
         values = {
             "first_name": first_name(name),
             "firm": self.firm,
             "unsubscribe_url": link,
-            **(source.context or {}),
+            **context,
         }
+        for make_values in self._render_values:
+            values.update(make_values(context))
         return values, token
 
     def _failure(self, source: Source, problem: object) -> RenderFailed:
