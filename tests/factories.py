@@ -155,3 +155,51 @@ def make_ticket(actor: Actor | None = None, customer=None, **overrides: Any):
         if acknowledge:
             notices.acknowledge(actor, ticket)
     return ticket
+
+
+def make_programme(**overrides: Any):
+    """A survey programme, active, sending at once; NPS after a closed ticket by default."""
+    from portal.surveys.models import SurveyProgramme
+
+    number = next(_numbers)
+    values: dict[str, Any] = {
+        "name": f"Programme {number}",
+        "metric": "nps",
+        "trigger": "ticket_closed",
+        "active": True,
+        "active_since": utc_now() - timedelta(days=30),
+        "question_en": "How likely are you to recommend us to a friend?",
+        "question_zh": "您有多大可能向朋友推荐我们？",
+        "comment_prompt_en": "What is the main reason for your score?",
+        "comment_prompt_zh": "您给出这个分数的主要原因是什么？",
+        "choices": [],
+        "send_delay_hours": 0,
+        "expiry_days": 14,
+        "sample_rate": 1.0,
+        "route": "queue",
+    }
+    values.update(overrides)
+    programme = SurveyProgramme(**values)
+    db.session.add(programme)
+    db.session.commit()
+    return programme
+
+
+def make_invitation(programme, customer=None, *, at: datetime | None = None, **about: Any):
+    """An invitation of `customer` to `programme`, sent at `at`; returns (invitation, token)."""
+    from portal.surveys.invitations import new_invitation
+    from portal.surveys.models import SurveyInvitation
+
+    number = next(_numbers)
+    made = new_invitation(
+        programme,
+        dedupe_key=f"p{programme.id}:test:{number}",
+        customer_id=customer.id if customer is not None else None,
+        send_at=at or utc_now(),
+        locale=customer.locale if customer is not None else "en",
+        **about,
+    )
+    invitation = SurveyInvitation(**made.values)
+    db.session.add(invitation)
+    db.session.commit()
+    return invitation, made.token
