@@ -12,7 +12,14 @@ import pytest
 from portal.core.extensions import db as _db
 from portal.core.timeutil import utc_now
 from portal.tickets.models import Ticket
-from tests.factories import make_customer, make_invitation, make_message, make_programme, make_ticket, make_user
+from tests.factories import (
+    make_customer,
+    make_invitation,
+    make_message,
+    make_programme,
+    make_ticket,
+    make_user,
+)
 from tests.support.survey_answers import add_answers
 
 CHECK_FIGURE = {10: 400, 9: 290, 8: 200, 7: 192, 6: 300, 5: 300, 3: 300, 1: 200, 0: 171}
@@ -70,7 +77,13 @@ def test_the_response_rate_is_answered_over_delivered(client, login_as):
     _db.session.commit()
     _response, html = page(client, programme)
     cells = re.findall(r"<td data-label=\"[^\"]+\"[^>]*>([^<]*)</td>", html)
-    assert cells[:5] == ["5", "4", "2", "50.0 %", "1"]  # invited, delivered, answered, rate, not sent
+    assert cells[:5] == [
+        "5",
+        "4",
+        "2",
+        "50.0 %",
+        "1",
+    ]  # invited, delivered, answered, rate, not sent
 
 
 def test_an_imported_programme_says_invitations_do_not_apply(client, login_as):
@@ -103,9 +116,13 @@ def test_the_charts_have_tables_with_the_same_numbers_and_load_only_here(client,
     add_answers(programme, {10: 4, 6: 1})
     _response, html = page(client, programme)
     assert 'data-kind="distribution"' in html and 'data-kind="trend"' in html
-    table = html[html.index('id="distribution-table"') : html.index("</table>", html.index('id="distribution-table"'))]
-    assert "<th scope=\"row\">10</th><td>4</td>" in table
-    assert "<th scope=\"row\">6</th><td>1</td>" in table
+    table = html[
+        html.index('id="distribution-table"') : html.index(
+            "</table>", html.index('id="distribution-table"')
+        )
+    ]
+    assert '<th scope="row">10</th><td>4</td>' in table
+    assert '<th scope="row">6</th><td>1</td>' in table
     assert 'id="trend-table"' in html and "chart.umd.min.js" in html and "surveys-charts.js" in html
     assert "chart.umd.min.js" not in client.get("/customers").get_data(as_text=True)
 
@@ -152,8 +169,20 @@ def test_who_may_read_what(client, login_as):
     programme = make_programme()
     expected = {
         "rm": {"results": 403, "comments": 403, "phrases": 403, "drivers": 403, "answers.csv": 403},
-        "handler": {"results": 200, "comments": 200, "phrases": 200, "drivers": 403, "answers.csv": 403},
-        "lead": {"results": 200, "comments": 200, "phrases": 200, "drivers": 200, "answers.csv": 200},
+        "handler": {
+            "results": 200,
+            "comments": 200,
+            "phrases": 200,
+            "drivers": 403,
+            "answers.csv": 403,
+        },
+        "lead": {
+            "results": 200,
+            "comments": 200,
+            "phrases": 200,
+            "drivers": 200,
+            "answers.csv": 200,
+        },
     }
     for role, pages in expected.items():
         login_as(role)
@@ -171,7 +200,15 @@ def test_comments_are_escaped_and_filtered(client, login_as):
     login_as("lead")
     programme = make_programme()
     handler = make_user(role="handler", name="Hu Handler")
-    add_answers(programme, {0: 1}, comment="<script>alert('x')</script> fee too high", cause_code="C07", handler_id=handler.id, segment="mass", product="Card")
+    add_answers(
+        programme,
+        {0: 1},
+        comment="<script>alert('x')</script> fee too high",
+        cause_code="C07",
+        handler_id=handler.id,
+        segment="mass",
+        product="Card",
+    )
     add_answers(programme, {10: 1}, comment="Quick and kind", segment="affluent", locale="zh_Hans")
     add_answers(programme, {8: 1}, comment="")
     _response, html = page(client, programme, "comments")
@@ -202,7 +239,12 @@ def test_comments_come_in_keyset_pages(client, login_as):
     login_as("lead")
     programme = make_programme()
     for number in range(55):
-        add_answers(programme, {9: 1}, comment=f"comment number {number:02d}", at=utc_now() - timedelta(minutes=number))
+        add_answers(
+            programme,
+            {9: 1},
+            comment=f"comment number {number:02d}",
+            at=utc_now() - timedelta(minutes=number),
+        )
     _response, html = page(client, programme, "comments")
     assert "comment number 00" in html and "comment number 49" in html
     assert "comment number 50" not in html
@@ -231,7 +273,9 @@ def test_a_garbled_page_key_starts_from_the_first_page(client, login_as):
 def test_the_csv_export_neutralises_formulas_and_nothing_else(client, login_as):
     login_as("lead")
     programme = make_programme()
-    add_answers(programme, {0: 1}, comment='=HYPERLINK("http://evil.example","click")', product="Card")
+    add_answers(
+        programme, {0: 1}, comment='=HYPERLINK("http://evil.example","click")', product="Card"
+    )
     add_answers(programme, {10: 1}, comment="<b>Great</b>, fast & kind — 谢谢", product="@Loan")
     add_answers(programme, {7: 1}, comment="")
     response = client.get(f"/surveys/programmes/{programme.id}/answers.csv?group=low")

@@ -33,7 +33,7 @@ from portal.surveys.results import (
     taxonomy_labels,
     user_names,
 )
-from portal.surveys.scores import SMALL_SAMPLE, Score, score
+from portal.surveys.scores import Score, score
 
 ALPHA = 0.05
 
@@ -82,7 +82,8 @@ def factor_columns() -> dict[str, Any]:
         "channel": answer.channel_code,
         "handler": _text(answer.handler_id),
         "resolve": case(
-            (answer.resolve_days.is_(None), None), else_=_bucket(answer.resolve_days, RESOLVE_BUCKETS)
+            (answer.resolve_days.is_(None), None),
+            else_=_bucket(answer.resolve_days, RESOLVE_BUCKETS),
         ),
         "breached": case((answer.breached.is_(True), "yes"), (answer.breached.is_(False), "no")),
         "segment": answer.segment,
@@ -136,7 +137,9 @@ class Drivers:
         return text if group.difference < 0 else f"+{text}"
 
 
-def counts(found: SurveyProgramme, period: Period, names: list[str]) -> list[tuple[str, str, int, int]]:
+def counts(
+    found: SurveyProgramme, period: Period, names: list[str]
+) -> list[tuple[str, str, int, int]]:
     """(factor, value, score group, answers) for every factor and value, and ("", "", group,
     answers) for all the period's answers: one UNION ALL statement."""
     columns = factor_columns()
@@ -223,9 +226,7 @@ def _holm(tested: list[Group]) -> int:
     return total
 
 
-def _labeller(
-    tallies: dict[tuple[str, str], list[int]], locale: str
-) -> Callable[[str, str], str]:
+def _labeller(tallies: dict[tuple[str, str], list[int]], locale: str) -> Callable[[str, str], str]:
     def values(factor: str) -> set[str]:
         return {value for name, value in tallies if name == factor}
 

@@ -24,6 +24,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from flask import Flask, current_app
@@ -39,27 +40,33 @@ MIN_COMMENTS = 3  # a term must appear in at least this many comments
 CACHE_SIZE = 32
 
 ENGLISH_STOP_WORDS = frozenset(
-    """
-    a about above after again against all also am an and any are aren't as at be because been
-    before being below between both but by can can't cannot could couldn't did didn't do does
-    doesn't doing don't down during each even ever every few for from further get got had hadn't
-    has hasn't have haven't having he her here hers herself him himself his how i i'm i've if in
-    into is isn't it it's its itself just let's like made make me more most much must my myself
-    no nor not now of off on once one only or other ought our ours ourselves out over own really
-    same she should shouldn't so some still such than that that's the their theirs them
-    themselves then there there's these they they're this those through to too under until up
-    upon us very was wasn't we we're were weren't what what's when where which while who whom
-    why will with won't would wouldn't yet you you're your yours yourself yourselves im ive dont
-    didnt cant wont isnt wasnt also would could get got us s t ll ve re d m
-    """.split()
+    " ".join(
+        (
+            "  a about above after again against all also am an and any are aren't as at be",
+            "because been before being below between both but by can can't cannot could",
+            "couldn't did didn't do does doesn't doing don't down during each even ever every",
+            "few for from further get got had hadn't has hasn't have haven't having he her here",
+            "hers herself him himself his how i i'm i've if in into is isn't it it's its itself",
+            "just let's like made make me more most much must my myself no nor not now of off",
+            "on once one only or other ought our ours ourselves out over own really same she",
+            "should shouldn't so some still such than that that's the their theirs them",
+            "themselves then there there's these they they're this those through to too under",
+            "until up upon us very was wasn't we we're were weren't what what's when where",
+            "which while who whom why will with won't would wouldn't yet you you're your yours",
+            "yourself yourselves im ive dont didnt cant wont isnt wasnt",
+        )
+    ).split()
 )
 CHINESE_STOP_WORDS = frozenset(
-    """
-    的 了 是 在 我 我们 你 你们 他 她 它 他们 和 与 及 或 也 就 都 而 但 但是 又 还 很 非常 太 最 更 被 把
-    让 给 对 从 到 为 为了 以 之 这 那 这个 那个 这样 那样 有 没有 没 不 吗 呢 吧 啊 呀 哦 嗯 着 过 会
-    能 可以 要 想 说 一个 一些 一下 什么 怎么 如何 因为 所以 如果 虽然 然后 已经 自己 其他 一直 比较 时候
-    感觉 觉得 还是 就是 真的 有点 一点 这次 那次 上 下 中 里 后 前 个 次 些
-    """.split()
+    " ".join(
+        (
+            "  的 了 是 在 我 我们 你 你们 他 她 它 他们 和 与 及 或 也 就 都 而 但 但是",
+            "又 还 很 非常 太 最 更 被 把 让 给 对 从 到 为 为了 以 之 这 那 这个 那个 这样",
+            "那样 有 没有 没 不 吗 呢 吧 啊 呀 哦 嗯 着 过 会 能 可以 要 想 说 一个 一些",
+            "一下 什么 怎么 如何 因为 所以 如果 虽然 然后 已经 自己 其他 一直 比较 时候 感觉 觉得",
+            "还是 就是 真的 有点 一点 这次 那次 上 下 中 里 后 前 个 次 些",
+        )
+    ).split()
 )
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _LATIN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -128,7 +135,7 @@ def terms(text: str) -> set[str]:
     found: set[str] = set()
     for run in _words(text):
         found.update(run)
-        found.update(_join(a, b) for a, b in zip(run, run[1:], strict=False))
+        found.update(_join(a, b) for a, b in pairwise(run))
     return found
 
 
@@ -149,7 +156,9 @@ class Phrases:
     capped: bool
 
 
-def fightin_words(low: Counter[str], high: Counter[str], top: int = TOP) -> tuple[list[Term], list[Term]]:
+def fightin_words(
+    low: Counter[str], high: Counter[str], top: int = TOP
+) -> tuple[list[Term], list[Term]]:
     """The weighted log-odds z-scores of every term seen in at least MIN_COMMENTS comments;
     the `top` with the highest z (low side) and the lowest (high side)."""
     prior = low + high

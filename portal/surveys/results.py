@@ -182,7 +182,7 @@ def in_period(column: Any, period: Period) -> Any:
 
 
 def format_score(value: float | None, metric: str) -> str:
-    """"−24.7" for NPS points, "82.0 %" for CSAT and CES; a typographic minus."""
+    """ "−24.7" for NPS points, "82.0 %" for CSAT and CES; a typographic minus."""
     if value is None:
         return "—"
     text = f"{value:.1f}".replace("-", MINUS)
@@ -305,9 +305,7 @@ def results(found: SurveyProgramme, period: Period) -> Results:
     for day_number, point, count in rows:
         points[point] = points.get(point, 0) + count
         when = first_day + timedelta(days=max(0, int(day_number)))
-        start = (
-            when - timedelta(days=when.weekday()) if trend_by == "week" else when.replace(day=1)
-        )
+        start = when - timedelta(days=when.weekday()) if trend_by == "week" else when.replace(day=1)
         groups = buckets.setdefault(start, [0, 0, 0])
         groups[score_group(found.metric, point) + 1] += count
     overall = _score_of(found.metric, points)
@@ -632,9 +630,7 @@ def _export_cells(answer: SurveyAnswer, names: dict[int, str]) -> list[Any]:
     ]
 
 
-def export_lines(
-    found: SurveyProgramme, period: Period, filters: CommentFilters
-) -> Iterator[str]:
+def export_lines(found: SurveyProgramme, period: Period, filters: CommentFilters) -> Iterator[str]:
     """The filtered answers as CSV lines (a BOM first, for Excel), read in keyset batches so
     that 300,000 answers stream through in constant memory."""
     yield "\ufeff" + _csv_line(list(EXPORT_COLUMNS))
@@ -666,4 +662,3 @@ def export_filename(found: SurveyProgramme, period: Period) -> str:
     last = period.last_day.isoformat()
     first = period.first_day.isoformat() if period.first_day else "start"
     return f"survey-{found.id}-answers-{first}-{last}.csv"
-

@@ -112,9 +112,7 @@ def comments(programme_id: int) -> Any:
     period, error = _period(found)
     filters, filter_error = _comment_filters()
     context = _context(found, "comments", period, error or filter_error)
-    page = (
-        model.comments(found, period, filters, _locale()) if period and filters else None
-    )
+    page = model.comments(found, period, filters, _locale()) if period and filters else None
     return render(
         "surveys/comments.html",
         "surveys/_comment_rows.html",
