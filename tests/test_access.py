@@ -102,6 +102,11 @@ EXPECTED: dict[str, object] = {
     "messaging.template_preview": ADMIN,
     "messaging.template_reset": ADMIN,
     "messaging.unsubscribe": ANYONE,
+    "surveys.results": HANDLING,
+    "surveys.comments": HANDLING,
+    "surveys.phrases": HANDLING,
+    "surveys.drivers": ADMIN_LEAD,
+    "surveys.export": ADMIN_LEAD,
 }
 
 PRINCIPALS = [None, *sorted(ALL_ROLES)]
