@@ -186,15 +186,16 @@ def build(app: Any, answers: int, seed: int = 14) -> int:
             )
         rng = random.Random(seed)
         now = datetime.now(UTC)
+        unusable = "!"  # no password hash matches it: nobody signs in with a password here
         lead = User(
-            email="lead@bench.example.com", name="Bench Lead", role="lead", password_hash="x"
+            email="lead@bench.example.com", name="Bench Lead", role="lead", password_hash=unusable
         )
         handlers = [
             User(
                 email=f"handler{n}@bench.example.com",
                 name=f"Handler {n:02d}",
                 role="handler",
-                password_hash="x",
+                password_hash=unusable,
             )
             for n in range(20)
         ]
@@ -295,7 +296,8 @@ def build(app: Any, answers: int, seed: int = 14) -> int:
                 connection.exec_driver_sql("ANALYZE")
                 connection.commit()
         print(
-            f"  built {answers:,} answers, {invitations:,} invitations in {time.perf_counter() - started:.0f} s",
+            f"  built {answers:,} answers, {invitations:,} invitations "
+            f"in {time.perf_counter() - started:.0f} s",
             flush=True,
         )
         return programme_id
@@ -462,7 +464,8 @@ def main() -> None:
         "# Survey results pages on 300,000 answers\n",
         f"- run: {now:%Y-%m-%d %H:%M} UTC, `{make_url(url).render_as_string(hide_password=True)}`",
         f"- {versions}; portal code: {code_version()}",
-        f"- {args.answers:,} answers; {args.warmup} untimed then {args.repeat} timed requests per case; target median < {TARGET_MS:g} ms for results and drivers\n",
+        f"- {args.answers:,} answers; {args.warmup} untimed then {args.repeat} timed requests "
+        f"per case; target median < {TARGET_MS:g} ms for results and drivers\n",
         "| case | median ms | p90 ms | floor median ms | ratio |",
         "|---|---:|---:|---:|---:|",
     ]
@@ -471,7 +474,8 @@ def main() -> None:
         floor_ms = floor_times(app, programme_id, start, args.repeat)
         median, floor = statistics.median(portal_ms), statistics.median(floor_ms)
         ratio = median / floor if floor > 0 else math.nan
-        line = f"| {name} | {median:.1f} | {percentile(portal_ms, 90):.1f} | {floor:.1f} | {ratio:.1f}× |"
+        p90 = percentile(portal_ms, 90)
+        line = f"| {name} | {median:.1f} | {p90:.1f} | {floor:.1f} | {ratio:.1f}× |"
         print(line, flush=True)
         lines.append(line)
 
@@ -479,7 +483,8 @@ def main() -> None:
         app.extensions.get("surveys_phrases_cache", {}).clear()
 
     cold = timed(client, f"{base}/phrases?period=all", 0, max(3, args.repeat // 5), before=forget)
-    line = f"| phrases cold (cache emptied), all answers | {statistics.median(cold):.1f} | {max(cold):.1f} | — | — |"
+    cold_median = statistics.median(cold)
+    line = f"| phrases cold (cache emptied), all answers | {cold_median:.1f} | {max(cold):.1f} | — | — |"
     print(line, flush=True)
     lines.append(line)
     out = args.out or RESULTS / f"surveys-results-{make_url(url).get_backend_name()}.md"
