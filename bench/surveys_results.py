@@ -484,7 +484,7 @@ def main() -> None:
 
     cold = timed(client, f"{base}/phrases?period=all", 0, max(3, args.repeat // 5), before=forget)
     cold_median = statistics.median(cold)
-    line = f"| phrases cold (cache emptied), all answers | {cold_median:.1f} | {max(cold):.1f} | — | — |"
+    line = f"| phrases cold (cache emptied) | {cold_median:.1f} | {max(cold):.1f} | — | — |"
     print(line, flush=True)
     lines.append(line)
     out = args.out or RESULTS / f"surveys-results-{make_url(url).get_backend_name()}.md"
