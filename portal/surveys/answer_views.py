@@ -137,7 +137,7 @@ def answer(token: str) -> Any:
         return _again(token, data, 400, {error.field or "form": error.message})
     response = _render(
         "surveys/answer_thanks.html",
-        recorded.answer.locale,
+        recorded.locale,
         changed=recorded.changed,
         token=token,
     )

@@ -147,29 +147,33 @@ def may_change(answer: SurveyAnswer, device: str | None, now: datetime) -> bool:
     )
 
 
-def find_invitation(token: str, *, lock: bool = False) -> SurveyInvitation | None:
+def find_invitation(token: str) -> SurveyInvitation | None:
     """The invitation whose link carries `token`; a malformed token is refused unasked."""
     if not well_formed(token):
         return None
-    statement = select(SurveyInvitation).where(SurveyInvitation.token_hash == token_hash(token))
-    if lock:
-        statement = statement.with_for_update()
-    return db.session.scalar(statement)
+    return db.session.scalar(
+        select(SurveyInvitation).where(SurveyInvitation.token_hash == token_hash(token))
+    )
+
+
+def _locked(token: str) -> tuple[SurveyInvitation, SurveyProgramme] | None:
+    """The invitation behind `token` and its programme, the invitation's row locked until the
+    transaction ends (PostgreSQL; SQLite's write lock is already held)."""
+    if not well_formed(token):
+        return None
+    row = db.session.execute(
+        select(SurveyInvitation, SurveyProgramme)
+        .join(SurveyProgramme, SurveyProgramme.id == SurveyInvitation.programme_id)
+        .where(SurveyInvitation.token_hash == token_hash(token))
+        .with_for_update(of=SurveyInvitation)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def answer_of(invitation_id: int) -> SurveyAnswer | None:
     return db.session.scalar(
         select(SurveyAnswer).where(SurveyAnswer.invitation_id == invitation_id)
     )
-
-
-def _customer_first_name(customer_id: int | None) -> str:
-    if customer_id is None:
-        return ""
-    customer = db.session.get(Customer, customer_id)
-    if customer is None or customer.erased_at is not None:
-        return ""
-    return first_name(customer.name)
 
 
 def invitation_locale(token: str) -> str | None:
@@ -181,20 +185,29 @@ def invitation_locale(token: str) -> str | None:
 def answer_page(
     token: str, *, device: str | None = None, score: str | None = None, now: datetime | None = None
 ) -> PageView | None:
-    """The page the link opens, or None for a token no invitation has; reads only. `score`
-    (a per-score link's) is chosen beforehand when it is on the scale."""
-    invitation = find_invitation(token)
-    if invitation is None or invitation.status == InvitationStatus.NOT_SENT.value:
+    """The page the link opens, or None for a token no invitation has; reads only, in one
+    query. `score` (a per-score link's) is chosen beforehand when it is on the scale."""
+    if not well_formed(token):
+        return None
+    row = db.session.execute(
+        select(SurveyInvitation, SurveyProgramme, Customer.name, Customer.erased_at, SurveyAnswer)
+        .join(SurveyProgramme, SurveyProgramme.id == SurveyInvitation.programme_id)
+        .outerjoin(Customer, Customer.id == SurveyInvitation.customer_id)
+        .outerjoin(SurveyAnswer, SurveyAnswer.invitation_id == SurveyInvitation.id)
+        .where(SurveyInvitation.token_hash == token_hash(token))
+    ).first()
+    if row is None:
+        return None
+    invitation, programme, name, erased_at, answer = row
+    if invitation.status == InvitationStatus.NOT_SENT.value:
         return None
     now = now or utc_now()
-    programme = db.session.get(SurveyProgramme, invitation.programme_id)
     view = view_of(
         programme,
         invitation.locale,
-        first_name=_customer_first_name(invitation.customer_id),
+        first_name=first_name(name) if name and erased_at is None else "",
         subject=invitation.subject_label,
     )
-    answer = answer_of(invitation.id)
     if answer is not None:
         view.state = State.ANSWERED
         if may_change(answer, device, now):
@@ -245,6 +258,7 @@ class AnswerInput:
 @dataclass(frozen=True)
 class Recorded:
     answer: SurveyAnswer
+    locale: str  # the page's language (read before the commit expires the answer)
     changed: bool  # True: an earlier answer from this browser was changed
 
 
@@ -305,17 +319,16 @@ def record_answer(
     within the hour. Refuses an unknown token (`NotFound`), an expired one (`Expired`), a
     second answer (`AlreadyAnswered`) and bad values (`ValidationFailed`), saving nothing."""
     now = now or utc_now()
-    invitation = find_invitation(token, lock=True)
-    if invitation is None or invitation.status == InvitationStatus.NOT_SENT.value:
+    found = _locked(token)
+    if found is None or found[0].status == InvitationStatus.NOT_SENT.value:
         raise NotFound(_l("This survey link is not valid."))
-    programme = db.session.get(SurveyProgramme, invitation.programme_id)
+    invitation, programme = found
     existing = answer_of(invitation.id)
     if existing is not None:
         if not (data.change and may_change(existing, device, now)):
             raise AlreadyAnswered()
-        return Recorded(
-            _change(actor, existing, programme, check_answer(programme, data), now), True
-        )
+        changed = _change(actor, existing, programme, check_answer(programme, data), now)
+        return Recorded(changed, changed.locale, True)
     if as_utc(invitation.expires_at) <= now or invitation.status == InvitationStatus.EXPIRED:
         raise Expired()
     values = check_answer(programme, data)
@@ -344,7 +357,7 @@ def record_answer(
         after={"programme": programme.id, "score": answer.score},
         at=now,
     )
-    return Recorded(answer, False)
+    return Recorded(answer, answer.locale, False)
 
 
 def _change(
