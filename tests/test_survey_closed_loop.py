@@ -180,6 +180,8 @@ def test_the_answer_shows_escaped_on_the_timeline_and_both_ticket_pages(client, 
     original = client.get(f"/tickets/{ticket.id}").text
     assert "Survey answers" in original and follow_up.reference in original
     assert "Satisfaction survey" in client.get(f"/tickets/{follow_up.id}").text
+    audit = client.get("/admin/audit?subject_type=survey_answer")
+    assert audit.status_code == 200 and "survey.answered" in audit.text
 
 
 def test_resolving_the_follow_up_closes_the_loop_and_says_what_was_done(client, login_as) -> None:
