@@ -141,10 +141,10 @@ def answer(token: str) -> Any:
         changed=recorded.changed,
         token=token,
     )
-    if device is None:
+    if not recorded.changed:  # the hour to change this answer starts now
         response.set_cookie(
             DEVICE_COOKIE,
-            fresh,
+            device or fresh,
             max_age=int(answers.CHANGE_WINDOW.total_seconds()),
             path="/s/",
             secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),

@@ -13,7 +13,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from portal.accounts.audit_log import register_subject
-
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.customers.timeline import Cursor, Source, TimelineEntry
