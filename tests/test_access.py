@@ -70,6 +70,8 @@ EXPECTED: dict[str, object] = {
     "tickets.teams_page": ADMIN,
     "public.feedback": ANYONE,
     "public.thanks": ANYONE,
+    "surveys.answer": ANYONE,
+    "surveys.preview_page": ADMIN_LEAD,
     "correspondence.send_notice": HANDLING,
     "correspondence.record_notice": HANDLING,
     "correspondence.reply": HANDLING,

@@ -47,5 +47,6 @@ def test_two_apps_keep_their_own_extension_points(tmp_path) -> None:
         "contact",
         "follow_up",
         "message",
+        "survey_answer",
         "ticket",
     }

@@ -63,6 +63,7 @@ class Settings:
     login_limit_per_account: str = "5 per 15 minutes"
     login_limit_per_ip: str = "30 per 15 minutes"
     public_form_limit: str = "10 per hour"
+    survey_page_limit: str = "60 per minute"
     trusted_proxies: int = 0
     scheduler_timezone: str = "UTC"
     job_registry: str = ""  # "module:LIST" replaces the rooms' jobs (the tests use it)
@@ -116,6 +117,7 @@ class Settings:
             or defaults.login_limit_per_account,
             login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP") or defaults.login_limit_per_ip,
             public_form_limit=env.get("PUBLIC_FORM_LIMIT") or defaults.public_form_limit,
+            survey_page_limit=env.get("SURVEY_PAGE_LIMIT") or defaults.survey_page_limit,
             trusted_proxies=_number(env, "TRUSTED_PROXIES", 0),
             scheduler_timezone=env.get("SCHEDULER_TIMEZONE") or defaults.scheduler_timezone,
             job_registry=env.get("JOB_REGISTRY") or defaults.job_registry,
@@ -203,6 +205,7 @@ class Settings:
             "LOGIN_LIMIT_PER_ACCOUNT": self.login_limit_per_account,
             "LOGIN_LIMIT_PER_IP": self.login_limit_per_ip,
             "PUBLIC_FORM_LIMIT": self.public_form_limit,
+            "SURVEY_PAGE_LIMIT": self.survey_page_limit,
             "TRUSTED_PROXIES": self.trusted_proxies,
             "SCHEDULER_TIMEZONE": self.scheduler_timezone,
             "JOB_REGISTRY": self.job_registry,

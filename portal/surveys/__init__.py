@@ -4,12 +4,25 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from portal.customers.privacy import register_erasure_step, register_export_section
+    from portal.customers.timeline import register_provider
     from portal.messaging.compose import register_render_values
-    from portal.surveys import results_views  # noqa: F401  (its routes join the blueprint)
+    from portal.surveys import (  # noqa: F401  (the view modules' routes join `bp` first)
+        answer_views,
+        privacy,
+        results_views,
+        timeline,
+    )
     from portal.surveys.blueprint import bp
     from portal.surveys.results import segment_label
     from portal.surveys.tokens import survey_values
+    from portal.tickets.page_panels import register_page_panel
 
     app.register_blueprint(bp)
-    register_render_values(app, "surveys", survey_values)
     app.jinja_env.globals.update(surveys_segment_label=segment_label)
+    register_render_values(app, "surveys", survey_values)
+    register_provider(app, "survey_answer", timeline.answer_entries)
+    register_page_panel(app, "surveys.answers", timeline.ticket_panel)
+    register_export_section(app, "survey_answers", privacy.export_answers)
+    register_erasure_step(app, "survey_answers", privacy.erase_answers)
+    timeline.register_audit_subject(app)

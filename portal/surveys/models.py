@@ -195,6 +195,9 @@ class SurveyAnswer(db.Model):
     __table_args__ = (
         Index("ix_survey_answers_programme_answered", "programme_id", "answered_at", "id"),
         Index("ix_survey_answers_customer", "customer_id", "answered_at"),
+        # The ticket page finds the answers about a ticket and the one a follow-up follows up.
+        Index("ix_survey_answers_ticket", "ticket_id"),
+        Index("ix_survey_answers_follow_up", "follow_up_ticket_id"),
         CheckConstraint("score_group IN (-1, 0, 1)", name="score_group_known"),
     )
 

@@ -116,6 +116,7 @@ SYSTEM_ACTOR_LABELS = {
     "cli:import complaints": _l("Complaint import"),
     "cli": _l("Command line"),
     "demo-seed": _l("Demo data"),
+    "survey answer page": _l("Survey answer page"),
 }
 
 
@@ -126,6 +127,7 @@ SOURCE_LABELS = {
     "email": _l("Inbound email"),
     "portal-import": _l("Complaint import"),
     "cfpb": _l("CFPB import"),
+    "survey": _l("Satisfaction survey"),
 }
 
 

@@ -17,6 +17,7 @@ from portal.tickets.forms import AssignForm, ClockForm, MergeForm, NoteForm, Sta
 from portal.tickets.labels import SENT_VIA_LABELS, notice_label
 from portal.tickets.models import NoticeKind, Ticket
 from portal.tickets.notice_rules import given
+from portal.tickets.page_panels import page_panels
 from portal.tickets.refusals import Refusal
 
 
@@ -42,7 +43,8 @@ def panel_context(
 def render_ticket_page(ticket_id: int, refusal: Refusal | None = None, status: int = 200) -> Any:
     """The ticket page for the signed-in user; with `refusal`, the page after a refused
     action (for htmx: swapped over the page's content, focus on the message)."""
-    page = read_models.ticket_page(actor_for(current_user), ticket_id)
+    actor = actor_for(current_user)
+    page = read_models.ticket_page(actor, ticket_id)
     ticket = page.ticket
     assign_form = AssignForm(version=str(ticket.version))
     assign_form.assignee_id.choices = [("", _("Nobody"))] + [
@@ -68,6 +70,7 @@ def render_ticket_page(ticket_id: int, refusal: Refusal | None = None, status: i
         "note_form": NoteForm(),
         "assign_form": assign_form,
         "merge_form": MergeForm(),
+        "page_panels": page_panels(actor, ticket),
         **correspondence,
     }
     body, code = render("tickets/show.html", status=status, **context)

@@ -1,0 +1,424 @@
+"""Survey answers per second through the answer page, served by gunicorn on PostgreSQL.
+
+Builds its own database (dropped and made again each run), makes invitations in bulk, starts
+gunicorn with 4 workers, and drives it with a bounded asyncio client of its own: for each
+invitation it GETs /s/<token> as a browser would, takes the session cookie and the CSRF token
+from the page, and POSTs an answer (10 % detractors, whose answers open follow-up tickets).
+Some answers are posted twice on purpose and must come back "already answered". It reports
+answers/s (median over the runs), errors, answers the database holds twice (must be 0),
+follow-up tickets, and a floor measured in the same run: GET /healthz (one database ping)
+through the same gunicorn at the same concurrency.
+
+    python -m bench.surveys_answers [--database-url postgresql://postgres@127.0.0.1/portal_bench_answers]
+
+See bench/README.md for what the numbers mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from bench.common import PROJECT_ROOT, RESULTS, code_version, psycopg_url, write_text
+from tests.support.live_server import free_port
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1/portal_bench_answers"
+SECRET = "bench-surveys-answers"  # noqa: S105  (signs the links of a throwaway database)
+WORKERS = 4
+TARGET_PER_SECOND = 300.0
+DETRACTOR_SHARE = 0.10
+DUPLICATE_SHARE = 0.02
+TICKETS = 200  # real tickets the invitations are about, so answers copy real facts
+_CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
+
+
+# ---------------------------------------------------------------- the database
+
+
+def build(url: str, invitations: int) -> list[str]:
+    """A fresh database at the latest migration with one NPS programme routed to RMs, customers
+    with RMs, TICKETS closed tickets and `invitations` invitations about them; the tokens."""
+    from flask_migrate import upgrade
+
+    from portal import create_app
+    from portal.core.extensions import db
+    from portal.core.transaction import transaction
+    from portal.customers.models import Customer
+    from portal.surveys.invitations import new_invitation
+    from portal.surveys.models import SurveyInvitation, SurveyProgramme
+    from portal.tickets import services
+    from portal.tickets.models import Ticket
+    from tests.factories import make_actor, make_user
+
+    target = make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
+    with app.app_context():
+        upgrade()
+        rms = [make_user(role="rm", name=f"Bench RM {n}") for n in range(10)]
+        programme = SurveyProgramme(
+            name="Bench NPS",
+            metric="nps",
+            trigger="ticket_closed",
+            active=True,
+            question_en="How likely are you to recommend us to a friend?",
+            question_zh="您有多大可能向朋友推荐我们？",
+            comment_prompt_en="What is the main reason for your score?",
+            comment_prompt_zh="您给出这个分数的主要原因是什么？",
+            choices=[],
+            route="rm",
+        )
+        db.session.add(programme)
+        now = datetime.now(UTC)
+        customers = [
+            Customer(
+                number=f"B{n:08d}",
+                name=f"Bench Customer {n}",
+                locale="en" if n % 2 else "zh_Hans",
+                segment="mass",
+                owner_id=rms[n % len(rms)].id,
+            )
+            for n in range(invitations)
+        ]
+        db.session.add_all(customers)
+        db.session.commit()
+        handler = make_actor("handler")
+        ticket_ids = []
+        with transaction():
+            for n in range(TICKETS):
+                ticket = services.create_ticket(
+                    handler,
+                    services.TicketInput(
+                        kind="complaint",
+                        subject=f"Bench complaint {n}",
+                        channel_code="A0303",
+                        business_code="B0302",
+                        cause_code="C07",
+                        customer_id=customers[n].id,
+                        product="Gold card",
+                    ),
+                )
+                ticket_ids.append(ticket.id)
+        db.session.execute(
+            sa.update(Ticket)
+            .where(Ticket.id.in_(ticket_ids))
+            .values(status="closed", is_open=False, resolved_at=now, closed_at=now)
+        )
+        rows, tokens = [], []
+        for n, customer in enumerate(customers):
+            made = new_invitation(
+                programme,
+                dedupe_key=f"bench:{n}",
+                customer_id=customer.id,
+                send_at=now - timedelta(hours=1),
+                locale=customer.locale,
+                ticket_id=ticket_ids[n % TICKETS],
+                subject_label=f"CMP-2026-{n:06d}",
+            )
+            rows.append(made.values)
+            tokens.append(made.token)
+        db.session.execute(sa.insert(SurveyInvitation), rows)
+        db.session.commit()
+        db.engine.dispose()
+    return tokens
+
+
+def tally(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        answers = connection.execute(sa.text("SELECT count(*) FROM survey_answers")).scalar_one()
+        twice = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM (SELECT invitation_id FROM survey_answers "
+                "GROUP BY invitation_id HAVING count(*) > 1) AS doubled"
+            )
+        ).scalar_one()
+        follow_ups = connection.execute(
+            sa.text("SELECT count(*) FROM tickets WHERE source = 'survey'")
+        ).scalar_one()
+        unhappy = connection.execute(
+            sa.text("SELECT count(*) FROM survey_answers WHERE score <= 6")
+        ).scalar_one()
+    engine.dispose()
+    return {"answers": answers, "twice": twice, "follow_ups": follow_ups, "unhappy": unhappy}
+
+
+# ---------------------------------------------------------------- gunicorn
+
+
+def start_gunicorn(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("FLASK_", "PORTAL_"))
+    }
+    env.update(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": SECRET,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            # One client address sends every request here: the per-IP limit would stop it.
+            "SURVEY_PAGE_LIMIT": "100000000 per minute",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return process
+        except (urllib.error.URLError, OSError):
+            if process.poll() is not None:
+                raise SystemExit("gunicorn exited before answering /healthz") from None
+            time.sleep(0.3)
+    process.terminate()
+    raise SystemExit("gunicorn did not answer /healthz within 60 s")
+
+
+# ---------------------------------------------------------------- the load generator
+
+
+@dataclass
+class Response:
+    status: int
+    cookies: dict[str, str]
+    body: bytes
+
+
+async def request(
+    port: int, method: str, path: str, body: bytes = b"", cookies: dict[str, str] | None = None
+) -> Response:
+    """One HTTP/1.1 request on a connection of its own (gunicorn's sync workers close each)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{port}",
+            "Connection: close",
+            "Accept-Language: en",
+        ]
+        if cookies:
+            lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in cookies.items()))
+        if method == "POST":
+            lines += [
+                "Content-Type: application/x-www-form-urlencoded",
+                f"Content-Length: {len(body)}",
+            ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        await writer.drain()
+        raw = await reader.read(-1)
+    finally:
+        writer.close()
+    head, _, content = raw.partition(b"\r\n\r\n")
+    header_lines = head.decode("latin-1").split("\r\n")
+    status = int(header_lines[0].split()[1])
+    jar = {}
+    for line in header_lines[1:]:
+        name, _, value = line.partition(":")
+        if name.lower() == "set-cookie":
+            pair = value.strip().split(";", 1)[0]
+            key, _, cookie = pair.partition("=")
+            jar[key] = cookie
+    return Response(status, jar, content)
+
+
+@dataclass
+class Run:
+    seconds: float
+    answers: int
+    errors: list[str] = field(default_factory=list)
+    duplicates_refused: int = 0
+    detractors: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.answers / self.seconds
+
+
+async def answer_one(port: int, token: str, score: int, twice: bool, run: Run) -> None:
+    page = await request(port, "GET", f"/s/{token}")
+    found = _CSRF.search(page.body)
+    if page.status != 200 or not found:
+        run.errors.append(f"GET {page.status}")
+        return
+    form = {
+        "csrf_token": found.group(1).decode(),
+        "score": str(score),
+        "comment": "Nobody called me back" if score <= 6 else "Quick and clear",
+    }
+    body = urlencode(form).encode()
+    sent = await request(port, "POST", f"/s/{token}", body, page.cookies)
+    if sent.status != 200 or b'id="thanks"' not in sent.body:
+        run.errors.append(f"POST {sent.status}")
+        return
+    run.answers += 1
+    if twice:
+        again = await request(port, "POST", f"/s/{token}", body, page.cookies)
+        if again.status == 409 and b'id="answered"' in again.body:
+            run.duplicates_refused += 1
+        else:
+            run.errors.append(f"second POST {again.status}")
+
+
+async def drive(port: int, tokens: list[str], concurrency: int, seed: int) -> Run:
+    rng = random.Random(seed)
+    jobs: asyncio.Queue[tuple[str, int, bool]] = asyncio.Queue()
+    run = Run(0.0, 0)
+    for token in tokens:
+        detractor = rng.random() < DETRACTOR_SHARE
+        run.detractors += detractor
+        score = rng.randint(0, 6) if detractor else rng.randint(7, 10)
+        jobs.put_nowait((token, score, rng.random() < DUPLICATE_SHARE))
+
+    async def worker() -> None:
+        while not jobs.empty():
+            token, score, twice = jobs.get_nowait()
+            try:
+                await answer_one(port, token, score, twice, run)
+            except (OSError, ValueError, IndexError) as error:
+                run.errors.append(f"{type(error).__name__}: {error}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+async def floor(port: int, requests: int, concurrency: int) -> tuple[float, int]:
+    """GET /healthz `requests` times at `concurrency`: requests/s and errors."""
+    remaining = list(range(requests))
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        while remaining:
+            remaining.pop()
+            if (await request(port, "GET", "/healthz")).status != 200:
+                errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return requests / (time.perf_counter() - started), errors
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL, help="PostgreSQL; dropped first")
+    parser.add_argument("--answers", type=int, default=3000, help="answers per run")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs (median reported)")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--out", type=Path, default=RESULTS / "surveys-answers.md")
+    args = parser.parse_args(argv)
+    url = psycopg_url(args.database_url)
+    if not url.startswith("postgresql"):
+        parser.error("the answer benchmark runs on PostgreSQL")
+
+    warmup = 200
+    total = warmup + args.answers * args.runs
+    print(f"building {make_url(url).database}: {total} invitations …", flush=True)
+    tokens = build(url, total)
+    port = free_port()
+    server = start_gunicorn(url, port)
+    runs: list[Run] = []
+    floors: list[tuple[float, int]] = []
+    try:
+        asyncio.run(drive(port, tokens[:warmup], args.concurrency, seed=0))
+        for number in range(args.runs):
+            chunk = tokens[warmup + number * args.answers : warmup + (number + 1) * args.answers]
+            floors.append(asyncio.run(floor(port, 2 * args.answers, args.concurrency)))
+            run = asyncio.run(drive(port, chunk, args.concurrency, seed=number + 1))
+            runs.append(run)
+            print(
+                f"run {number + 1}: {run.per_second:.0f} answers/s ({run.answers} in "
+                f"{run.seconds:.1f} s), {len(run.errors)} errors, "
+                f"{run.duplicates_refused} second posts refused; floor "
+                f"{floors[-1][0]:.0f} GET /healthz/s",
+                flush=True,
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    counts = tally(url)
+    median = statistics.median(r.per_second for r in runs)
+    floor_median = statistics.median(f[0] for f in floors)
+    errors = sum(len(r.errors) for r in runs)
+    # The floor is requests/s; an answer is two requests (the page, then the POST).
+    ratio = (floor_median / 2) / median
+    sent_twice = sum(r.duplicates_refused for r in runs)
+    sent = warmup + sum(r.answers for r in runs)
+    lines = [
+        "# Survey answers through the answer page (gunicorn, PostgreSQL)\n",
+        f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {WORKERS} gunicorn sync workers, "
+        f"{args.concurrency} requests in flight, {os.cpu_count()} CPUs",
+        f"- portal code: {code_version()}",
+        "",
+        "| run | answers | seconds | answers/s | errors | second posts refused "
+        "| floor GET /healthz/s |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| {n} | {r.answers} | {r.seconds:.1f} | {r.per_second:.0f} | {len(r.errors)} | "
+            f"{r.duplicates_refused} | {f[0]:.0f} |"
+            for n, (r, f) in enumerate(zip(runs, floors, strict=True), 1)
+        ),
+        "",
+        f"- **median: {median:.0f} answers/s** (target ≥ {TARGET_PER_SECOND:.0f}), errors {errors}",
+        f"- floor: {floor_median:.0f} GET /healthz/s; ratio (floor/2 ÷ answers/s) {ratio:.2f}",
+        f"- in the database: {counts['answers']} answers for {sent} sent, "
+        f"**{counts['twice']} invitations answered twice**, {sent_twice} second posts refused, "
+        f"{counts['unhappy']} detractors, {counts['follow_ups']} follow-up tickets",
+    ]
+    if errors:
+        lines += ["", "Errors (first 20):", *(f"- {e}" for r in runs for e in r.errors[:20])]
+    report = "\n".join(lines) + "\n"
+    write_text(args.out, report)
+    print(report)
+    ok = (
+        errors == 0
+        and counts["twice"] == 0
+        and counts["follow_ups"] == counts["unhappy"]
+        and counts["answers"] == sent
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
