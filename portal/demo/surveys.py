@@ -739,7 +739,7 @@ class _Generator:
                 Interaction.channel,
                 Interaction.occurred_at,
             ).order_by(Interaction.customer_id, Interaction.occurred_at, Interaction.id)
-        ).tuples()
+        )
         programme = self.programmes[CES_NAME]
         chosen = []
         previous: tuple[int, datetime] | None = None
