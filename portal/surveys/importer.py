@@ -266,7 +266,7 @@ class SurveyAnswerImporter(CsvImporter[AnswerRow]):
             raise self.refuse(
                 "comment",
                 _l(
-                    "the comment is %(length)s characters long; at most %(max)s are kept.",
+                    "the comment is %(length)s characters long; at most %(max)s are allowed.",
                     length=format(len(comment), ","),
                     max=format(COMMENT_MAX, ","),
                 ),
