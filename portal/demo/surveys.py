@@ -565,9 +565,11 @@ class _Generator:
         sla_due = self.calendar.add_business_hours(
             opened, deadlines.SLA_HOURS[Severity.MEDIUM], self.zone
         )
-        age_days = (now - opened).total_seconds() / 86_400
-        closed_share = 0.9 if age_days > 14 else 0.6 if age_days > 3 else 0.15
-        closing = rng.random() < closed_share
+        warn_at = opened + (sla_due - opened) * deadlines.WARN_SHARE
+        # Handled within the SLA: a follow-up the clock watch would have warned about is
+        # closed by then; of the recent ones, some are still open.
+        handled_by = min(warn_at, now)
+        closing = warn_at <= now or rng.random() < 0.4
         worker = assignee
         label = self.names.get(worker, "demo-seed") if worker else "demo-seed"
         events: list[tuple[datetime, int | None, str, str | None, dict[str, Any] | None]] = [
@@ -603,12 +605,12 @@ class _Generator:
         status, is_open = Status.NEW.value, True
         acknowledged = resolved = closed = None
         resolution = None
-        if closing or age_days > 1:
-            started = min(opened + timedelta(hours=rng.uniform(1, 30)), now)
+        if closing or now - opened > timedelta(hours=4):
+            started = opened + (handled_by - opened) * rng.uniform(0.05, 0.4)
             events.append((started, worker, "status", None, _move(Status.NEW, Status.IN_PROGRESS)))
             status, acknowledged = Status.IN_PROGRESS.value, started
             if closing:
-                resolved = min(started + timedelta(days=rng.uniform(0.2, 8)), now)
+                resolved = started + (handled_by - started) * rng.uniform(0.3, 1.0)
                 closed = resolved
                 resolution = rng.choice(texts.RESOLUTIONS["zh" if zh else "en"])
                 events.append(
@@ -684,7 +686,7 @@ class _Generator:
                 "acknowledged_at": acknowledged,
                 "resolved_at": resolved,
                 "closed_at": closed,
-                "warn_at": opened + (sla_due - opened) * deadlines.WARN_SHARE,
+                "warn_at": warn_at,
                 "source": FOLLOW_UP_SOURCE,
                 "version": 1 + sum(action == "status" for _, _, action, _, _ in events),
                 "created_at": opened,
@@ -895,7 +897,7 @@ class _Generator:
 
 
 CHANNEL_EASE = {"call": 0.6, "visit": 0.6, "chat": 0.0, "sms": -0.7, "email": -1.4}
-SEGMENT_LOYALTY = {"private": 1.0, "affluent": 0.7, "mass": 0.0, "small_business": -0.5}
+SEGMENT_LOYALTY = {"private": 1.5, "affluent": 1.2, "mass": 0.0, "small_business": -0.8}
 # The topic of a detractor's comment: fees 4 in 10, collection calls 2, silence 1, other 3.
 NPS_TOPICS = ("fees",) * 4 + ("collection",) * 2 + ("neglect",) + ("low",) * 3
 
