@@ -107,7 +107,7 @@ CAP_REASON = "frequency cap survey: 1/30d reached"  # the contact policy's words
 CAPPED = 0.03  # invitations the survey frequency cap holds back
 COMMENTED = {ScoreGroup.LOW: 0.8, ScoreGroup.MIDDLE: 0.45, ScoreGroup.HIGH: 0.55}
 SLOW_DAYS = 15  # a ticket resolved after more days than this counts as slow in the story
-DAY_COST = 0.12  # CSAT points each day to resolve costs, up to 20 days
+DAY_COST = 0.09  # CSAT points each day to resolve costs, up to 20 days
 SILENCE_DAYS = 60  # an RM contact after this many days without one is harder
 
 # The follow-up tickets, as portal/surveys/follow_up.py opens them for live answers.
@@ -748,7 +748,7 @@ class _Generator:
                 "resolve_days": resolve_days,
                 "breached": breached,
             }
-            mood = 4.3 - DAY_COST * min(resolve_days, 20)
+            mood = 4.4 - DAY_COST * min(resolve_days, 20)
             topic = "slow" if breached or resolve_days > SLOW_DAYS else None
             if breached:
                 mood -= 1.5
