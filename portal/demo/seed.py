@@ -31,7 +31,9 @@ from portal.demo.base import (
 from portal.demo.care import seed_care
 from portal.demo.channels import seed_channels
 from portal.demo.customers import seed_customers
+from portal.demo.surveys import seed_surveys
 from portal.demo.tickets import seed_tickets
+from portal.surveys.models import SurveyProgramme
 from portal.tickets.models import ReplyTemplate, Team, Ticket
 
 SCALES = ("small", "large")
@@ -103,6 +105,7 @@ SEEDERS: list[tuple[str, Seeder]] = [
     ("tickets", seed_tickets),
     ("care", seed_care),
     ("channels", seed_channels),
+    ("surveys", seed_surveys),
 ]
 # A room is empty when none of these tables holds a row.
 ROOM_TABLES: dict[str, tuple[Any, ...]] = {
@@ -111,6 +114,7 @@ ROOM_TABLES: dict[str, tuple[Any, ...]] = {
     "tickets": (Ticket, Team),
     "care": (CareRule,),
     "channels": (ReplyTemplate,),
+    "surveys": (SurveyProgramme,),
 }
 
 

@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from portal.core.cli import import_group
     from portal.customers.privacy import register_erasure_step, register_export_section
     from portal.customers.timeline import register_provider
     from portal.messaging.compose import register_render_values
@@ -14,6 +15,7 @@ def init_app(app: Flask) -> None:
         timeline,
     )
     from portal.surveys.blueprint import bp
+    from portal.surveys.import_cli import import_survey_responses_command
     from portal.surveys.results import segment_label
     from portal.surveys.tokens import survey_values
     from portal.tickets.page_panels import register_page_panel
@@ -26,3 +28,4 @@ def init_app(app: Flask) -> None:
     register_export_section(app, "survey_answers", privacy.export_answers)
     register_erasure_step(app, "survey_answers", privacy.erase_answers)
     timeline.register_audit_subject(app)
+    import_group(app).add_command(import_survey_responses_command)
