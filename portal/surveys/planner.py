@@ -36,14 +36,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import Select, and_, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from psycopg import sql
+from sqlalchemy import Select, and_, exists, func, insert, select, update
 
 from portal.accounts.models import User
 from portal.core.access import Role
 from portal.core.extensions import among, db, dialect_name
 from portal.core.i18n import firm_zone, format_day
+from portal.core.models import UTCDateTime
 from portal.core.timeutil import as_utc
 from portal.core.transaction import transaction
 from portal.customers.forms import CHANNEL_LABELS
@@ -320,18 +320,59 @@ CANDIDATES = {
 }
 
 
-def _insert_new(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert the invitations whose key is not taken; {dedupe key: id} of those inserted."""
-    table = SurveyInvitation.__table__
-    dialect_insert = pg_insert if dialect_name() == "postgresql" else sqlite_insert
-    statement = (
-        dialect_insert(table)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(table.c.dedupe_key, table.c.id)
-    )
-    inserted: dict[str, int] = {}
+def _insert_new(rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the invitations whose key is not taken; the keys of those inserted.
+
+    PostgreSQL: COPY into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING
+    RETURNING — a key another process inserted meanwhile is skipped and not returned, so only
+    the invitation stored gets an email, with its own nonce. SQLite: the transaction has held
+    the write lock (BEGIN IMMEDIATE) since the caller looked for taken keys, so every row not
+    taken then is inserted now; INSERT OR IGNORE, one executemany per thousand rows."""
+    if not rows:
+        return set()
+    if dialect_name() == "postgresql":
+        return _copy_new(rows)
+    statement = insert(SurveyInvitation.__table__).prefix_with("OR IGNORE")
     for start in range(0, len(rows), 1000):
-        inserted.update(db.session.execute(statement, rows[start : start + 1000]).all())
+        db.session.execute(statement, rows[start : start + 1000])
+    return {row["dedupe_key"] for row in rows}
+
+
+_DATETIME_COLUMNS = frozenset(
+    column.name
+    for column in SurveyInvitation.__table__.columns
+    if isinstance(column.type, UTCDateTime)
+)
+
+
+def _copy_new(rows: list[dict[str, Any]]) -> set[str]:
+    columns = list(rows[0])
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    connection = db.session.connection()
+    as_utc_at = [i for i, column in enumerate(columns) if column in _DATETIME_COLUMNS]
+    stored = UTCDateTime().process_bind_param  # refuses a naive datetime, as an INSERT does
+    with connection.connection.driver_connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS survey_invitations_incoming AS "
+                "SELECT {} FROM survey_invitations WITH NO DATA"
+            ).format(names)
+        )
+        copy_in = sql.SQL("COPY survey_invitations_incoming ({}) FROM STDIN").format(names)
+        with cursor.copy(copy_in) as copy:
+            for row in rows:
+                values = [row[column] for column in columns]
+                for index in as_utc_at:
+                    values[index] = stored(values[index], connection.dialect)
+                copy.write_row(values)
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO survey_invitations ({0}) SELECT {0} FROM survey_invitations_incoming "
+                "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+            ).format(names)
+        )
+        inserted = {key for (key,) in cursor.fetchall()}
+        cursor.execute("TRUNCATE survey_invitations_incoming")
     return inserted
 
 
@@ -405,10 +446,10 @@ def invite(
         {reason: n for reason, n in result.reasons.items() if reason != "quiet hours"}
     )
     if held:
-        _mark_held(list(inserted.values()))
+        _mark_held(sorted(inserted))
 
 
-def _mark_held(invitation_ids: list[int]) -> None:
+def _mark_held(keys: list[str]) -> None:
     """Invitations whose message the policy held back: not sent, with the policy's reason."""
     message = select(Message.held_reason).where(
         Message.dedupe_key == SurveyInvitation.message_key,
@@ -416,7 +457,7 @@ def _mark_held(invitation_ids: list[int]) -> None:
     )
     db.session.execute(
         update(SurveyInvitation)
-        .where(among(SurveyInvitation.id, invitation_ids), exists(message))
+        .where(among(SurveyInvitation.dedupe_key, keys), exists(message))
         .values(status=InvitationStatus.NOT_SENT.value, reason=message.scalar_subquery())
         .execution_options(synchronize_session=False)
     )
