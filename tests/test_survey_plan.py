@@ -3,6 +3,7 @@ after the programme was switched on, through the contact policy with every held 
 reason; reminds once, expires, replays with --at, and the email carries working links."""
 
 import email
+import threading
 from datetime import UTC, date, datetime, timedelta
 from email import policy
 
@@ -390,3 +391,55 @@ def test_an_invitation_delivered_over_smtp_carries_a_link_that_finds_it(app, db,
     )
     assert found is not None and found.customer_id == customer.id
     assert mail["List-Unsubscribe"]
+
+
+# ---------------------------------------------------------------- two planners at once
+
+
+@pytest.fixture
+def committed(app):
+    """Rows committed for real, so that two planners on connections of their own see them;
+    deleted after the test."""
+    from sqlalchemy import delete
+
+    from portal.customers.models import Customer, CustomerSearchTerm
+    from portal.surveys.models import SurveyProgramme
+
+    with app.app_context():
+        yield _db
+        _db.session.rollback()
+        for table in (Message, SurveyInvitation, SurveyProgramme, CustomerSearchTerm, Customer):
+            _db.session.execute(delete(table))
+        _db.session.commit()
+        _db.session.remove()
+
+
+def test_two_planners_at_once_invite_each_customer_once_with_a_working_link(app, committed):
+    make_programme(trigger="wave", wave_months=3, wave_send_hour=10)
+    customers = [make_customer(locale="en") for _ in range(30)]
+    start = threading.Barrier(2)
+    failures = []
+
+    def planner_process():
+        with app.app_context():
+            try:
+                start.wait(timeout=10)
+                plan(NOON)
+            except Exception as error:  # reported below, not lost in the thread
+                failures.append(error)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=planner_process) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    rows = invitations()
+    assert sorted(i.customer_id for i in rows) == sorted(c.id for c in customers)
+    messages = list(_db.session.scalars(select(Message)))
+    assert len(messages) == len(customers)
+    by_key = {m.dedupe_key: m for m in messages}
+    for invitation in rows:  # the email carries the nonce of the invitation that was stored
+        assert by_key[invitation.message_key].context["survey_nonce"] == invitation.nonce
