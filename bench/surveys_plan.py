@@ -131,8 +131,7 @@ def measure(url: str, runs: int) -> dict[str, Any]:
                     "candidates": candidates,
                     "invitations": invitations,
                     "summary": summary,
-                    "rerun_added": sum(again["invited"].values())
-                    + sum(again["not_sent"].values()),
+                    "rerun_added": sum(again["invited"].values()) + sum(again["not_sent"].values()),
                     "rss_after": rss_now_mb(),
                 }
             )
