@@ -292,3 +292,21 @@ def test_an_unknown_programme_is_a_clear_404(client, login_as, db):
     login_as("admin")
     assert client.get("/surveys/programmes/999999/edit").status_code == 404
     assert client.get("/surveys/programmes/999999/invitations").status_code == 404
+
+
+def test_the_invitations_page_goes_fifty_at_a_time_and_counts_by_status(client, login_as, db):
+    programme = make_programme()
+    customer = make_customer(name="Zhao Lei")
+    made = [make_invitation(programme, customer)[0] for _ in range(53)]
+    made[0].status, made[0].reason = "not_sent", "no email address"
+    _db.session.commit()
+    login_as("lead")
+    first = client.get(f"/surveys/programmes/{programme.id}/invitations")
+    assert first.status_code == 200 and first.text.count("Zhao Lei") == 50
+    assert 'rel="next"' in first.text and "52" in first.text  # invited 52, not sent 1
+    next_url = first.text.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
+    second = client.get(next_url)
+    assert second.text.count("Zhao Lei") == 3 and 'rel="next"' not in second.text
+    assert "no email address" in second.text  # the oldest, on the last page
+    listing = client.get("/surveys/programmes")
+    assert f'/surveys/programmes/{programme.id}/invitations">53<' in listing.text
