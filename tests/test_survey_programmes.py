@@ -278,6 +278,8 @@ def test_the_email_preview_in_each_language_escapes_what_was_typed(
     assert "<img src=x" not in page.text
     # The text part shows what was typed, escaped once; the HTML part sits in a sandboxed frame.
     assert 'sandbox=""' in page.text and "srcdoc=" in page.text
+    policy = page.headers["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in policy and "script-src 'self'" in policy
     preview = programmes.email_preview(SYSTEM, programme.id, language)
     assert question in preview.rendered.body_text
     assert "&lt;" in preview.rendered.body_html and "<script>" not in preview.rendered.body_html
@@ -310,3 +312,56 @@ def test_the_invitations_page_goes_fifty_at_a_time_and_counts_by_status(client, 
     assert "no email address" in second.text  # the oldest, on the last page
     listing = client.get("/surveys/programmes")
     assert f'/surveys/programmes/{programme.id}/invitations">53<' in listing.text
+
+
+# ---------------------------------------------------------------- in a real browser
+
+# tests/test_browser.py's seeded portal: this module gets its own copy of the demo database.
+from tests import test_browser as shared  # noqa: E402  (the browser test's fixtures, below)
+
+live_portal = shared.live_portal
+base_url = shared.base_url
+PHONE_ERROR = {"en": "This is required.", "zh_Hans": "此项为必填项。"}
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize(("width", "locale"), [(1366, "en"), (375, "zh_Hans")])
+def test_a_lead_sets_up_a_programme_at_desk_and_phone_width(browser, base_url, width, locale):
+    from playwright.sync_api import expect
+
+    context, page = shared._signed_in(
+        browser, base_url, shared.LEAD, locale, viewport={"width": width, "height": 800}
+    )
+
+    def checked(what):
+        shared._fits_the_width(page)
+        shared._no_blocking_violations(page, what)
+
+    try:
+        page.goto("/surveys/programmes")
+        checked("the programme list")
+        page.goto("/surveys/programmes/new")
+        page.fill("#name", f"Browser programme {width}")
+        page.fill("#question_en", "How easy was it to <b>sort out</b> your issue?")
+        page.locator("form[novalidate] button[type=submit]").click()
+        expect(page.locator("#question_zh-errors")).to_have_text(PHONE_ERROR[locale])
+        checked("the form with an error")
+        page.fill("#question_zh", "解决您的问题有多容易？")
+        page.locator("form[novalidate] button[type=submit]").click()
+        expect(page.locator("h1")).to_have_text(f"Browser programme {width}")
+        checked("the programme's page")
+        edit_url = page.url
+        page.locator("a[href*='/preview/email?lang=zh_Hans']").click()
+        checked("the email preview")
+        frame = page.frame_locator("iframe.mail-html")
+        expect(frame.locator("body")).to_contain_text("尊敬的")
+        page.goto(edit_url)
+        page.locator("form[action$='/toggle'] button[type=submit]").click()
+        expect(page.locator("#messages")).to_contain_text(
+            "invites for what happens from now on" if locale == "en" else "从现在起"
+        )
+        page.locator("a[href$='/invitations']").first.click()
+        checked("the invitations page")
+    finally:
+        context.close()

@@ -3,7 +3,7 @@ switching it on and off, the email preview in either language, and its invitatio
 
 from typing import Any
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, current_app, flash, make_response, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,6 +14,7 @@ from portal.core.config import LANGUAGES
 from portal.core.errors import ServiceError, ValidationFailed
 from portal.core.htmx import render, see_other
 from portal.core.requests import parse_id
+from portal.core.security import CONTENT_SECURITY_POLICY
 from portal.surveys import programmes as services
 from portal.surveys.blueprint import bp
 from portal.surveys.forms import ProgrammeForm, ToggleForm
@@ -30,6 +31,12 @@ from portal.surveys.labels import (
 )
 
 LEADS = (Role.LEAD, Role.ADMIN)
+# The email's HTML part is previewed in a sandboxed srcdoc frame, which inherits the page's
+# policy: inline styles are allowed on this page so that the preview shows the email's own (its
+# score buttons). Scripts stay blocked, by the frame's sandbox and by script-src.
+PREVIEW_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
 
 
 def has_endpoint(endpoint: str) -> bool:
@@ -154,12 +161,16 @@ def preview_email(programme_id: int) -> Any:
     if locale not in LANGUAGES:
         abort(404)
     preview = services.email_preview(_actor(), programme_id, locale)
-    return render(
-        "surveys/programme_preview.html",
-        programme=services.programme(_actor(), programme_id),
-        preview=preview,
-        languages=LANGUAGES,
+    response = make_response(
+        render(
+            "surveys/programme_preview.html",
+            programme=services.programme(_actor(), programme_id),
+            preview=preview,
+            languages=LANGUAGES,
+        )
     )
+    response.headers["Content-Security-Policy"] = PREVIEW_POLICY
+    return response
 
 
 @bp.route("/surveys/programmes/<int:programme_id>/invitations")
