@@ -93,6 +93,12 @@ EXPECTED: dict[str, object] = {
     "care.campaign": ADMIN,
     "care.campaign_preview": ADMIN,
     "care.campaign_send": ADMIN,
+    "surveys.programmes": ADMIN_LEAD,
+    "surveys.programme_new": ADMIN_LEAD,
+    "surveys.programme_edit": ADMIN_LEAD,
+    "surveys.programme_toggle": ADMIN_LEAD,
+    "surveys.preview_email": ADMIN_LEAD,
+    "surveys.invitations": ADMIN_LEAD,
     "messaging.outbox": ADMIN,
     "messaging.message": ADMIN,
     "messaging.message_html": ADMIN,
@@ -167,6 +173,7 @@ NOT_IN_NAVIGATION = {
     "customers.new": "a form opened from Customers",
     "tickets.new": "a form opened from Tickets and from a customer's page",
     "accounts.user_new": "a form opened from Users",
+    "surveys.programme_new": "a form opened from Surveys",
 }
 
 

@@ -31,10 +31,16 @@ DEFAULT_DIR = PROJECT_ROOT / "templates" / "mail"
 AD_PREFIX_DEFAULT = {"zh_Hans": True}
 TRANSACTIONAL_KINDS = {"reminder", "notice"}  # never advertising, whatever the language
 TRANSACTIONAL_PREFIX = "ticket_"  # complaint notices and replies
+# A satisfaction survey asks about a service the customer had; it advertises nothing.
+NOT_ADVERTISING_PREFIX = "survey_"
 
 
 def is_transactional(key: str) -> bool:
     return key in TRANSACTIONAL_KINDS or key.startswith(TRANSACTIONAL_PREFIX)
+
+
+def is_advertising(key: str) -> bool:
+    return not (is_transactional(key) or key.startswith(NOT_ADVERTISING_PREFIX))
 
 
 SAMPLE_CONTEXT: dict[str, Any] = {
@@ -54,6 +60,13 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "outcome": "The late fee is refunded.",
     "redress": "150.00",
     "company_response": "Closed with monetary relief",
+    # survey invitations and reminders (surveys/planner.py; the links are made at render time)
+    "question": "How likely are you to recommend us to a friend?",
+    "subject_label": "CMP-2026-000123",
+    "survey_url": "https://portal.example.com/s/sample-link",
+    "score_urls": [
+        (score, f"https://portal.example.com/s/sample-link?score={score}") for score in range(11)
+    ],
 }
 
 
@@ -128,7 +141,7 @@ def default_template(key: str, locale: str) -> tuple[str, str, str, bool] | None
     subject = folder / f"{locale}.subject.txt"
     if not subject.is_file():
         return None
-    ad = AD_PREFIX_DEFAULT.get(locale, False) and not is_transactional(key)
+    ad = AD_PREFIX_DEFAULT.get(locale, False) and is_advertising(key)
     return (
         subject.read_text(encoding="utf-8").strip(),
         (folder / f"{locale}.txt").read_text(encoding="utf-8"),
