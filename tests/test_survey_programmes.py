@@ -151,6 +151,24 @@ def test_the_navigation_shows_surveys_to_leads_and_admins_only(client, login_as,
     assert 'href="/surveys/programmes"' not in client.get("/tickets").text
 
 
+def test_a_programme_name_opens_its_results_and_every_page_links_the_others(client, login_as, db):
+    programme = make_programme(name="After complaints")
+    login_as("lead")
+    listing = client.get("/surveys/programmes").text
+    assert f'href="/surveys/programmes/{programme.id}/results">After complaints</a>' in listing
+    pages = ("results", "drivers", "phrases", "comments", "invitations", "edit")
+    for page in pages:
+        text = client.get(f"/surveys/programmes/{programme.id}/{page}").text
+        for other in pages:
+            assert f'href="/surveys/programmes/{programme.id}/{other}' in text, (page, other)
+        assert text.count('aria-current="page"') >= 1
+    login_as("handler")  # handlers read results but neither set up nor see who was invited
+    text = client.get(f"/surveys/programmes/{programme.id}/results").text
+    assert f"/surveys/programmes/{programme.id}/comments" in text
+    assert f"/surveys/programmes/{programme.id}/edit" not in text
+    assert f"/surveys/programmes/{programme.id}/invitations" not in text
+
+
 def test_the_metric_is_locked_once_the_programme_has_answers(client, login_as, db):
     programme = make_programme(metric="nps", name="Locked")
     answer(programme)

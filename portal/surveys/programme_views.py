@@ -3,7 +3,7 @@ switching it on and off, the email preview in either language, and its invitatio
 
 from typing import Any
 
-from flask import abort, current_app, flash, make_response, request, url_for
+from flask import abort, flash, make_response, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -39,12 +39,6 @@ PREVIEW_POLICY = CONTENT_SECURITY_POLICY.replace(
 )
 
 
-def has_endpoint(endpoint: str) -> bool:
-    """Whether the app serves `endpoint`: the programme page links the answer-page preview
-    (`surveys.preview_page`, built beside this) once it is there."""
-    return endpoint in current_app.view_functions
-
-
 # What every template may use, prefixed with the room's name (see init_app).
 TEMPLATE_GLOBALS = {
     "surveys_metric_labels": METRIC_LABELS,
@@ -55,7 +49,6 @@ TEMPLATE_GLOBALS = {
     "surveys_wave_month_labels": WAVE_MONTH_LABELS,
     "surveys_invitation_status_labels": INVITATION_STATUS_LABELS,
     "surveys_message_state_labels": MESSAGE_STATE_LABELS,
-    "surveys_has_endpoint": has_endpoint,
 }
 
 
