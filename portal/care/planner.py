@@ -37,11 +37,12 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 
 from portal.care.festivals import Festival, festivals_on, zones_in
 from portal.care.models import CareRule, RuleKey
 from portal.core.extensions import db
+from portal.core.pagination import keyset_batches
 from portal.core.timeutil import as_utc
 from portal.core.transaction import transaction
 from portal.customers.models import AccountStatus, CreditAccount, Customer
@@ -173,20 +174,6 @@ def _drafts(rule: ActiveRule, group: DayGroup, now: datetime) -> Iterator[list[m
             yield from _reminder_drafts(rule, days_before, group, now)
 
 
-def _pages(query: Select[Any], key: Any) -> Iterator[list[Any]]:
-    """The rows of `query` in pages of BATCH, by ascending `key` (keyset: each page starts
-    after the last key of the one before, so the whole walk reads each row once)."""
-    last = None
-    while True:
-        page = query if last is None else query.where(key > last)
-        rows = db.session.execute(page.order_by(key).limit(BATCH)).all()
-        if rows:
-            yield rows
-        if len(rows) < BATCH:
-            return
-        last = rows[-1][0]
-
-
 def _birthday_drafts(
     rule: ActiveRule, group: DayGroup, now: datetime
 ) -> Iterator[list[messaging.Draft]]:
@@ -195,7 +182,7 @@ def _birthday_drafts(
         Customer.timezone.in_(group.zones),
         Customer.erased_at.is_(None),
     )
-    for rows in _pages(query, Customer.id):
+    for rows in keyset_batches(query, Customer.id, BATCH):
         yield [
             _greeting(
                 f"birthday:{cid}:{group.day.year}", cid, zone, RuleKey.BIRTHDAY, rule, group, now
@@ -215,7 +202,7 @@ def _festival_drafts(
         Customer.erased_at.is_(None),
         or_(*(Customer.locale.like(f"{language}%") for language in sorted(festival.languages))),
     )
-    for rows in _pages(query, Customer.id):
+    for rows in keyset_batches(query, Customer.id, BATCH):
         yield [
             _greeting(
                 f"festival:{festival.key}:{cid}:{group.day.year}",
@@ -267,7 +254,7 @@ def _reminder_drafts(
             Customer.erased_at.is_(None),
         )
     )
-    for rows in _pages(query, CreditAccount.id):
+    for rows in keyset_batches(query, CreditAccount.id, BATCH):
         yield [
             messaging.Draft(
                 dedupe_key=f"reminder:{account_id}:{due.isoformat()}:{days_before}",

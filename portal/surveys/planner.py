@@ -44,6 +44,7 @@ from portal.core.access import Role
 from portal.core.extensions import among, db, dialect_name
 from portal.core.i18n import firm_zone, format_day
 from portal.core.models import UTCDateTime
+from portal.core.pagination import keyset_batches
 from portal.core.timeutil import as_utc
 from portal.core.transaction import transaction
 from portal.customers.forms import CHANNEL_LABELS
@@ -203,19 +204,6 @@ def contact_label(channel: str, day: date, locale: str) -> str:
         return gettext("%(channel)s on %(day)s", channel=str(label), day=format_day(day, locale))
 
 
-def _pages(query: Select[Any], key: Any, after: Any = None) -> Iterator[list[Any]]:
-    """The rows of `query` in keyset pages of BATCH by ascending `key`, after `after`."""
-    last = after
-    while True:
-        page = query if last is None else query.where(key > last)
-        rows = db.session.execute(page.order_by(key).limit(BATCH)).all()
-        if rows:
-            yield rows
-        if len(rows) < BATCH:
-            return
-        last = rows[-1][0]
-
-
 def _in_segment(query: Select[Any], programme: ActiveProgramme) -> Select[Any]:
     query = query.where(Customer.erased_at.is_(None))
     if programme.segment:
@@ -235,7 +223,7 @@ def _ticket_candidates(programme: ActiveProgramme, now: datetime) -> Iterator[li
         ),
         programme,
     )
-    for rows in _pages(query, Ticket.id):
+    for rows in keyset_batches(query, Ticket.id, BATCH):
         yield [
             Candidate(
                 f"p{programme.id}:ticket:{ticket_id}",
@@ -269,7 +257,7 @@ def _contact_candidates(programme: ActiveProgramme, now: datetime) -> Iterator[l
         programme,
     )
     zone = firm_zone()
-    for rows in _pages(query, Interaction.id):
+    for rows in keyset_batches(query, Interaction.id, BATCH):
         yield [
             Candidate(
                 f"p{programme.id}:contact:{interaction_id}",
@@ -299,7 +287,7 @@ def _wave_candidates(programme: ActiveProgramme, now: datetime) -> Iterator[list
         )
     )
     query = _in_segment(select(Customer.id, Customer.locale, Customer.timezone), programme)
-    for rows in _pages(query, Customer.id, after=resume):
+    for rows in keyset_batches(query, Customer.id, BATCH, after=resume):
         yield [
             Candidate(
                 f"p{programme.id}:wave:{wave}:{customer_id}",
@@ -494,7 +482,7 @@ def _remind(programmes: dict[int, ActiveProgramme], now: datetime, summary: Plan
             among(SurveyInvitation.programme_id, sorted(programmes)),
         )
     )
-    for rows in _pages(query, SurveyInvitation.id):
+    for rows in keyset_batches(query, SurveyInvitation.id, BATCH):
         with transaction():
             drafts = [
                 messaging.Draft(
