@@ -53,6 +53,7 @@ from portal.core.timeutil import as_utc
 from portal.customers.models import Customer, Interaction
 from portal.demo import survey_texts as texts
 from portal.demo.base import SeedContext
+from portal.surveys import follow_up
 from portal.surveys.importer import QUESTIONS
 from portal.surveys.models import (
     SCALES,
@@ -110,11 +111,6 @@ SLOW_DAYS = 15  # a ticket resolved after more days than this counts as slow in 
 DAY_COST = 0.09  # CSAT points each day to resolve costs, up to 20 days
 SILENCE_DAYS = 60  # an RM contact after this many days without one is harder
 
-# The follow-up tickets, as portal/surveys/follow_up.py opens them for live answers.
-FOLLOW_UP_SOURCE = "survey"
-FOLLOW_UP_CHANNEL = "A0304"  # the answer page: the firm's own online platform
-FOLLOW_UP_BUSINESS = "B99"
-FOLLOW_UP_CAUSE = "C99"
 
 CSAT_CHOICES = [
     {
@@ -585,7 +581,7 @@ class _Generator:
                     "received_at": opened.isoformat(),
                     "due_at": sla_due.isoformat(),
                     "sla_due_at": sla_due.isoformat(),
-                    "source": FOLLOW_UP_SOURCE,
+                    "source": follow_up.SOURCE,
                 },
             ),
             (
@@ -665,9 +661,9 @@ class _Generator:
                 "customer_id": person.id,
                 "account_id": about["account_id"] if about else None,
                 "product": about["product"] if about else None,
-                "channel_code": FOLLOW_UP_CHANNEL,
-                "business_code": about["business_code"] if about else FOLLOW_UP_BUSINESS,
-                "cause_code": about["cause_code"] if about else FOLLOW_UP_CAUSE,
+                "channel_code": follow_up.CHANNEL_CODE,
+                "business_code": about["business_code"] if about else follow_up.BUSINESS_CODE,
+                "cause_code": about["cause_code"] if about else follow_up.CAUSE_CODE,
                 "severity": Severity.MEDIUM.value,
                 "subject": subject[:200],
                 "request": "",
@@ -687,7 +683,7 @@ class _Generator:
                 "resolved_at": resolved,
                 "closed_at": closed,
                 "warn_at": warn_at,
-                "source": FOLLOW_UP_SOURCE,
+                "source": follow_up.SOURCE,
                 "version": 1 + sum(action == "status" for _, _, action, _, _ in events),
                 "created_at": opened,
                 "updated_at": max(at for at, *_ in events),
