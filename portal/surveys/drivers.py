@@ -9,9 +9,10 @@ answered_at, factor, score_group), so 300,000 answers come back as a few hundred
 Significance (docs/surveys.md, "What drives satisfaction"): CSAT and CES compare the group's
 share of the high group with the rest's by a two-proportion z-test (pooled variance); NPS
 compares the two NPS values by a z-test on their difference, each with the variance of
-DOMAIN.md §5, [p(1−p) + d(1−d) + 2pd]/n. Two-sided p-values are corrected for the number of
-groups tested by Holm's step-down method; a group is marked when it stays under 5 %. Groups
-with fewer than SMALL_SAMPLE answers are listed, flagged, and neither tested nor ranked first.
+docs/surveys.md "Formulas", [p(1−p) + d(1−d) + 2pd]/n. Two-sided p-values are corrected for
+the number of groups tested by Holm's step-down method; a group is marked when it stays under
+5 %. Groups with fewer than SMALL_SAMPLE answers are listed, flagged, and neither tested nor
+ranked first.
 """
 
 import math
