@@ -7,6 +7,7 @@ def init_app(app: Flask) -> None:
     from portal.core.cli import import_group
     from portal.customers.privacy import register_erasure_step, register_export_section
     from portal.customers.timeline import register_provider
+    from portal.jobs.registry import register_jobs
     from portal.messaging.compose import register_render_values
     from portal.surveys import (  # noqa: F401  (the view modules' routes join `bp` first)
         answer_views,
@@ -17,6 +18,8 @@ def init_app(app: Flask) -> None:
     from portal.surveys.blueprint import bp
     from portal.surveys.import_cli import import_survey_responses_command
     from portal.surveys.results import segment_label
+    from portal.surveys.rollup_cli import rollup_command, surveys_group
+    from portal.surveys.rollups import JOBS as ROLLUP_JOBS
     from portal.surveys.tokens import survey_values
     from portal.tickets.page_panels import register_page_panel
 
@@ -29,3 +32,5 @@ def init_app(app: Flask) -> None:
     register_erasure_step(app, "survey_answers", privacy.erase_answers)
     timeline.register_audit_subject(app)
     import_group(app).add_command(import_survey_responses_command)
+    register_jobs(app, ROLLUP_JOBS)
+    surveys_group(app).add_command(rollup_command)
