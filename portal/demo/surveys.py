@@ -29,7 +29,8 @@ the last `Volume.loop_days` (when the firm switched the closed loop on) have the
 feedback ticket, most of them closed with what was done, the recent ones still open.
 
 Rows are built in chunks and inserted in bulk like the other seeders'; ids are given here so
-that answers can name their invitations and follow-ups. Everything is drawn from the seed's
+that answers can name their invitations and follow-ups. The seed ends with a roll-up
+(portal/surveys/rollups.py), as the hourly job would leave the database. Everything is drawn from the seed's
 random generator, in a fixed order: the same seed gives the same surveys.
 """
 
@@ -54,6 +55,7 @@ from portal.customers.models import Customer, Interaction
 from portal.demo import survey_texts as texts
 from portal.demo.base import SeedContext
 from portal.surveys.importer import QUESTIONS
+from portal.surveys.rollups import roll_up
 from portal.surveys.models import (
     SCALES,
     InvitationStatus,
@@ -966,3 +968,4 @@ def seed_surveys(ctx: SeedContext) -> None:
     generator.waves(flush)
     generator.imported(flush)
     _finish(generator)
+    roll_up(now=ctx.now)  # as the hourly job would leave them: the results pages read rollups
