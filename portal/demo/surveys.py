@@ -29,9 +29,9 @@ the last `Volume.loop_days` (when the firm switched the closed loop on) have the
 feedback ticket, most of them closed with what was done, the recent ones still open.
 
 Rows are built in chunks and inserted in bulk like the other seeders'; ids are given here so
-that answers can name their invitations and follow-ups. The seed ends with a roll-up
-(portal/surveys/rollups.py), as the hourly job would leave the database. Everything is drawn from the seed's
-random generator, in a fixed order: the same seed gives the same surveys.
+that answers can name their invitations and follow-ups. Everything is drawn from the seed's
+random generator, in a fixed order: the same seed gives the same surveys. The seed ends with a
+roll-up (portal/surveys/rollups.py), as the hourly job would leave the database.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ from portal.customers.models import Customer, Interaction
 from portal.demo import survey_texts as texts
 from portal.demo.base import SeedContext
 from portal.surveys.importer import QUESTIONS
-from portal.surveys.rollups import roll_up
 from portal.surveys.models import (
     SCALES,
     InvitationStatus,
@@ -68,6 +67,7 @@ from portal.surveys.models import (
     Trigger,
     score_group,
 )
+from portal.surveys.rollups import roll_up
 from portal.surveys.tokens import token_for, token_hash
 from portal.tickets import clocks, deadlines
 from portal.tickets.models import (

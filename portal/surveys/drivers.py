@@ -29,8 +29,7 @@ from portal.surveys.results import (
     Period,
     contact_channel_label,
     format_score,
-    in_period,
-    live_from,
+    live_in_period,
     rolled_days,
     rolled_through,
     segment_label,
@@ -181,9 +180,7 @@ def counts(
 
     live = (
         SurveyAnswer.programme_id == found.id,
-        in_period(SurveyAnswer.answered_at, period),
-        SurveyAnswer.answered_at
-        >= live_from(found.id, period.zone, SurveyRollupMark.answers_until),
+        *live_in_period(SurveyAnswer.answered_at, found.id, period, SurveyRollupMark.answers_until),
     )
     parts = [
         select(

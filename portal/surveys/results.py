@@ -285,6 +285,16 @@ def live_from(programme_id: int, zone: ZoneInfo | None, column: Any) -> Any:
     return func.coalesce(mark, literal(EPOCH, UTCDateTime()))
 
 
+def live_in_period(column: Any, programme_id: int, period: Period, mark: Any) -> tuple[Any, ...]:
+    """`column` within the period and after the mark (`mark`: answers_until or
+    invitations_until) as ONE lower bound, the later of the two: given two, the planner may
+    range over the period and filter by the mark, reading the whole period from the table."""
+    start = literal(period.start or EPOCH, UTCDateTime())
+    after_mark = live_from(programme_id, period.zone, mark)
+    later = func.greatest if dialect_name() == "postgresql" else func.max
+    return (column >= later(start, after_mark), column < period.end)
+
+
 def rolled_days(column: Any, period: Period, through: Any) -> tuple[Any, ...]:
     """The rollup rows' days within the period and the mark."""
     conditions = [column <= period.last_day, column <= through]
@@ -328,9 +338,9 @@ def funnel(found: SurveyProgramme, period: Period) -> Funnel:
     )
     live_rows = funnel_select(
         SurveyInvitation.programme_id == found.id,
-        in_period(SurveyInvitation.created_at, period),
-        SurveyInvitation.created_at
-        >= live_from(found.id, period.zone, SurveyRollupMark.invitations_until),
+        *live_in_period(
+            SurveyInvitation.created_at, found.id, period, SurveyRollupMark.invitations_until
+        ),
     )
     invited = not_sent = delivered = answered = 0
     for status, was_delivered, was_answered, count in db.session.execute(
@@ -379,9 +389,9 @@ def results(found: SurveyProgramme, period: Period) -> Results:
         select(cast(null(), Date), day, SurveyAnswer.score, func.count())
         .where(
             SurveyAnswer.programme_id == found.id,
-            in_period(SurveyAnswer.answered_at, period),
-            SurveyAnswer.answered_at
-            >= live_from(found.id, period.zone, SurveyRollupMark.answers_until),
+            *live_in_period(
+                SurveyAnswer.answered_at, found.id, period, SurveyRollupMark.answers_until
+            ),
         )
         .group_by(day, SurveyAnswer.score)
     )

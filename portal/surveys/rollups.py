@@ -58,6 +58,8 @@ from portal.surveys.rollup_models import (
 
 ANSWERS_FINAL_AFTER_DAYS = 2  # the last day rolled is today − 2
 INVITATION_MARGIN_DAYS = 3
+# An invitation that expired less than this ago, or has not, keeps its creation day live.
+STILL_OPEN_WITHIN = timedelta(days=1)
 BATCH_DAYS = 31  # days rolled per transaction
 ROLLUP_TABLES = (SurveyRollupScore, SurveyRollupFactor, SurveyRollupFunnel)
 
@@ -241,7 +243,6 @@ def _roll_answers(
             mark.answers_through = last
             mark.answers_until = _midnight(last + timedelta(days=1), zone)
             rolled += (last - first).days + 1
-        db.session.expunge_all()
     return rolled
 
 
@@ -289,8 +290,8 @@ def _invitations_final_through(
     programme: SurveyProgramme, first: date, today: date, zone: ZoneInfo, now: datetime
 ) -> date:
     """The last creation day whose invitations are all final: past the programme's send delay,
-    expiry and the margin, and before the first day since `first` with an invitation that
-    has not expired the margin ago (one made when the expiry was longer)."""
+    expiry and the margin, and before the first day since `first` with an invitation still
+    open or only just expired (one made when the expiry was longer, or sent later)."""
     waited = math.ceil(programme.send_delay_hours / 24) + programme.expiry_days
     last = today - timedelta(days=waited + INVITATION_MARGIN_DAYS)
     if last < first:
@@ -300,7 +301,7 @@ def _invitations_final_through(
             SurveyInvitation.programme_id == programme.id,
             SurveyInvitation.created_at >= _midnight(first, zone),
             SurveyInvitation.created_at < _midnight(last + timedelta(days=1), zone),
-            SurveyInvitation.expires_at > now - timedelta(days=INVITATION_MARGIN_DAYS),
+            SurveyInvitation.expires_at > now - STILL_OPEN_WITHIN,
         )
     )
     if still_open is not None:
@@ -340,7 +341,6 @@ def _roll_invitations(
             mark.invitations_through = last
             mark.invitations_until = _midnight(last + timedelta(days=1), zone)
             rolled += (last - first).days + 1
-        db.session.expunge_all()
     return rolled
 
 
