@@ -482,6 +482,12 @@ def roll_up_times(app: Any, programme_id: int) -> list[str]:
     timed_run("full rebuild (every rollup forgotten first)", forget_all)
     timed_run("daily step (one more day of answers and of invitations)", forget_last_day)
     timed_run("hourly run, nothing new")
+    with app.app_context(), db.engine.connect() as connection:  # as autovacuum would
+        if db.engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+        else:
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
     return lines
 
 

@@ -93,6 +93,10 @@ def upgrade():
             ["programme_id", "follow_up_ticket_id", "answered_at"],
             unique=False,
         )
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_messages_dedupe_key_status", ["dedupe_key", "status"], unique=False
+        )
     with op.batch_alter_table("survey_invitations", schema=None) as batch_op:
         batch_op.create_index(
             "ix_survey_invitations_funnel",
@@ -104,6 +108,8 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("survey_invitations", schema=None) as batch_op:
         batch_op.drop_index("ix_survey_invitations_funnel")
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_dedupe_key_status")
     with op.batch_alter_table("survey_answers", schema=None) as batch_op:
         batch_op.drop_index("ix_survey_answers_programme_follow_up")
         batch_op.drop_index("ix_survey_answers_programme_scores")

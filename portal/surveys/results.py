@@ -653,10 +653,13 @@ def _named_values(found: SurveyProgramme, factor: str, column: Any, limit: int) 
     (the rollup's value index) and those of the answers after the mark."""
     rolled = SurveyRollupFactor
     # Values do not depend on days: the rows and the mark of any zone cover the same answers.
+    # No answer is in the future; with that upper bound the planner ranges over the index
+    # instead of guessing that a third of the table is after the mark.
     live = select(cast(column, String).label("value")).where(
         SurveyAnswer.programme_id == found.id,
         column.is_not(None),
         SurveyAnswer.answered_at >= live_from(found.id, None, SurveyRollupMark.answers_until),
+        SurveyAnswer.answered_at < utc_now() + timedelta(days=1),
     )
     named = union(
         select(rolled.value).where(rolled.programme_id == found.id, rolled.factor == factor),
