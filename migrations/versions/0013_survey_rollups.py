@@ -89,9 +89,11 @@ def upgrade():
             unique=False,
         )
         batch_op.create_index(
-            "ix_survey_answers_programme_follow_up",
-            ["programme_id", "follow_up_ticket_id", "answered_at"],
+            "ix_survey_answers_programme_follow_ups",
+            ["programme_id", "answered_at", "follow_up_ticket_id"],
             unique=False,
+            sqlite_where=sa.text("follow_up_ticket_id IS NOT NULL"),
+            postgresql_where=sa.text("follow_up_ticket_id IS NOT NULL"),
         )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(
@@ -111,7 +113,7 @@ def downgrade():
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_dedupe_key_status")
     with op.batch_alter_table("survey_answers", schema=None) as batch_op:
-        batch_op.drop_index("ix_survey_answers_programme_follow_up")
+        batch_op.drop_index("ix_survey_answers_programme_follow_ups")
         batch_op.drop_index("ix_survey_answers_programme_scores")
     op.drop_table("survey_rollup_funnel")
     with op.batch_alter_table("survey_rollup_factors", schema=None) as batch_op:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -218,10 +219,12 @@ class SurveyAnswer(db.Model):
             "score_group",
         ),
         Index(
-            "ix_survey_answers_programme_follow_up",
+            "ix_survey_answers_programme_follow_ups",
             "programme_id",
-            "follow_up_ticket_id",
             "answered_at",
+            "follow_up_ticket_id",
+            sqlite_where=text("follow_up_ticket_id IS NOT NULL"),
+            postgresql_where=text("follow_up_ticket_id IS NOT NULL"),
         ),
         CheckConstraint("score_group IN (-1, 0, 1)", name="score_group_known"),
     )

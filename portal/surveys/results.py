@@ -445,7 +445,7 @@ def closed_loop(found: SurveyProgramme, period: Period) -> ClosedLoop:
     """Follow-up tickets opened by the period's answers, and how many of them are closed.
 
     Never rolled up (a follow-up is closed any day): read live over the few answers with a
-    follow-up, by the (programme, follow-up, answered_at) index."""
+    follow-up, by their partial index (the condition on follow_up_ticket_id selects it)."""
     opened, closed = db.session.execute(
         select(func.count(), func.coalesce(func.sum(case((Ticket.is_open, 0), else_=1)), 0))
         .select_from(SurveyAnswer)
