@@ -16,11 +16,19 @@ and debt-collection causes, slow and breached tickets and two handlers score low
 a comment from a handful of English and Chinese templates per score group, 1 in 9 detractors
 with a follow-up ticket.
 
+The database is then rolled up as the demo seed and the hourly job leave it
+(portal/surveys/rollups.py), and the roll-up itself is timed: a full rebuild (every rollup
+forgotten and made again from the 300,000 answers), the daily step of the hourly job (the
+answers and invitations of one more day: the last day's rollups forgotten, then rolled again)
+and an hourly run with nothing new to roll.
+
 Each page is asked through the Flask test client by a signed-in lead (no sign-in writes),
 `--warmup` times untimed, then `--repeat` times timed; the report gives the median and p90.
 The floor, measured in the same run, is one COUNT(*) of the period's answers on the
 (programme, answered_at) index: the least any page about those answers must read. The phrases
-page is timed cold (its cache emptied before each request) and warm. Reports go to
+page is timed cold (its cache emptied before each request) and warm. The report ends with the
+query plans (EXPLAIN) of the statements the results and drivers pages send, and the load
+average of the machine before and after. Reports go to
 bench/results/surveys-results-<dialect>.md; see bench/README.md.
 """
 
@@ -29,6 +37,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import random
 import statistics
 import time
@@ -426,6 +435,109 @@ def floor_times(app: Any, programme_id: int, start: datetime | None, repeat: int
     return times[1:]
 
 
+# ---------------------------------------------------------------- the rollups
+
+
+def roll_up_times(app: Any, programme_id: int) -> list[str]:
+    """Rollups as the seed and the job leave them, and the time each kind of roll-up takes."""
+    from portal.core.extensions import db
+    from portal.core.transaction import transaction
+    from portal.surveys import rollups
+    from portal.surveys.rollup_models import SurveyRollupFunnel, SurveyRollupMark
+
+    lines = ["| roll-up | seconds | answer days | invitation days |", "|---|---:|---:|---:|"]
+
+    def timed_run(name: str, before: Any = None) -> None:
+        with app.app_context():
+            if before is not None:
+                before()
+            started = time.perf_counter()
+            done = rollups.roll_up(programme_id)
+            seconds = time.perf_counter() - started
+            db.session.remove()
+        line = f"| {name} | {seconds:.2f} | {done['answer_days']} | {done['invitation_days']} |"
+        print(line, flush=True)
+        lines.append(line)
+
+    def forget_all() -> None:
+        rollups.rebuild(programme_id)
+
+    def forget_last_day() -> None:
+        """The rollups of the last rolled day of answers and of invitations forgotten, as
+        though that day had just become final: what the job finds once a day."""
+        mark = db.session.get(SurveyRollupMark, programme_id)
+        assert mark is not None and mark.answers_through and mark.invitations_through
+        with transaction():
+            rollups.invalidate(programme_id, mark.answers_through)
+            db.session.execute(
+                sa.delete(SurveyRollupFunnel).where(
+                    SurveyRollupFunnel.programme_id == programme_id,
+                    SurveyRollupFunnel.day == mark.invitations_through,
+                )
+            )
+            mark = db.session.get(SurveyRollupMark, programme_id, populate_existing=True)
+            mark.invitations_until = mark.invitations_until - timedelta(days=1)
+            mark.invitations_through = mark.invitations_through - timedelta(days=1)
+
+    timed_run("full rebuild (every rollup forgotten first)", forget_all)
+    timed_run("daily step (one more day of answers and of invitations)", forget_last_day)
+    timed_run("hourly run, nothing new")
+    with app.app_context(), db.engine.connect() as connection:  # as autovacuum would
+        if db.engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+        else:
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+    return lines
+
+
+def query_plans(app: Any, client: Any, urls: list[str]) -> list[str]:
+    """EXPLAIN of each SELECT the pages at `urls` send (run again with the same parameters)."""
+    from portal.core.extensions import db
+
+    sent: list[tuple[str, Any]] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            sent.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        for url in urls:
+            _check(client.get(url), url)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    lines: list[str] = []
+    seen: set[str] = set()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in sent:
+            if statement in seen or "survey" not in statement:
+                continue
+            seen.add(statement)
+            cursor.execute(explain + statement, parameters)
+            plan = [
+                " ".join(str(cell) for cell in row[-1:])
+                if engine.dialect.name == "sqlite"
+                else str(row[0])
+                for row in cursor.fetchall()
+            ]
+            lines += ["```sql", " ".join(statement.split())[:600], "```", "```", *plan, "```", ""]
+        raw.rollback()
+    finally:
+        raw.close()
+    return lines
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1, 5, 15 min; {os.cpu_count()} cores)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=sorted(DATABASES), default="sqlite")
@@ -440,7 +552,9 @@ def main() -> None:
         url = url.replace("300k", f"{args.answers // 1000}k")
     _create_database(url)
     app = portal_app(url)
+    load_before = load_average()
     programme_id = build(app, args.answers)
+    rollup_lines = roll_up_times(app, programme_id)
     from portal.accounts.models import User
     from portal.core.extensions import db
 
@@ -487,6 +601,10 @@ def main() -> None:
     line = f"| phrases cold (cache emptied) | {cold_median:.1f} | {max(cold):.1f} | — | — |"
     print(line, flush=True)
     lines.append(line)
+    lines += ["", *rollup_lines, ""]
+    plans = query_plans(app, client, [f"{base}/results?period=90d", f"{base}/drivers?period=90d"])
+    lines += ["## Query plans (results and drivers, last 90 days)", "", *plans]
+    lines.append(f"- load average before: {load_before}; after: {load_average()}")
     out = args.out or RESULTS / f"surveys-results-{make_url(url).get_backend_name()}.md"
     write_text(out, "\n".join(lines) + "\n")
     print(f"report: {out}")

@@ -117,6 +117,7 @@ MODEL_MODULES = (
     "portal.tickets.models",
     "portal.care.models",
     "portal.surveys.models",
+    "portal.surveys.rollup_models",
 )
 
 

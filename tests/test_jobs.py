@@ -122,6 +122,7 @@ def test_every_room_lists_its_jobs_once_with_importable_functions(app) -> None:
         "tickets.fetch_mail",
         "care.plan",
         "surveys.plan",
+        "surveys.rollup",
     }
     with pytest.raises(ValueError, match="listed twice"):
         register_jobs(app, [jobs["care.plan"]])

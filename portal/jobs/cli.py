@@ -60,7 +60,8 @@ def stop_on_signals(
                 signal.signal(sig, handler)
 
 
-def _instant(_ctx: Any, _param: Any, value: str | None) -> datetime | None:
+def instant_option(_ctx: Any, _param: Any, value: str | None) -> datetime | None:
+    """The click callback of an `--at ISO-8601` option: an aware instant, or a usage error."""
     if value is None:
         return None
     try:
@@ -93,7 +94,7 @@ def list_jobs() -> None:
 @jobs_cli.command("once")
 @click.argument("job_id")
 @click.option(
-    "--at", "at", callback=_instant, help="Run as of this ISO-8601 instant (default: now)."
+    "--at", "at", callback=instant_option, help="Run as of this ISO-8601 instant (default: now)."
 )
 def once(job_id: str, at: datetime | None) -> None:
     """Run JOB_ID once now, taking its lease like the scheduler does.

@@ -55,6 +55,8 @@ class Message(db.Model):
         # Delivery claims due rows in this order; the caps count a customer's recent messages.
         Index("ix_messages_due", "status", "next_attempt_at", "id"),
         Index("ix_messages_customer_created", "customer_id", "created_at", "id"),
+        # Whether a message by its key was sent, from the index alone (the survey funnel).
+        Index("ix_messages_dedupe_key_status", "dedupe_key", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

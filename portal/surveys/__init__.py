@@ -12,6 +12,15 @@ JOBS = [
         description="Invite for closed tickets, RM contacts and waves; remind once; expire.",
         lease_seconds=15 * 60,
     ),
+    JobDefinition(
+        id="surveys.rollup",
+        func="portal.surveys.rollups:rollup_job",
+        trigger={"type": "interval", "hours": 1},
+        description="Roll up the survey answers and invitations of days that can no longer "
+        "change, so the results and drivers pages read daily sums.",
+        lease_seconds=30 * 60,
+        options={"run_at_start": True},
+    ),
 ]
 
 

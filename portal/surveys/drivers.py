@@ -2,9 +2,10 @@
 answer, every group tested against the rest of the answers, ranked by its distance from the
 overall score.
 
-The counts come from the database in one statement: a UNION ALL of one GROUP BY (value, score
-group) per factor over the period's answers, each a scan of a covering index on (programme,
-answered_at, factor, score_group), so 300,000 answers come back as a few hundred rows.
+The counts come from the database in one statement: the daily rollups of the days the
+programme's mark covers, summed per factor and value (rollups.py), and a UNION ALL of one
+GROUP BY value per factor over the answers after the mark (a few days), so 300,000 answers
+come back as a few hundred rows.
 
 Significance (docs/surveys.md, "What drives satisfaction"): CSAT and CES compare the group's
 share of the high group with the rest's by a two-proportion z-test (pooled variance); NPS
@@ -21,19 +22,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, case, cast, func, literal, select, union_all
+from sqlalchemy import Select, String, case, cast, func, literal, select, union_all
 
 from portal.core.extensions import db
-from portal.surveys.models import Metric, SurveyAnswer, SurveyProgramme, Trigger
+from portal.surveys.models import Metric, ScoreGroup, SurveyAnswer, SurveyProgramme, Trigger
 from portal.surveys.results import (
     Period,
     contact_channel_label,
     format_score,
-    in_period,
+    live_in_period,
+    rolled_days,
+    rolled_through,
     segment_label,
     taxonomy_labels,
     user_names,
 )
+from portal.surveys.rollup_models import SurveyRollupFactor, SurveyRollupMark, SurveyRollupScore
 from portal.surveys.scores import Score, score
 
 ALPHA = 0.05
@@ -138,56 +142,103 @@ class Drivers:
         return text if group.difference < 0 else f"+{text}"
 
 
+def _in_group(group: int) -> Any:
+    """How many of the grouped answers are in score group `group`."""
+    return func.coalesce(func.sum(case((SurveyAnswer.score_group == group, 1), else_=0)), 0)
+
+
+def factor_selects(names: list[str], *conditions: Any) -> list[Select[Any]]:
+    """(factor, value, low, middle, high) per value of each factor in `names`, over the answers
+    matching `conditions`; the roll-up counts its days with the same expressions."""
+    columns = factor_columns()
+    return [
+        select(
+            literal(name).label("factor"),
+            columns[name].label("value"),
+            _in_group(ScoreGroup.LOW),
+            _in_group(ScoreGroup.MIDDLE),
+            _in_group(ScoreGroup.HIGH),
+        )
+        .where(*conditions, columns[name].is_not(None))
+        .group_by(columns[name])
+        for name in names
+    ]
+
+
 def counts(
     found: SurveyProgramme, period: Period, names: list[str]
-) -> list[tuple[str, str, int, int]]:
-    """(factor, value, score group, answers) for every factor and value, and ("", "", group,
-    answers) for all the period's answers: one UNION ALL statement."""
-    columns = factor_columns()
-    where = (SurveyAnswer.programme_id == found.id, in_period(SurveyAnswer.answered_at, period))
+) -> list[tuple[str, str, int, int, int]]:
+    """(factor, value, low, middle, high) for every factor and value, and ("", "", low,
+    middle, high) for all the period's answers — rolled days and live answers, in one
+    statement; a factor and value may come in two rows (rolled and live), to be added up."""
+    factor, scores = SurveyRollupFactor, SurveyRollupScore
+    through = rolled_through(found.id, period.zone, SurveyRollupMark.answers_through)
+
+    def of_group(group: int) -> Any:
+        return func.coalesce(
+            func.sum(case((scores.score_group == group, scores.answers), else_=0)), 0
+        )
+
+    live = (
+        SurveyAnswer.programme_id == found.id,
+        *live_in_period(SurveyAnswer.answered_at, found.id, period, SurveyRollupMark.answers_until),
+    )
     parts = [
         select(
             literal("").label("factor"),
             literal("").label("value"),
-            SurveyAnswer.score_group,
-            func.count().label("n"),
+            of_group(ScoreGroup.LOW),
+            of_group(ScoreGroup.MIDDLE),
+            of_group(ScoreGroup.HIGH),
+        ).where(scores.programme_id == found.id, *rolled_days(scores.day, period, through)),
+        select(
+            factor.factor,
+            factor.value,
+            func.sum(factor.low),
+            func.sum(factor.middle),
+            func.sum(factor.high),
         )
-        .where(*where)
-        .group_by(SurveyAnswer.score_group)
+        .where(
+            factor.programme_id == found.id,
+            factor.factor.in_(names),
+            *rolled_days(factor.day, period, through),
+        )
+        .group_by(factor.factor, factor.value),
+        select(
+            literal("").label("factor"),
+            literal("").label("value"),
+            _in_group(ScoreGroup.LOW),
+            _in_group(ScoreGroup.MIDDLE),
+            _in_group(ScoreGroup.HIGH),
+        ).where(*live),
+        *factor_selects(names, *live),
     ]
-    for name in names:
-        value = columns[name]
-        parts.append(
-            select(
-                literal(name).label("factor"),
-                value.label("value"),
-                SurveyAnswer.score_group,
-                func.count().label("n"),
-            )
-            .where(*where, value.is_not(None))
-            .group_by(value, SurveyAnswer.score_group)
-        )
     rows = db.session.execute(union_all(*parts)).all()
-    return [(factor, value, int(group), int(n)) for factor, value, group, n in rows]
+    return [
+        (name, str(value), int(low), int(middle), int(high))
+        for name, value, low, middle, high in rows
+    ]
 
 
 def drivers(found: SurveyProgramme, period: Period, locale: str) -> Drivers:
     names = factors_of(found)
     tallies: dict[tuple[str, str], list[int]] = {}
-    for factor, value, group, n in counts(found, period, names):
-        tallies.setdefault((factor, str(value)), [0, 0, 0])[group + 1] += n
+    for name, value, *groups in counts(found, period, names):
+        tally = tallies.setdefault((name, value), [0, 0, 0])
+        for index, n in enumerate(groups):
+            tally[index] += n
     low, middle, high = tallies.pop(("", ""), [0, 0, 0])
     overall = score(found.metric, high, middle, low)
     labels = _labeller(tallies, locale)
     groups: list[Group] = []
-    for (factor, value), (g_low, g_middle, g_high) in tallies.items():
+    for (name, value), (g_low, g_middle, g_high) in tallies.items():
         mine = score(found.metric, g_high, g_middle, g_low)
         rest = score(found.metric, high - g_high, middle - g_middle, low - g_low)
         difference = (
             None if mine.value is None or overall.value is None else mine.value - overall.value
         )
         p_value = None if mine.small_sample or rest.n == 0 else _p_value(found.metric, mine, rest)
-        groups.append(Group(factor, value, labels(factor, value), mine, difference, p_value))
+        groups.append(Group(name, value, labels(name, value), mine, difference, p_value))
     tested = _holm([g for g in groups if g.p_value is not None])
     groups.sort(key=lambda g: (g.small, -abs(g.difference or 0.0), g.factor, g.label))
     return Drivers(found, period, overall, groups, tested)

@@ -13,6 +13,7 @@ from portal.core.csvfiles import errors_csv
 from portal.core.errors import ValidationFailed
 from portal.surveys.importer import ROLES, Mapping, import_survey_responses
 from portal.surveys.models import Metric
+from portal.surveys.rollups import roll_up
 from portal.surveys.scores import Score
 
 CLI_ACTOR = Actor.system("cli:import survey-responses")
@@ -109,5 +110,7 @@ def import_survey_responses_command(
     )
     echo_errors(report.errors, errors_out)
     write_errors(errors_out, report_csv)
+    if report.imported and report.programme_id is not None:
+        roll_up(report.programme_id)  # the past days' results read fast at once
     if report.result is not None:
         click.echo(f"{report.programme}: {_score_line(report.result)}.")

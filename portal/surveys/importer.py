@@ -35,6 +35,11 @@ Importing again adds nothing
     the second…), so two identical rows both import and a second import of the file matches
     both. Rows are inserted a batch at a time, skipping keys already stored.
 
+Rollups
+    Each batch that stores answers invalidates the programme's rollups from the local day of
+    its earliest new answer, in the batch's transaction (rollups.py: the results stay exact
+    while the import runs); the CLI rolls the programme up again at the end.
+
 The programme
     An existing programme keeps its metric, and a file imported into it must be of that metric.
     A new name creates a programme with trigger "imported", inactive (it sends nothing), when
@@ -69,7 +74,7 @@ from portal.core.imports import (
     import_csv,
 )
 from portal.core.search import is_cjk
-from portal.core.timeutil import utc_now
+from portal.core.timeutil import as_utc, utc_now
 from portal.customers.models import Customer
 from portal.surveys.models import (
     SCALES,
@@ -79,6 +84,7 @@ from portal.surveys.models import (
     Trigger,
     score_group,
 )
+from portal.surveys.rollups import invalidate
 from portal.surveys.scores import Score, score
 
 COMMENT_MAX = 2_000
@@ -384,8 +390,12 @@ class SurveyAnswerImporter(CsvImporter[AnswerRow]):
                 }
             )
         inserted = _insert_new(rows)
-        batch.count(IMPORTED, inserted)
-        batch.count(PRESENT, len(rows) - inserted)
+        if inserted:
+            # Past days may be rolled up already: their rollups are redone (rollups.py).
+            zone = firm_zone()
+            invalidate(programme_id, min(as_utc(at).astimezone(zone).date() for at in inserted))
+        batch.count(IMPORTED, len(inserted))
+        batch.count(PRESENT, len(rows) - len(inserted))
 
     def import_key(self, programme_id: int, number: int, item: AnswerRow) -> str:
         content = (item.answered_at.isoformat(), item.score, item.comment, item.customer_number)
@@ -465,18 +475,18 @@ def _customers(numbers: set[str]) -> dict[str, tuple[int, str, str]]:
     return {row.number: (row.id, row.segment, row.locale) for row in found}
 
 
-def _insert_new(rows: list[dict[str, Any]]) -> int:
-    """Insert the answers whose import key is not stored yet; how many were inserted."""
+def _insert_new(rows: list[dict[str, Any]]) -> list[datetime]:
+    """Insert the answers whose import key is not stored yet; when those inserted answered."""
     if not rows:
-        return 0
+        return []
     table = SurveyAnswer.__table__
     dialect_insert = pg_insert if dialect_name() == "postgresql" else sqlite_insert
     statement = (
         dialect_insert(table)
         .on_conflict_do_nothing(index_elements=["import_key"])
-        .returning(table.c.id)
+        .returning(table.c.answered_at)
     )
-    return len(db.session.execute(statement, rows).all())
+    return list(db.session.scalars(statement, rows).all())
 
 
 # ---------------------------------------------------------------- the use case

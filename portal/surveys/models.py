@@ -23,6 +23,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -154,6 +155,16 @@ class SurveyInvitation(db.Model):
         Index("ix_survey_invitations_programme_created", "programme_id", "created_at", "id"),
         Index("ix_survey_invitations_remind", "status", "remind_at"),
         Index("ix_survey_invitations_customer", "customer_id", "created_at"),
+        # The funnel's live part and the roll-up read invitations from this index alone.
+        Index(
+            "ix_survey_invitations_funnel",
+            "programme_id",
+            "created_at",
+            "status",
+            "answered_at",
+            "message_key",
+            "expires_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -198,6 +209,23 @@ class SurveyAnswer(db.Model):
         # The ticket page finds the answers about a ticket and the one a follow-up follows up.
         Index("ix_survey_answers_ticket", "ticket_id"),
         Index("ix_survey_answers_follow_up", "follow_up_ticket_id"),
+        # The results' live part reads (day, score) from this index alone; the closed loop
+        # reads the few answers with a follow-up from the next.
+        Index(
+            "ix_survey_answers_programme_scores",
+            "programme_id",
+            "answered_at",
+            "score",
+            "score_group",
+        ),
+        Index(
+            "ix_survey_answers_programme_follow_ups",
+            "programme_id",
+            "answered_at",
+            "follow_up_ticket_id",
+            sqlite_where=text("follow_up_ticket_id IS NOT NULL"),
+            postgresql_where=text("follow_up_ticket_id IS NOT NULL"),
+        ),
         CheckConstraint("score_group IN (-1, 0, 1)", name="score_group_known"),
     )
 

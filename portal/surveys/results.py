@@ -2,10 +2,13 @@
 with its margin, the distribution, the trend, the closed-loop rate, the comments and the export.
 
 Every figure is an aggregate computed by the database over the answers' own columns (the facts
-are copied onto each answer when it is recorded, models.py): the score, the distribution and the
-trend come from one GROUP BY (day, score) over the covering index on (programme, answered_at,
-score), so a period of 300,000 answers returns at most a few thousand small rows, which are
-summed here into weeks or months. Periods are whole days in the firm's zone.
+are copied onto each answer when it is recorded, models.py). The score, the distribution and
+the trend, and the invitation funnel, are read in one statement each: the daily rollups of the
+days the programme's mark covers (rollups.py) plus the live GROUP BY over what came after the
+mark (at most a few days of answers, the expiry window of invitations), so a period of 300,000
+answers returns at most a few thousand small rows, summed here into weeks or months. One
+statement reads the mark and both parts, so the figure is never stale nor counted twice even
+while a roll-up or an invalidation commits. Periods are whole days in the firm's zone.
 """
 
 import csv
@@ -20,14 +23,27 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, cast, func, literal, select, tuple_
-from sqlalchemy.types import Integer
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    tuple_,
+    union,
+    union_all,
+)
+from sqlalchemy.types import Date, Integer, String
 
 from portal.accounts.models import User
 from portal.core.csvfiles import csv_safe
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.extensions import among, db, dialect_name
 from portal.core.i18n import format_day, reader_language
+from portal.core.models import UTCDateTime
 from portal.core.requests import parse_id
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers.forms import CHANNEL_LABELS, SEGMENT_LABELS
@@ -42,6 +58,12 @@ from portal.surveys.models import (
     SurveyProgramme,
     Trigger,
     score_group,
+)
+from portal.surveys.rollup_models import (
+    SurveyRollupFactor,
+    SurveyRollupFunnel,
+    SurveyRollupMark,
+    SurveyRollupScore,
 )
 from portal.surveys.scores import Score, score
 from portal.tickets.models import TaxonomyNode, Ticket
@@ -84,6 +106,7 @@ EXPORT_BATCH = 5000
 WEEKLY_UP_TO_DAYS = 120  # longer periods are charted by month
 CUSTOM_MAX_DAYS = 3660
 MINUS = "\u2212"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the live part's start when nothing is rolled
 
 
 # ---------------------------------------------------------------- the programme and the period
@@ -241,27 +264,89 @@ class Results:
     chart: dict[str, Any] = field(default_factory=dict)
 
 
-def funnel(found: SurveyProgramme, period: Period) -> Funnel:
-    """The invitations made in the period, and how far they went: queued to be sent, the
-    outbox row sent (SurveyInvitation.message_key = Message.dedupe_key), answered."""
+def _mark_where(programme_id: int, zone: ZoneInfo | None) -> tuple[Any, ...]:
+    """The programme's mark, when it was made in the zone the period is counted in (any zone
+    for `None`)."""
+    if zone is None:
+        return (SurveyRollupMark.programme_id == programme_id,)
+    return (SurveyRollupMark.programme_id == programme_id, SurveyRollupMark.zone == str(zone))
+
+
+def rolled_through(programme_id: int, zone: ZoneInfo, column: Any) -> Any:
+    """The last rolled day (`column`: the mark's answers_through or invitations_through) as a
+    scalar subquery of the reading statement; NULL, so no rolled row, without a mark."""
+    return select(column).where(*_mark_where(programme_id, zone)).scalar_subquery()
+
+
+def live_from(programme_id: int, zone: ZoneInfo | None, column: Any) -> Any:
+    """The instant the live part starts (`column`: answers_until or invitations_until), in the
+    reading statement; the epoch without a mark, so the live part is then everything."""
+    mark = select(column).where(*_mark_where(programme_id, zone)).scalar_subquery()
+    return func.coalesce(mark, literal(EPOCH, UTCDateTime()))
+
+
+def live_in_period(column: Any, programme_id: int, period: Period, mark: Any) -> tuple[Any, ...]:
+    """`column` within the period and after the mark (`mark`: answers_until or
+    invitations_until) as ONE lower bound, the later of the two: given two, the planner may
+    range over the period and filter by the mark, reading the whole period from the table."""
+    start = literal(period.start or EPOCH, UTCDateTime())
+    after_mark = live_from(programme_id, period.zone, mark)
+    later = func.greatest if dialect_name() == "postgresql" else func.max
+    return (column >= later(start, after_mark), column < period.end)
+
+
+def rolled_days(column: Any, period: Period, through: Any) -> tuple[Any, ...]:
+    """The rollup rows' days within the period and the mark."""
+    conditions = [column <= period.last_day, column <= through]
+    if period.first_day is not None:
+        conditions.append(column >= period.first_day)
+    return tuple(conditions)
+
+
+def answers_mark(programme_id: int, zone: ZoneInfo) -> date | None:
+    """The programme's last rolled day of answers, read on its own (for the trend's origin
+    only: the figures read the mark within their own statement)."""
+    return db.session.scalar(
+        select(SurveyRollupMark.answers_through).where(*_mark_where(programme_id, zone))
+    )
+
+
+def funnel_select(*conditions: Any) -> Select[Any]:
+    """(status, delivered, answered, invitations) of the invitations matching `conditions`:
+    delivered when the outbox row was sent (SurveyInvitation.message_key = Message.dedupe_key)."""
     sent = Message.status == MessageStatus.SENT.value
-    rows = db.session.execute(
-        select(
-            SurveyInvitation.status,
-            case((sent, 1), else_=0).label("delivered"),
-            (SurveyInvitation.answered_at.is_not(None)).label("answered"),
-            func.count(),
-        )
+    delivered = case((sent, True), else_=False).label("delivered")
+    answered = SurveyInvitation.answered_at.is_not(None).label("answered")
+    return (
+        select(SurveyInvitation.status, delivered, answered, func.count())
         .select_from(SurveyInvitation)
         .outerjoin(Message, Message.dedupe_key == SurveyInvitation.message_key)
-        .where(
-            SurveyInvitation.programme_id == found.id,
-            in_period(SurveyInvitation.created_at, period),
-        )
-        .group_by(SurveyInvitation.status, "delivered", "answered")
-    ).all()
+        .where(*conditions)
+        .group_by(SurveyInvitation.status, delivered, answered)
+    )
+
+
+def funnel(found: SurveyProgramme, period: Period) -> Funnel:
+    """The invitations made in the period, and how far they went: queued to be sent, the
+    outbox row sent, answered. Rolled days plus the live invitations after the mark."""
+    rolled = SurveyRollupFunnel
+    through = rolled_through(found.id, period.zone, SurveyRollupMark.invitations_through)
+    rolled_rows = (
+        select(rolled.status, rolled.delivered, rolled.answered, func.sum(rolled.invitations))
+        .where(rolled.programme_id == found.id, *rolled_days(rolled.day, period, through))
+        .group_by(rolled.status, rolled.delivered, rolled.answered)
+    )
+    live_rows = funnel_select(
+        SurveyInvitation.programme_id == found.id,
+        *live_in_period(
+            SurveyInvitation.created_at, found.id, period, SurveyRollupMark.invitations_until
+        ),
+    )
     invited = not_sent = delivered = answered = 0
-    for status, was_delivered, was_answered, count in rows:
+    for status, was_delivered, was_answered, count in db.session.execute(
+        union_all(rolled_rows, live_rows)
+    ).all():
+        count = int(count)
         if status == InvitationStatus.NOT_SENT.value:
             not_sent += count
             continue
@@ -290,21 +375,35 @@ def first_answer_day(found: SurveyProgramme, zone: ZoneInfo) -> date | None:
 
 def results(found: SurveyProgramme, period: Period) -> Results:
     first_day = period.first_day or first_answer_day(found, period.zone) or period.last_day
-    origin = _midnight(first_day, period.zone)
-    day = _day_number(SurveyAnswer.answered_at, origin).label("day")
-    rows = db.session.execute(
-        select(day, SurveyAnswer.score, func.count())
-        .where(SurveyAnswer.programme_id == found.id, in_period(SurveyAnswer.answered_at, period))
+    # The live rows are counted in days from the first day after the mark: a few days, so the
+    # 24-hour steps of _day_number stay exact even across a change of daylight saving.
+    mark = answers_mark(found.id, period.zone)
+    live_first = max(first_day, mark + timedelta(days=1)) if mark else first_day
+    day = _day_number(SurveyAnswer.answered_at, _midnight(live_first, period.zone)).label("day")
+    rolled = SurveyRollupScore
+    through = rolled_through(found.id, period.zone, SurveyRollupMark.answers_through)
+    rolled_rows = select(
+        rolled.day, cast(null(), Integer).label("offset"), rolled.score, rolled.answers
+    ).where(rolled.programme_id == found.id, *rolled_days(rolled.day, period, through))
+    live_rows = (
+        select(cast(null(), Date), day, SurveyAnswer.score, func.count())
+        .where(
+            SurveyAnswer.programme_id == found.id,
+            *live_in_period(
+                SurveyAnswer.answered_at, found.id, period, SurveyRollupMark.answers_until
+            ),
+        )
         .group_by(day, SurveyAnswer.score)
-    ).all()
+    )
+    rows = db.session.execute(union_all(rolled_rows, live_rows)).all()
     low, high = SCALES[found.metric]
     points = dict.fromkeys(range(low, high + 1), 0)
     days = (period.last_day - first_day).days + 1
     trend_by = "week" if days <= WEEKLY_UP_TO_DAYS else "month"
     buckets: dict[date, list[int]] = {}
-    for day_number, point, count in rows:
+    for rolled_day, day_number, point, count in rows:
         points[point] = points.get(point, 0) + count
-        when = first_day + timedelta(days=max(0, int(day_number)))
+        when = rolled_day or live_first + timedelta(days=max(0, int(day_number)))
         start = when - timedelta(days=when.weekday()) if trend_by == "week" else when.replace(day=1)
         groups = buckets.setdefault(start, [0, 0, 0])
         groups[score_group(found.metric, point) + 1] += count
@@ -343,12 +442,19 @@ def _bucket_label(start: date, trend_by: str) -> str:
 
 
 def closed_loop(found: SurveyProgramme, period: Period) -> ClosedLoop:
-    """Follow-up tickets opened by the period's answers, and how many of them are closed."""
+    """Follow-up tickets opened by the period's answers, and how many of them are closed.
+
+    Never rolled up (a follow-up is closed any day): read live over the few answers with a
+    follow-up, by their partial index (the condition on follow_up_ticket_id selects it)."""
     opened, closed = db.session.execute(
         select(func.count(), func.coalesce(func.sum(case((Ticket.is_open, 0), else_=1)), 0))
         .select_from(SurveyAnswer)
         .join(Ticket, Ticket.id == SurveyAnswer.follow_up_ticket_id)
-        .where(SurveyAnswer.programme_id == found.id, in_period(SurveyAnswer.answered_at, period))
+        .where(
+            SurveyAnswer.programme_id == found.id,
+            SurveyAnswer.follow_up_ticket_id.is_not(None),
+            in_period(SurveyAnswer.answered_at, period),
+        )
     ).one()
     return ClosedLoop(int(opened or 0), int(closed or 0))
 
@@ -542,23 +648,38 @@ class FilterChoices:
     handlers: list[tuple[str, str]]
 
 
+def _named_values(found: SurveyProgramme, factor: str, column: Any, limit: int) -> list[str]:
+    """The distinct values of `column` the programme's answers name: those of the rolled days
+    (the rollup's value index) and those of the answers after the mark."""
+    rolled = SurveyRollupFactor
+    # Values do not depend on days: the rows and the mark of any zone cover the same answers.
+    # No answer is in the future; with that upper bound the planner ranges over the index
+    # instead of guessing that a third of the table is after the mark.
+    live = select(cast(column, String).label("value")).where(
+        SurveyAnswer.programme_id == found.id,
+        column.is_not(None),
+        SurveyAnswer.answered_at >= live_from(found.id, None, SurveyRollupMark.answers_until),
+        SurveyAnswer.answered_at < utc_now() + timedelta(days=1),
+    )
+    named = union(
+        select(rolled.value).where(rolled.programme_id == found.id, rolled.factor == factor),
+        live,
+    ).subquery()
+    return list(
+        db.session.scalars(select(named.c.value).order_by(named.c.value).limit(limit)).all()
+    )
+
+
 def filter_choices(found: SurveyProgramme, locale: str) -> FilterChoices:
     """The values the filters offer: segments and causes as labelled codes; products and
-    handlers among those the programme's answers name (distinct over an indexed column)."""
-    products = db.session.scalars(
-        select(SurveyAnswer.product)
-        .where(SurveyAnswer.programme_id == found.id, SurveyAnswer.product.is_not(None))
-        .distinct()
-        .order_by(SurveyAnswer.product)
-        .limit(200)
-    ).all()
-    handler_ids = db.session.scalars(
-        select(SurveyAnswer.handler_id)
-        .where(SurveyAnswer.programme_id == found.id, SurveyAnswer.handler_id.is_not(None))
-        .distinct()
-        .limit(500)
-    ).all()
-    names = user_names(set(handler_ids))
+    handlers among those the programme's answers name (rollups.py keeps them per day)."""
+    products = _named_values(found, "product", SurveyAnswer.product, 200)
+    handler_ids = {
+        int(value)
+        for value in _named_values(found, "handler", SurveyAnswer.handler_id, 500)
+        if value.isdigit()
+    }
+    names = user_names(handler_ids)
     causes = db.session.scalars(
         select(TaxonomyNode).where(TaxonomyNode.axis == "C").order_by(TaxonomyNode.position)
     )
