@@ -127,17 +127,19 @@ def test_the_charts_have_tables_with_the_same_numbers_and_load_only_here(client,
     assert "chart.umd.min.js" not in client.get("/customers").get_data(as_text=True)
 
 
-def test_the_closed_loop_rate_counts_closed_follow_ups(client, login_as):
+def test_the_closed_loop_rate_counts_resolved_follow_ups(client, login_as):
     login_as("lead")
     programme = make_programme()
-    first, second = make_ticket(), make_ticket()
-    _db.session.get(Ticket, first.id).is_open = False
+    first, second, third = make_ticket(), make_ticket(), make_ticket()
+    _db.session.get(Ticket, first.id).status = "resolved"
+    _db.session.get(Ticket, third.id).status = "withdrawn"  # not a loop closed
     _db.session.commit()
     add_answers(programme, {2: 1}, follow_up_ticket_id=first.id)
     add_answers(programme, {3: 1}, follow_up_ticket_id=second.id)
+    add_answers(programme, {4: 1}, follow_up_ticket_id=third.id)
     add_answers(programme, {10: 1})
     _response, html = page(client, programme)
-    assert "opened: 2; closed: 1; closed the loop: 50.0 %" in html
+    assert "opened: 3; closed: 1; closed the loop: 33.3 %" in html
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ resolution text, which is what was done, and `loop_status` counts the loops so c
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import current_app
 from flask_babel import force_locale
@@ -34,6 +34,7 @@ CHANNEL_CODE = "A0304"
 BUSINESS_CODE = "B99"
 CAUSE_CODE = "C99"
 # A follow-up counts as closed once its handler has said what was done (resolved) or closed it.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LOOP_CLOSED = (Status.RESOLVED.value, Status.CLOSED.value)
 
 
@@ -127,9 +128,11 @@ class LoopStatus:
         return self.closed / self.opened if self.opened else None
 
 
-def loop_status(programme_id: int, since: datetime, until: datetime) -> LoopStatus:
-    """Follow-ups opened by answers to `programme_id` given in [since, until), and how many of
-    them are resolved or closed now (the "closed the loop" rate)."""
+def loop_status(programme_id: int, since: datetime | None, until: datetime) -> LoopStatus:
+    """Follow-ups opened by answers to `programme_id` given in [since, until) (since None: from
+    the first), and how many of them are resolved or closed now (the "closed the loop" rate).
+    Never rolled up, as a follow-up is closed any day: it reads the partial index of the
+    answers that have a follow-up."""
     opened = func.count(SurveyAnswer.follow_up_ticket_id)
     closed = func.count(Ticket.id)
     row = db.session.execute(
@@ -141,7 +144,7 @@ def loop_status(programme_id: int, since: datetime, until: datetime) -> LoopStat
         )
         .where(
             SurveyAnswer.programme_id == programme_id,
-            SurveyAnswer.answered_at >= since,
+            SurveyAnswer.answered_at >= (since or EARLIEST),
             SurveyAnswer.answered_at < until,
             SurveyAnswer.follow_up_ticket_id.is_not(None),
         )

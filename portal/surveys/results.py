@@ -48,6 +48,7 @@ from portal.core.requests import parse_id
 from portal.core.timeutil import as_utc, utc_now
 from portal.customers.forms import CHANNEL_LABELS, SEGMENT_LABELS
 from portal.messaging.models import Message, MessageStatus
+from portal.surveys.follow_up import loop_status
 from portal.surveys.models import (
     SCALES,
     InvitationStatus,
@@ -66,7 +67,7 @@ from portal.surveys.rollup_models import (
     SurveyRollupScore,
 )
 from portal.surveys.scores import Score, score
-from portal.tickets.models import TaxonomyNode, Ticket
+from portal.tickets.models import TaxonomyNode
 
 PERIODS = ("30d", "90d", "quarter", "year", "all", "custom")
 PERIOD_LABELS = {
@@ -442,21 +443,9 @@ def _bucket_label(start: date, trend_by: str) -> str:
 
 
 def closed_loop(found: SurveyProgramme, period: Period) -> ClosedLoop:
-    """Follow-up tickets opened by the period's answers, and how many of them are closed.
-
-    Never rolled up (a follow-up is closed any day): read live over the few answers with a
-    follow-up, by their partial index (the condition on follow_up_ticket_id selects it)."""
-    opened, closed = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Ticket.is_open, 0), else_=1)), 0))
-        .select_from(SurveyAnswer)
-        .join(Ticket, Ticket.id == SurveyAnswer.follow_up_ticket_id)
-        .where(
-            SurveyAnswer.programme_id == found.id,
-            SurveyAnswer.follow_up_ticket_id.is_not(None),
-            in_period(SurveyAnswer.answered_at, period),
-        )
-    ).one()
-    return ClosedLoop(int(opened or 0), int(closed or 0))
+    """Follow-up tickets opened by the period's answers, and how many of them are closed."""
+    status = loop_status(found.id, period.start, period.end)
+    return ClosedLoop(status.opened, status.closed)
 
 
 def _chart_data(made: Results) -> dict[str, Any]:
