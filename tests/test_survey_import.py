@@ -270,3 +270,18 @@ def test_a_new_ces_programme_takes_the_seven_point_scale(db) -> None:
     assert (report.imported, report.skipped) == (2, 1)
     assert programme("Effort").metric == "ces"
     assert [a.score_group for a in answers("Effort")] == [1, -1]
+
+
+def test_the_imported_history_is_what_the_programmes_results_page_shows(
+    runner, client, login_as
+) -> None:
+    assert invoke(runner, LEGACY, "--programme", "Old NPS").exit_code == 0
+    created = programme("Old NPS")
+    login_as("lead")
+
+    page = client.get(f"/surveys/programmes/{created.id}/results").get_data(as_text=True)
+
+    expected = score("nps", 4, 1, 5)
+    assert f"−10.0 ± {expected.margin:.1f}" in page  # all answers: an imported programme's view
+    assert "invitations do not apply" in page.lower()
+    assert "small" in page.lower()
