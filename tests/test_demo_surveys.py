@@ -1,5 +1,6 @@
 """The small demo seed's surveys: programmes, invitations and answers whose drivers tell a story."""
 
+import re
 from collections import defaultdict
 from datetime import timedelta
 from statistics import mean
@@ -271,3 +272,34 @@ def test_seeding_the_surveys_again_is_refused(runner) -> None:
     assert result.exit_code == 1
     assert "surveys already holds data" in result.output
     assert db.session.scalar(select(func.count()).select_from(SurveyAnswer)) == before
+
+
+def test_each_invitation_has_its_email_sent_or_held_so_the_funnel_reads_delivered(
+    seeded, client, login_as
+) -> None:
+    from portal.messaging.models import Message
+
+    pairs = db.session.execute(
+        select(
+            SurveyInvitation.status, SurveyInvitation.reason, Message.status, Message.held_reason
+        ).join(Message, Message.dedupe_key == SurveyInvitation.message_key)
+    ).all()
+    assert len(pairs) == db.session.scalar(select(func.count()).select_from(SurveyInvitation))
+    for invitation_status, reason, message_status, held in pairs:
+        if invitation_status == "not_sent":
+            assert (message_status, held) == ("suppressed", reason)
+        else:
+            assert message_status == "sent"
+    sent = db.session.scalars(
+        select(Message).where(Message.kind == "survey", Message.status == "sent").limit(1)
+    ).one()
+    customer = db.session.get(Customer, sent.customer_id)
+    assert customer.name.split()[0] in sent.body_text or customer.name[1:] in sent.body_text
+    assert "/s/" in sent.body_text and sent.sent_at is not None
+    login_as("lead")
+    csat = programmes()[CSAT_NAME]
+    page = client.get(f"/surveys/programmes/{csat.id}/results?period=all").get_data(as_text=True)
+    cells = dict(re.findall(r'<td data-label="([^"]+)"[^>]*>([^<]*)</td>', page))
+    delivered, answered = int(cells["Delivered"]), int(cells["Answered"])
+    assert 0 < answered <= delivered <= int(cells["Invited"])
+    assert cells["Response rate"].endswith("%")

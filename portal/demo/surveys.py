@@ -41,6 +41,8 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from email.utils import make_msgid
+from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app
@@ -54,6 +56,8 @@ from portal.core.timeutil import as_utc
 from portal.customers.models import Customer, Interaction
 from portal.demo import survey_texts as texts
 from portal.demo.base import SeedContext
+from portal.messaging.compose import Composer
+from portal.messaging.models import Message, MessageStatus, Purpose
 from portal.surveys import follow_up
 from portal.surveys.importer import QUESTIONS
 from portal.surveys.models import (
@@ -68,6 +72,7 @@ from portal.surveys.models import (
     Trigger,
     score_group,
 )
+from portal.surveys.planner import INVITE_TEMPLATE, message_context
 from portal.surveys.rollups import roll_up
 from portal.surveys.tokens import token_for, token_hash
 from portal.tickets import clocks, deadlines
@@ -197,6 +202,8 @@ class Person:
     owner_id: int | None
     in_arrears: bool
     held: str | None  # why the contact policy holds every survey back, if it does
+    name: str = ""
+    email: str | None = None
 
 
 @dataclass
@@ -205,6 +212,7 @@ class Rows:
     answers: list[dict[str, Any]] = field(default_factory=list)
     tickets: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
     def insert(self) -> dict[str, int]:
         """Follow-up tickets first (answers name them), then invitations and answers; one
@@ -214,6 +222,7 @@ class Rows:
             (TicketEvent.__table__, self.events),
             (SurveyInvitation.__table__, self.invitations),
             (SurveyAnswer.__table__, self.answers),
+            (Message.__table__, self.messages),
         ):
             _insert_rows(table, rows)
         db.session.commit()
@@ -222,6 +231,7 @@ class Rows:
             "ticket events": len(self.events),
             "invitations": len(self.invitations),
             "survey answers": len(self.answers),
+            "survey emails": len(self.messages),
         }
 
 
@@ -272,6 +282,8 @@ def _insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:
 class _Generator:
     def __init__(self, ctx: SeedContext) -> None:
         self.ctx, self.rng, self.now = ctx, ctx.rng, ctx.now
+        self.composer = Composer()  # the invitation emails' text, as delivery renders it
+        self.mail_domain = current_app.config.get("MAIL_DOMAIN") or "portal.invalid"
         self.volume = VOLUMES[ctx.scale]
         self.since = self.now - timedelta(days=self.volume.history_days)
         self.loop_since = self.now - timedelta(days=self.volume.loop_days)
@@ -298,6 +310,7 @@ class _Generator:
         for row in db.session.execute(
             select(
                 Customer.id,
+                Customer.name,
                 Customer.locale,
                 Customer.segment,
                 Customer.owner_id,
@@ -321,7 +334,15 @@ class _Generator:
                 held = "no consent for survey messages"
             lang = "zh" if row.locale.startswith("zh") else "en"
             people[row.id] = Person(
-                row.id, lang, row.locale, row.segment, row.owner_id, row.in_arrears, held
+                row.id,
+                lang,
+                row.locale,
+                row.segment,
+                row.owner_id,
+                row.in_arrears,
+                held,
+                row.name,
+                row.email,
             )
         return people
 
@@ -428,7 +449,7 @@ class _Generator:
                 "token_hash": token_hash(token_for(nonce)),
                 "status": status,
                 "reason": reason,
-                "message_key": None,
+                "message_key": f"survey:{key}",
                 "created_at": event_at,
                 "send_at": send_at,
                 "expires_at": expires_at,
@@ -437,10 +458,61 @@ class _Generator:
                 "answered_at": answered_at,
             }
         )
+        rows.messages.append(
+            self.email(programme, person, f"survey:{key}", nonce, send_at, about, reason)
+        )
         if answered_at is not None:
             self.answer(
                 rows, programme, person, invitation_id, answered_at, mood, facts, about, topic
             )
+
+    def email(
+        self,
+        programme: SurveyProgramme,
+        person: Person,
+        key: str,
+        nonce: str,
+        send_at: datetime,
+        about: dict[str, Any] | None,
+        held: str | None,
+    ) -> dict[str, Any]:
+        """The invitation's outbox row, as the plan job and delivery leave it: held back with
+        the policy's reason, or sent at `send_at` with the text it was sent with."""
+        question = programme.question_zh if person.lang == "zh" else programme.question_en
+        row: dict[str, Any] = {
+            "dedupe_key": key,
+            "purpose": Purpose.SURVEY.value,
+            "kind": "survey",
+            "transactional": False,
+            "customer_id": person.id,
+            "to_address": person.email,
+            "locale": person.locale,
+            "template_key": INVITE_TEMPLATE,
+            "context": message_context(
+                programme.metric, question, nonce, about["reference"] if about else ""
+            ),
+            "subject": "",
+            "body_text": "",
+            "body_html": "",
+            "headers": {},
+            "message_id": make_msgid(domain=self.mail_domain),
+            "status": MessageStatus.SUPPRESSED.value if held else MessageStatus.SENT.value,
+            "held_reason": held,
+            "attempts": 0 if held else 1,
+            "next_attempt_at": None if held else send_at,
+            "created_at": send_at,
+            "sent_at": None if held else send_at,
+            "source_id": f"survey:{programme.id}",
+        }
+        if not held:
+            sent = self.composer.compose(SimpleNamespace(**row), person.name)
+            row.update(
+                subject=sent.subject,
+                body_text=sent.body_text,
+                body_html=sent.body_html,
+                headers=sent.headers,
+            )
+        return row
 
     def answer(
         self,
@@ -941,7 +1013,9 @@ def _finish(generator: _Generator) -> None:
         else:
             db.session.add(ReferenceCounter(prefix=prefix, year=year, last=last))
     db.session.commit()
-    tables = [m.__tablename__ for m in (SurveyInvitation, SurveyAnswer, Ticket, TicketEvent)]
+    tables = [
+        m.__tablename__ for m in (SurveyInvitation, SurveyAnswer, Ticket, TicketEvent, Message)
+    ]
     if dialect_name() == "postgresql":
         for table in tables:
             db.session.execute(

@@ -364,15 +364,13 @@ def _copy_new(rows: list[dict[str, Any]]) -> set[str]:
     return inserted
 
 
-def message_context(
-    programme: ActiveProgramme, nonce: str, locale: str, subject_label: str
-) -> dict[str, Any]:
+def message_context(metric: str, question: str, nonce: str, subject_label: str) -> dict[str, Any]:
     """An invitation email's stored values: the nonce and scale, never the token or link
     (tokens.survey_values makes those when the email is rendered)."""
     return {
         "survey_nonce": nonce,
-        "survey_scale": list(SCALES[programme.metric]),
-        "question": programme.question(locale),
+        "survey_scale": list(SCALES[metric]),
+        "question": question,
         "subject_label": subject_label,
     }
 
@@ -417,7 +415,10 @@ def invite(
             template_key=INVITE_TEMPLATE,
             send_at=values["send_at"],
             context=message_context(
-                programme, values["nonce"], values["locale"], values["subject_label"]
+                programme.metric,
+                programme.question(values["locale"]),
+                values["nonce"],
+                values["subject_label"],
             ),
             source_id=f"survey:{programme.id}",
         )
@@ -492,7 +493,12 @@ def _remind(programmes: dict[int, ActiveProgramme], now: datetime, summary: Plan
                     kind="survey_reminder",
                     template_key=REMINDER_TEMPLATE,
                     send_at=now,
-                    context=message_context(programmes[programme_id], nonce, locale, label),
+                    context=message_context(
+                        programmes[programme_id].metric,
+                        programmes[programme_id].question(locale),
+                        nonce,
+                        label,
+                    ),
                     source_id=f"survey:{programme_id}",
                 )
                 for invitation_id, programme_id, customer_id, nonce, locale, label in rows
