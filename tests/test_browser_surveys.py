@@ -103,6 +103,11 @@ def test_a_customer_answers_from_the_emailed_link(
         expect(page.locator("html")).to_have_attribute("lang", locale.replace("_", "-"))
         _fits(page)
         _axe(page, f"the answer page ({size}, {locale})")
+        # Each score is a box a thumb can hit: 40 px at least, also where six share a row.
+        boxes = page.locator("label.score-option span").evaluate_all(
+            "spans => spans.map(s => [s.offsetWidth, s.offsetHeight])"
+        )
+        assert len(boxes) == 11 and all(w >= 40 and h >= 40 for w, h in boxes), boxes
 
         page.locator("label.score-option", has_text="3").first.click()
         expect(page.locator("#score-3")).to_be_checked()
