@@ -10,6 +10,7 @@ resolution text, which is what was done, and `loop_status` counts the loops so c
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from flask import current_app
 from flask_babel import force_locale
@@ -21,7 +22,7 @@ from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.transaction import use_case
 from portal.customers.models import Customer
-from portal.surveys.models import Route, ScoreGroup, SurveyAnswer, SurveyProgramme
+from portal.surveys.models import Route, ScoreGroup, SurveyAnswer
 from portal.tickets import services
 from portal.tickets.events import add_event
 from portal.tickets.models import Axis, Kind, Status, Ticket
@@ -37,11 +38,20 @@ CAUSE_CODE = "C99"
 LOOP_CLOSED = (Status.RESOLVED.value, Status.CLOSED.value)
 
 
+class Routed(Protocol):
+    """What a follow-up reads of its programme (a `SurveyProgramme` or the answer page's own
+    selection of its columns)."""
+
+    name: str
+    metric: str
+    route: str
+
+
 def needs_follow_up(answer: SurveyAnswer) -> bool:
     return answer.score_group == ScoreGroup.LOW and answer.follow_up_ticket_id is None
 
 
-def _assignee(programme: SurveyProgramme, customer: Customer | None) -> int | None:
+def _assignee(programme: Routed, customer: Customer | None) -> int | None:
     """The customer's RM when the programme routes to RMs and the RM can work; else nobody
     (the complaint queue)."""
     if programme.route != Route.RM.value or customer is None or customer.owner_id is None:
@@ -50,7 +60,7 @@ def _assignee(programme: SurveyProgramme, customer: Customer | None) -> int | No
     return rm.id if rm is not None and rm.active else None
 
 
-def _subject(programme: SurveyProgramme, answer: SurveyAnswer, about: Ticket | None) -> str:
+def _subject(programme: Routed, answer: SurveyAnswer, about: Ticket | None) -> str:
     subject = _(
         "Survey follow-up: %(metric)s %(score)d — %(programme)s",
         metric=programme.metric.upper(),
@@ -63,7 +73,7 @@ def _subject(programme: SurveyProgramme, answer: SurveyAnswer, about: Ticket | N
 
 
 @use_case
-def open_follow_up(actor: Actor, answer: SurveyAnswer, programme: SurveyProgramme) -> Ticket:
+def open_follow_up(actor: Actor, answer: SurveyAnswer, programme: Routed) -> Ticket:
     """The follow-up ticket of an unhappy `answer`, linked both ways; nested in the answer's
     use case, so the answer and its ticket are saved together or not at all. Staff read it in
     the deployment's language, whatever language the customer answered in."""
