@@ -211,6 +211,65 @@ def start_gunicorn(url: str, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("gunicorn did not answer /healthz within 60 s")
 
 
+# ---------------------------------------------------------------- where the CPU goes
+
+
+@dataclass
+class Cpu:
+    """CPU seconds used so far by the gunicorn processes, the database server's backends for
+    the bench database and this process (the load generator); Linux /proc only."""
+
+    gunicorn: float
+    database: float
+    client: float
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(
+            self.gunicorn - other.gunicorn,
+            self.database - other.database,
+            self.client - other.client,
+        )
+
+    @property
+    def total(self) -> float:
+        return self.gunicorn + self.database + self.client
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of process `pid`, 0 when it is gone."""
+    try:
+        after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def cpu_now(server: subprocess.Popen[bytes], backends: sa.Engine) -> Cpu:
+    with backends.connect() as connection:
+        pids = connection.execute(
+            sa.text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        database = sum(_cpu_seconds(pid) for pid in pids)
+    gunicorn = sum(_cpu_seconds(pid) for pid in [server.pid, *_children(server.pid)])
+    return Cpu(gunicorn, database, time.process_time())
+
+
 # ---------------------------------------------------------------- the load generator
 
 
@@ -263,6 +322,7 @@ class Run:
     seconds: float
     answers: int
     errors: list[str] = field(default_factory=list)
+    cpu: Cpu | None = None
     duplicates_refused: int = 0
     detractors: int = 0
 
@@ -340,6 +400,15 @@ async def floor(port: int, requests: int, concurrency: int) -> tuple[float, int]
 # ---------------------------------------------------------------- main
 
 
+def _per_answer(run: Run) -> str:
+    if run.cpu is None or not run.answers:
+        return "-"
+    gunicorn, database, client = (
+        1000 * part / run.answers for part in (run.cpu.gunicorn, run.cpu.database, run.cpu.client)
+    )
+    return f"{gunicorn:.1f} + {database:.1f} + {client:.1f} = {gunicorn + database + client:.1f} ms"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL, help="PostgreSQL; dropped first")
@@ -358,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     tokens = build(url, total)
     port = free_port()
     server = start_gunicorn(url, port)
+    backends = sa.create_engine(url, poolclass=sa.pool.NullPool)
     runs: list[Run] = []
     floors: list[tuple[float, int]] = []
     try:
@@ -365,18 +435,21 @@ def main(argv: list[str] | None = None) -> int:
         for number in range(args.runs):
             chunk = tokens[warmup + number * args.answers : warmup + (number + 1) * args.answers]
             floors.append(asyncio.run(floor(port, 2 * args.answers, args.concurrency)))
+            before = cpu_now(server, backends)
             run = asyncio.run(drive(port, chunk, args.concurrency, seed=number + 1))
+            run.cpu = cpu_now(server, backends) - before
             runs.append(run)
             print(
                 f"run {number + 1}: {run.per_second:.0f} answers/s ({run.answers} in "
                 f"{run.seconds:.1f} s), {len(run.errors)} errors, "
                 f"{run.duplicates_refused} second posts refused; floor "
-                f"{floors[-1][0]:.0f} GET /healthz/s",
+                f"{floors[-1][0]:.0f} GET /healthz/s; CPU per answer {_per_answer(run)}",
                 flush=True,
             )
     finally:
         server.terminate()
         server.wait(timeout=30)
+        backends.dispose()
     counts = tally(url)
     median = statistics.median(r.per_second for r in runs)
     floor_median = statistics.median(f[0] for f in floors)
@@ -385,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = (floor_median / 2) / median
     sent_twice = sum(r.duplicates_refused for r in runs)
     sent = warmup + sum(r.answers for r in runs)
+    cpu_ms = statistics.median(1000 * r.cpu.total / r.answers for r in runs if r.cpu)
     lines = [
         "# Survey answers through the answer page (gunicorn, PostgreSQL)\n",
         f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {WORKERS} gunicorn sync workers, "
@@ -392,16 +466,18 @@ def main(argv: list[str] | None = None) -> int:
         f"- portal code: {code_version()}",
         "",
         "| run | answers | seconds | answers/s | errors | second posts refused "
-        "| floor GET /healthz/s |",
-        "|---|---|---|---|---|---|---|",
+        "| floor GET /healthz/s | CPU ms per answer: gunicorn + PostgreSQL + client |",
+        "|---|---|---|---|---|---|---|---|",
         *(
             f"| {n} | {r.answers} | {r.seconds:.1f} | {r.per_second:.0f} | {len(r.errors)} | "
-            f"{r.duplicates_refused} | {f[0]:.0f} |"
+            f"{r.duplicates_refused} | {f[0]:.0f} | {_per_answer(r)} |"
             for n, (r, f) in enumerate(zip(runs, floors, strict=True), 1)
         ),
         "",
         f"- **median: {median:.0f} answers/s** (target ≥ {TARGET_PER_SECOND:.0f}), errors {errors}",
         f"- floor: {floor_median:.0f} GET /healthz/s; ratio (floor/2 ÷ answers/s) {ratio:.2f}",
+        f"- CPU per answer (median): {cpu_ms:.1f} ms, so {os.cpu_count()} CPUs given to this "
+        f"alone would carry at most {1000 * (os.cpu_count() or 1) / cpu_ms:.0f} answers/s",
         f"- in the database: {counts['answers']} answers for {sent} sent, "
         f"**{counts['twice']} invitations answered twice**, {sent_twice} second posts refused, "
         f"{counts['unhappy']} detractors, {counts['follow_ups']} follow-up tickets",
