@@ -209,12 +209,6 @@ def find_invitation(token: str) -> SurveyInvitation | None:
     )
 
 
-def answer_of(invitation_id: int) -> SurveyAnswer | None:
-    return db.session.scalar(
-        select(SurveyAnswer).where(SurveyAnswer.invitation_id == invitation_id)
-    )
-
-
 # The answer page's statements are built once: building a select costs more than running it
 # from SQLAlchemy's compiled cache, and the token's hash is their one parameter. They select
 # table columns, not entities: psycopg describes every result column on every fetch and the
