@@ -166,12 +166,13 @@ def tally(url: str) -> dict[str, int]:
 # ---------------------------------------------------------------- gunicorn
 
 
-def start_gunicorn(url: str, port: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(url: str, port: int, worker_class: str, threads: int) -> subprocess.Popen[bytes]:
     env = {
         key: value for key, value in os.environ.items() if not key.startswith(("FLASK_", "PORTAL_"))
     }
     env.update(
         {
+            "PORTAL_ENV": "production",
             "DATABASE_URL": url,
             "SECRET_KEY": SECRET,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
@@ -188,6 +189,10 @@ def start_gunicorn(url: str, port: int) -> subprocess.Popen[bytes]:
             "gunicorn",
             "--workers",
             str(WORKERS),
+            "--worker-class",
+            worker_class,
+            "--threads",
+            str(threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -211,6 +216,65 @@ def start_gunicorn(url: str, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("gunicorn did not answer /healthz within 60 s")
 
 
+# ---------------------------------------------------------------- where the CPU goes
+
+
+@dataclass
+class Cpu:
+    """CPU seconds used so far by the gunicorn processes, the database server's backends for
+    the bench database and this process (the load generator); Linux /proc only."""
+
+    gunicorn: float
+    database: float
+    client: float
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(
+            self.gunicorn - other.gunicorn,
+            self.database - other.database,
+            self.client - other.client,
+        )
+
+    @property
+    def total(self) -> float:
+        return self.gunicorn + self.database + self.client
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of process `pid`, 0 when it is gone."""
+    try:
+        after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def cpu_now(server: subprocess.Popen[bytes], backends: sa.Engine) -> Cpu:
+    with backends.connect() as connection:
+        pids = connection.execute(
+            sa.text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        database = sum(_cpu_seconds(pid) for pid in pids)
+    gunicorn = sum(_cpu_seconds(pid) for pid in [server.pid, *_children(server.pid)])
+    return Cpu(gunicorn, database, time.process_time())
+
+
 # ---------------------------------------------------------------- the load generator
 
 
@@ -221,18 +285,23 @@ class Response:
     body: bytes
 
 
-async def request(
-    port: int, method: str, path: str, body: bytes = b"", cookies: dict[str, str] | None = None
-) -> Response:
-    """One HTTP/1.1 request on a connection of its own (gunicorn's sync workers close each)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        lines = [
-            f"{method} {path} HTTP/1.1",
-            f"Host: 127.0.0.1:{port}",
-            "Connection: close",
-            "Accept-Language: en",
-        ]
+class Connection:
+    """One client connection, kept open between requests while the server keeps it (HTTP/1.1
+    keep-alive; gunicorn's sync workers close each, gthread workers keep it)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.opened = 0
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", cookies: dict[str, str] | None = None
+    ) -> Response:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection("127.0.0.1", self.port)
+            self.opened += 1
+        reader, writer = self.streams
+        lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}", "Accept-Language: en"]
         if cookies:
             lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in cookies.items()))
         if method == "POST":
@@ -240,22 +309,38 @@ async def request(
                 "Content-Type: application/x-www-form-urlencoded",
                 f"Content-Length: {len(body)}",
             ]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        await writer.drain()
-        raw = await reader.read(-1)
-    finally:
-        writer.close()
-    head, _, content = raw.partition(b"\r\n\r\n")
-    header_lines = head.decode("latin-1").split("\r\n")
-    status = int(header_lines[0].split()[1])
-    jar = {}
-    for line in header_lines[1:]:
-        name, _, value = line.partition(":")
-        if name.lower() == "set-cookie":
-            pair = value.strip().split(";", 1)[0]
-            key, _, cookie = pair.partition("=")
-            jar[key] = cookie
-    return Response(status, jar, content)
+        try:
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+            header_lines = head[:-4].decode("latin-1").split("\r\n")
+            status = int(header_lines[0].split()[1])
+            jar, length, closing = {}, None, False
+            for line in header_lines[1:]:
+                name, _, value = line.partition(":")
+                name = name.lower()
+                if name == "set-cookie":
+                    key, _, cookie = value.strip().split(";", 1)[0].partition("=")
+                    jar[key] = cookie
+                elif name == "content-length":
+                    length = int(value)
+                elif name == "connection":
+                    closing = value.strip().lower() == "close"
+            content = await (reader.read(-1) if length is None else reader.readexactly(length))
+        except BaseException:
+            self.close()
+            raise
+        if closing or length is None:
+            self.close()
+        return Response(status, jar, content)
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+# What a request that went wrong raises: the connection failed or the answer was not HTTP.
+_FAILURES = (OSError, ValueError, IndexError, asyncio.IncompleteReadError)
 
 
 @dataclass
@@ -263,6 +348,8 @@ class Run:
     seconds: float
     answers: int
     errors: list[str] = field(default_factory=list)
+    cpu: Cpu | None = None
+    connections: int = 0  # opened by the client: one per request unless kept alive
     duplicates_refused: int = 0
     detractors: int = 0
 
@@ -271,8 +358,8 @@ class Run:
         return self.answers / self.seconds
 
 
-async def answer_one(port: int, token: str, score: int, twice: bool, run: Run) -> None:
-    page = await request(port, "GET", f"/s/{token}")
+async def answer_one(connection: Connection, token: str, score: int, twice: bool, run: Run) -> None:
+    page = await connection.request("GET", f"/s/{token}")
     found = _CSRF.search(page.body)
     if page.status != 200 or not found:
         run.errors.append(f"GET {page.status}")
@@ -283,13 +370,13 @@ async def answer_one(port: int, token: str, score: int, twice: bool, run: Run) -
         "comment": "Nobody called me back" if score <= 6 else "Quick and clear",
     }
     body = urlencode(form).encode()
-    sent = await request(port, "POST", f"/s/{token}", body, page.cookies)
+    sent = await connection.request("POST", f"/s/{token}", body, page.cookies)
     if sent.status != 200 or b'id="thanks"' not in sent.body:
         run.errors.append(f"POST {sent.status}")
         return
     run.answers += 1
     if twice:
-        again = await request(port, "POST", f"/s/{token}", body, page.cookies)
+        again = await connection.request("POST", f"/s/{token}", body, page.cookies)
         if again.status == 409 and b'id="answered"' in again.body:
             run.duplicates_refused += 1
         else:
@@ -306,17 +393,20 @@ async def drive(port: int, tokens: list[str], concurrency: int, seed: int) -> Ru
         score = rng.randint(0, 6) if detractor else rng.randint(7, 10)
         jobs.put_nowait((token, score, rng.random() < DUPLICATE_SHARE))
 
-    async def worker() -> None:
+    async def worker(connection: Connection) -> None:
         while not jobs.empty():
             token, score, twice = jobs.get_nowait()
             try:
-                await answer_one(port, token, score, twice, run)
-            except (OSError, ValueError, IndexError) as error:
+                await answer_one(connection, token, score, twice, run)
+            except _FAILURES as error:
                 run.errors.append(f"{type(error).__name__}: {error}")
+        connection.close()
 
+    connections = [Connection(port) for _ in range(concurrency)]
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(connection) for connection in connections))
     run.seconds = time.perf_counter() - started
+    run.connections = sum(connection.opened for connection in connections)
     return run
 
 
@@ -325,19 +415,37 @@ async def floor(port: int, requests: int, concurrency: int) -> tuple[float, int]
     remaining = list(range(requests))
     errors = 0
 
-    async def worker() -> None:
+    async def worker(connection: Connection) -> None:
         nonlocal errors
         while remaining:
             remaining.pop()
-            if (await request(port, "GET", "/healthz")).status != 200:
-                errors += 1
+            try:
+                ok = (await connection.request("GET", "/healthz")).status == 200
+            except _FAILURES:
+                ok = False
+            errors += not ok
+        connection.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(Connection(port)) for _ in range(concurrency)))
     return requests / (time.perf_counter() - started), errors
 
 
 # ---------------------------------------------------------------- main
+
+
+def _per_answer(run: Run) -> str:
+    return _cpu_each(run.cpu, run.answers)
+
+
+def _cpu_each(cpu: Cpu | None, count: int) -> str:
+    """`cpu` per one of `count` (an answer, a request) in ms, by process."""
+    if cpu is None or not count:
+        return "-"
+    gunicorn, database, client = (
+        1000 * part / count for part in (cpu.gunicorn, cpu.database, cpu.client)
+    )
+    return f"{gunicorn:.1f} + {database:.1f} + {client:.1f} = {gunicorn + database + client:.1f} ms"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answers", type=int, default=3000, help="answers per run")
     parser.add_argument("--runs", type=int, default=3, help="timed runs (median reported)")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn's: sync or gthread")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--out", type=Path, default=RESULTS / "surveys-answers.md")
     args = parser.parse_args(argv)
     url = psycopg_url(args.database_url)
@@ -357,51 +467,68 @@ def main(argv: list[str] | None = None) -> int:
     print(f"building {make_url(url).database}: {total} invitations …", flush=True)
     tokens = build(url, total)
     port = free_port()
-    server = start_gunicorn(url, port)
+    server = start_gunicorn(url, port, args.worker_class, args.threads)
+    backends = sa.create_engine(url, poolclass=sa.pool.NullPool)
     runs: list[Run] = []
     floors: list[tuple[float, int]] = []
+    floor_cpus: list[Cpu] = []
     try:
         asyncio.run(drive(port, tokens[:warmup], args.concurrency, seed=0))
         for number in range(args.runs):
             chunk = tokens[warmup + number * args.answers : warmup + (number + 1) * args.answers]
+            before = cpu_now(server, backends)
             floors.append(asyncio.run(floor(port, 2 * args.answers, args.concurrency)))
+            floor_cpus.append(cpu_now(server, backends) - before)
+            before = cpu_now(server, backends)
             run = asyncio.run(drive(port, chunk, args.concurrency, seed=number + 1))
+            run.cpu = cpu_now(server, backends) - before
             runs.append(run)
             print(
                 f"run {number + 1}: {run.per_second:.0f} answers/s ({run.answers} in "
                 f"{run.seconds:.1f} s), {len(run.errors)} errors, "
                 f"{run.duplicates_refused} second posts refused; floor "
-                f"{floors[-1][0]:.0f} GET /healthz/s",
+                f"{floors[-1][0]:.0f} GET /healthz/s "
+                f"({_cpu_each(floor_cpus[-1], 2 * args.answers)} each); "
+                f"CPU per answer {_per_answer(run)}; "
+                f"{run.connections} connections",
                 flush=True,
             )
     finally:
         server.terminate()
         server.wait(timeout=30)
+        backends.dispose()
     counts = tally(url)
     median = statistics.median(r.per_second for r in runs)
     floor_median = statistics.median(f[0] for f in floors)
+    floor_cpu_ms = statistics.median(1000 * c.total / (2 * args.answers) for c in floor_cpus)
     errors = sum(len(r.errors) for r in runs)
     # The floor is requests/s; an answer is two requests (the page, then the POST).
     ratio = (floor_median / 2) / median
     sent_twice = sum(r.duplicates_refused for r in runs)
     sent = warmup + sum(r.answers for r in runs)
+    cpu_ms = statistics.median(1000 * r.cpu.total / r.answers for r in runs if r.cpu)
     lines = [
         "# Survey answers through the answer page (gunicorn, PostgreSQL)\n",
-        f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {WORKERS} gunicorn sync workers, "
+        f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {WORKERS} gunicorn {args.worker_class} "
+        f"workers ({args.threads} thread(s) each), "
         f"{args.concurrency} requests in flight, {os.cpu_count()} CPUs",
         f"- portal code: {code_version()}",
         "",
         "| run | answers | seconds | answers/s | errors | second posts refused "
-        "| floor GET /healthz/s |",
-        "|---|---|---|---|---|---|---|",
+        "| floor GET /healthz/s | CPU ms per answer: gunicorn + PostgreSQL + client |",
+        "|---|---|---|---|---|---|---|---|",
         *(
             f"| {n} | {r.answers} | {r.seconds:.1f} | {r.per_second:.0f} | {len(r.errors)} | "
-            f"{r.duplicates_refused} | {f[0]:.0f} |"
+            f"{r.duplicates_refused} | {f[0]:.0f} | {_per_answer(r)} |"
             for n, (r, f) in enumerate(zip(runs, floors, strict=True), 1)
         ),
         "",
         f"- **median: {median:.0f} answers/s** (target ≥ {TARGET_PER_SECOND:.0f}), errors {errors}",
-        f"- floor: {floor_median:.0f} GET /healthz/s; ratio (floor/2 ÷ answers/s) {ratio:.2f}",
+        f"- floor: {floor_median:.0f} GET /healthz/s; ratio (floor/2 ÷ answers/s) {ratio:.2f}; "
+        f"a GET /healthz costs {floor_cpu_ms:.2f} ms of CPU, an answer "
+        f"{cpu_ms / floor_cpu_ms:.1f} times that",
+        f"- CPU per answer (median): {cpu_ms:.1f} ms, so {os.cpu_count()} CPUs given to this "
+        f"alone would carry at most {1000 * (os.cpu_count() or 1) / cpu_ms:.0f} answers/s",
         f"- in the database: {counts['answers']} answers for {sent} sent, "
         f"**{counts['twice']} invitations answered twice**, {sent_twice} second posts refused, "
         f"{counts['unhappy']} detractors, {counts['follow_ups']} follow-up tickets",

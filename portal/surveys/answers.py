@@ -16,23 +16,26 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Engine, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.audit import Actor, record_event
 from portal.core.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from portal.core.extensions import db
+from portal.core.extensions import db, dialect_name
 from portal.core.timeutil import as_utc, utc_now
 from portal.core.transaction import use_case
 from portal.customers.models import Customer
 from portal.customers.pii import first_name
-from portal.surveys.facts import facts_for
+from portal.surveys.facts import fact_columns, facts_in, join_facts
 from portal.surveys.follow_up import needs_follow_up, open_follow_up
 from portal.surveys.models import (
+    SCALES,
     InvitationStatus,
+    ScoreGroup,
     SurveyAnswer,
     SurveyInvitation,
     SurveyProgramme,
@@ -97,7 +100,52 @@ class PageView:
         return range(low, high + 1)
 
 
-def texts_in(programme: SurveyProgramme, locale: str) -> dict[str, Any]:
+class ProgrammeTexts(Protocol):
+    """What the answer page reads of a programme: a `SurveyProgramme`, or the `Programme` the
+    page's own queries select."""
+
+    metric: str
+    question_en: str
+    question_zh: str
+    comment_prompt_en: str
+    comment_prompt_zh: str
+    choices: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Programme:
+    """The columns of a programme the answer page and the recording of an answer read, selected
+    alongside the invitation rather than loaded as an entity (one query, fewer columns)."""
+
+    id: int
+    name: str
+    metric: str
+    route: str
+    question_en: str
+    question_zh: str
+    comment_prompt_en: str
+    comment_prompt_zh: str
+    choices: list[dict[str, Any]]
+
+    @property
+    def scale(self) -> tuple[int, int]:
+        return SCALES[self.metric]
+
+
+_PROGRAMME_FIELDS = tuple(Programme.__dataclass_fields__)
+
+
+def _programme_columns() -> list[Any]:
+    table = SurveyProgramme.__table__
+    return [table.c[name].label(f"programme_{name}") for name in _PROGRAMME_FIELDS]
+
+
+def _programme_of(row: Any) -> Programme:
+    columns = row._mapping
+    return Programme(*(columns[f"programme_{name}"] for name in _PROGRAMME_FIELDS))
+
+
+def texts_in(programme: ProgrammeTexts, locale: str) -> dict[str, Any]:
     """The programme's question, comment prompt and choice questions in `locale`."""
     chinese = locale == "zh_Hans"
 
@@ -122,11 +170,11 @@ def texts_in(programme: SurveyProgramme, locale: str) -> dict[str, Any]:
     }
 
 
-def view_of(programme: SurveyProgramme, locale: str, **shown: Any) -> PageView:
+def view_of(programme: ProgrammeTexts, locale: str, **shown: Any) -> PageView:
     return PageView(
         locale=locale,
         metric=programme.metric,
-        scale=programme.scale,
+        scale=SCALES[programme.metric],
         **texts_in(programme, locale),
         **shown,
     )
@@ -136,7 +184,12 @@ def device_hash(device: str | None) -> str | None:
     return hashlib.sha256(device.encode()).hexdigest() if device else None
 
 
-def may_change(answer: SurveyAnswer, device: str | None, now: datetime) -> bool:
+class GivenAnswer(Protocol):
+    device_hash: str | None
+    answered_at: datetime
+
+
+def may_change(answer: GivenAnswer, device: str | None, now: datetime) -> bool:
     """Whether the browser holding `device` gave `answer` less than an hour ago."""
     mine = device_hash(device)
     return bool(
@@ -156,23 +209,104 @@ def find_invitation(token: str) -> SurveyInvitation | None:
     )
 
 
-def _locked(token: str) -> tuple[SurveyInvitation, SurveyProgramme] | None:
-    """The invitation behind `token` and its programme, the invitation's row locked until the
-    transaction ends (PostgreSQL; SQLite's write lock is already held)."""
-    if not well_formed(token):
-        return None
-    row = db.session.execute(
-        select(SurveyInvitation, SurveyProgramme)
-        .join(SurveyProgramme, SurveyProgramme.id == SurveyInvitation.programme_id)
-        .where(SurveyInvitation.token_hash == token_hash(token))
-        .with_for_update(of=SurveyInvitation)
-    ).first()
-    return (row[0], row[1]) if row is not None else None
+# The answer page's statements are built once: building a select costs more than running it
+# from SQLAlchemy's compiled cache, and the token's hash is their one parameter. They select
+# table columns, not entities: psycopg describes every result column on every fetch and the
+# ORM would build four objects per page.
+_invitations = SurveyInvitation.__table__
+_answers = SurveyAnswer.__table__
 
 
-def answer_of(invitation_id: int) -> SurveyAnswer | None:
-    return db.session.scalar(
-        select(SurveyAnswer).where(SurveyAnswer.invitation_id == invitation_id)
+@cache
+def _page_query() -> Select[Any]:
+    customers = Customer.__table__
+    programmes = SurveyProgramme.__table__
+    return (
+        select(
+            _invitations.c.status,
+            _invitations.c.locale,
+            _invitations.c.subject_label,
+            _invitations.c.expires_at,
+            *_programme_columns(),
+            customers.c.name,
+            customers.c.erased_at,
+            _answers.c.id.label("answer_id"),
+            _answers.c.score,
+            _answers.c.comment,
+            _answers.c.choices,
+            _answers.c.device_hash,
+            _answers.c.answered_at,
+        )
+        .select_from(
+            _invitations.join(programmes, programmes.c.id == _invitations.c.programme_id)
+            .outerjoin(customers, customers.c.id == _invitations.c.customer_id)
+            .outerjoin(_answers, _answers.c.invitation_id == _invitations.c.id)
+        )
+        .where(_invitations.c.token_hash == bindparam("token_hash"))
+    )
+
+
+def _read_alone(statement: Select[Any], params: dict[str, Any]) -> Any:
+    """The first row of a read that is all a request does with the database. On PostgreSQL it
+    runs outside a transaction: one statement reads one snapshot anyway, and BEGIN and ROLLBACK
+    would be two round trips more than the read itself. The connection goes back to the pool
+    (and out of autocommit) at once, so nothing after it can write unprotected. A session already
+    in a transaction, or bound to a connection of its own (the tests'), reads in it."""
+    session = db.session()
+    own_connection = not isinstance(session.get_bind(), Engine)  # the tests' outer transaction
+    if own_connection or session.in_transaction() or dialect_name() != "postgresql":
+        return session.execute(statement, params).first()
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    try:
+        return session.execute(statement, params).first()
+    finally:
+        session.rollback()
+
+
+@cache
+def _lock_query() -> Select[Any]:
+    """The invitation behind a token's hash, its row locked until the transaction ends
+    (PostgreSQL; SQLite's write lock is already held), with all that recording reads: the
+    programme, the answer already given if any, and the facts to copy (`join_facts`)."""
+    programmes = SurveyProgramme.__table__
+    invitation_columns = (
+        _invitations.c.id,
+        _invitations.c.status,
+        _invitations.c.locale,
+        _invitations.c.expires_at,
+        _invitations.c.customer_id,
+    )
+    return (
+        select(
+            *invitation_columns,
+            *_programme_columns(),
+            _answers.c.id.label("answer_id"),
+            *fact_columns(),
+        )
+        .select_from(
+            join_facts(
+                _invitations.join(
+                    programmes, programmes.c.id == _invitations.c.programme_id
+                ).outerjoin(_answers, _answers.c.invitation_id == _invitations.c.id),
+                _invitations,
+            )
+        )
+        .where(_invitations.c.token_hash == bindparam("token_hash"))
+        .with_for_update(of=_invitations)
+    )
+
+
+@cache
+def _insert_answer() -> Any:
+    return insert(_answers).returning(_answers.c.id)
+
+
+@cache
+def _mark_answered() -> Any:
+    return (
+        update(_invitations)
+        .where(_invitations.c.id == bindparam("invitation"))
+        .values(status=InvitationStatus.ANSWERED.value, answered_at=bindparam("at"))
     )
 
 
@@ -189,33 +323,24 @@ def answer_page(
     query. `score` (a per-score link's) is chosen beforehand when it is on the scale."""
     if not well_formed(token):
         return None
-    row = db.session.execute(
-        select(SurveyInvitation, SurveyProgramme, Customer.name, Customer.erased_at, SurveyAnswer)
-        .join(SurveyProgramme, SurveyProgramme.id == SurveyInvitation.programme_id)
-        .outerjoin(Customer, Customer.id == SurveyInvitation.customer_id)
-        .outerjoin(SurveyAnswer, SurveyAnswer.invitation_id == SurveyInvitation.id)
-        .where(SurveyInvitation.token_hash == token_hash(token))
-    ).first()
-    if row is None:
-        return None
-    invitation, programme, name, erased_at, answer = row
-    if invitation.status == InvitationStatus.NOT_SENT.value:
+    row = _read_alone(_page_query(), {"token_hash": token_hash(token)})
+    if row is None or row.status == InvitationStatus.NOT_SENT.value:
         return None
     now = now or utc_now()
     view = view_of(
-        programme,
-        invitation.locale,
-        first_name=first_name(name) if name and erased_at is None else "",
-        subject=invitation.subject_label,
+        _programme_of(row),
+        row.locale,
+        first_name=first_name(row.name) if row.name and row.erased_at is None else "",
+        subject=row.subject_label,
     )
-    if answer is not None:
+    if row.answer_id is not None:
         view.state = State.ANSWERED
-        if may_change(answer, device, now):
+        if may_change(row, device, now):
             view.may_change = True
-            view.score, view.comment = answer.score, answer.comment
-            view.chosen = dict(answer.choices or {})
+            view.score, view.comment = row.score, row.comment
+            view.chosen = dict(row.choices or {})
         return view
-    if as_utc(invitation.expires_at) <= now or invitation.status == InvitationStatus.EXPIRED:
+    if as_utc(row.expires_at) <= now or row.status == InvitationStatus.EXPIRED:
         view.state = State.EXPIRED
         return view
     view.score = parse_score(score, view)
@@ -257,12 +382,12 @@ class AnswerInput:
 
 @dataclass(frozen=True)
 class Recorded:
-    answer: SurveyAnswer
-    locale: str  # the page's language (read before the commit expires the answer)
+    answer_id: int
+    locale: str  # the page's language
     changed: bool  # True: an earlier answer from this browser was changed
 
 
-def check_answer(programme: SurveyProgramme, data: AnswerInput) -> dict[str, Any]:
+def check_answer(programme: SurveyProgramme | Programme, data: AnswerInput) -> dict[str, Any]:
     """The answer's score, comment and choices, or `ValidationFailed` naming the field."""
     low, high = programme.scale
     raw = (data.score or "").strip()
@@ -319,51 +444,63 @@ def record_answer(
     within the hour. Refuses an unknown token (`NotFound`), an expired one (`Expired`), a
     second answer (`AlreadyAnswered`) and bad values (`ValidationFailed`), saving nothing."""
     now = now or utc_now()
-    found = _locked(token)
-    if found is None or found[0].status == InvitationStatus.NOT_SENT.value:
+    found = (
+        db.session.execute(_lock_query(), {"token_hash": token_hash(token)}).first()
+        if well_formed(token)
+        else None
+    )
+    if found is None or found.status == InvitationStatus.NOT_SENT.value:
         raise NotFound(_l("This survey link is not valid."))
-    invitation, programme = found
-    existing = answer_of(invitation.id)
-    if existing is not None:
-        if not (data.change and may_change(existing, device, now)):
+    programme = _programme_of(found)
+    answered_id = found.answer_id
+    if answered_id is None and found.status == InvitationStatus.ANSWERED.value:
+        # Answered while this request waited for the lock: PostgreSQL re-reads only the locked
+        # row after the wait, not the rows joined to it, so the answer is looked for again.
+        answered_id = db.session.scalar(
+            select(_answers.c.id).where(_answers.c.invitation_id == found.id)
+        )
+    if answered_id is not None:
+        existing = db.session.get(SurveyAnswer, answered_id)
+        if existing is None or not (data.change and may_change(existing, device, now)):
             raise AlreadyAnswered()
         changed = _change(actor, existing, programme, check_answer(programme, data), now)
-        return Recorded(changed, changed.locale, True)
-    if as_utc(invitation.expires_at) <= now or invitation.status == InvitationStatus.EXPIRED:
+        return Recorded(changed.id, changed.locale, True)
+    if as_utc(found.expires_at) <= now or found.status == InvitationStatus.EXPIRED:
         raise Expired()
     values = check_answer(programme, data)
-    answer = SurveyAnswer(
-        programme_id=programme.id,
-        invitation_id=invitation.id,
-        customer_id=invitation.customer_id,
-        locale=invitation.locale,
-        source="web",
-        answered_at=now,
-        device_hash=device_hash(device),
-        **values,
-        **facts_for(invitation),
-    )
-    db.session.add(answer)
-    db.session.flush()  # a second answer to the invitation fails here: AlreadyAnswered
-    invitation.status = InvitationStatus.ANSWERED.value
-    invitation.answered_at = now
-    if needs_follow_up(answer):
-        open_follow_up(actor, answer, programme)
+    # A second answer to the invitation fails here on the unique invitation id: AlreadyAnswered.
+    answer_id = db.session.execute(
+        _insert_answer(),
+        {
+            "programme_id": programme.id,
+            "invitation_id": found.id,
+            "customer_id": found.customer_id,
+            "locale": found.locale,
+            "source": "web",
+            "answered_at": now,
+            "device_hash": device_hash(device),
+            **values,
+            **facts_in(found),
+        },
+    ).scalar_one()
+    db.session.execute(_mark_answered(), {"invitation": found.id, "at": now})
+    if values["score_group"] == ScoreGroup.LOW:
+        open_follow_up(actor, db.session.get(SurveyAnswer, answer_id), programme)
     record_event(
         actor,
         "survey.answered",
         "survey_answer",
-        answer.id,
-        after={"programme": programme.id, "score": answer.score},
+        answer_id,
+        after={"programme": programme.id, "score": values["score"]},
         at=now,
     )
-    return Recorded(answer, answer.locale, False)
+    return Recorded(answer_id, found.locale, False)
 
 
 def _change(
     actor: Actor,
     answer: SurveyAnswer,
-    programme: SurveyProgramme,
+    programme: Programme,
     values: dict[str, Any],
     now: datetime,
 ) -> SurveyAnswer:

@@ -2,18 +2,20 @@
 by, as they stood when the customer answered (see the models' docstring).
 
 `facts_from` works on objects already loaded and asks the database nothing, so the demo seeder
-can copy the facts of many answers at once; `facts_for` loads what one invitation is about.
+can copy the facts of many answers at once. The answer page reads the facts of one invitation in
+the query that locks it: `join_facts` joins what the invitation is about, `fact_columns` selects
+the columns the facts are made of, and `facts_in` makes them from the row.
 """
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import FromClause, Table, select
 
 from portal.core.extensions import db
 from portal.core.timeutil import as_utc
 from portal.customers.models import Customer, Interaction
-from portal.surveys.models import SurveyInvitation
 from portal.tickets.models import Ticket
 
 SECONDS_PER_DAY = 86400
@@ -77,17 +79,51 @@ def previous_contact_at(interaction: Interaction) -> datetime | None:
     )
 
 
-def facts_for(invitation: SurveyInvitation) -> dict[str, Any]:
-    """The copied columns of an answer to `invitation`, read from the database now (one query
-    for what it is about; a second for an RM contact's previous contact)."""
-    row = db.session.execute(
-        select(Customer, Ticket, Interaction)
-        .select_from(SurveyInvitation)
-        .outerjoin(Customer, Customer.id == SurveyInvitation.customer_id)
-        .outerjoin(Ticket, Ticket.id == SurveyInvitation.ticket_id)
-        .outerjoin(Interaction, Interaction.id == SurveyInvitation.interaction_id)
-        .where(SurveyInvitation.id == invitation.id)
-    ).one()
-    customer, ticket, interaction = row
-    previous = previous_contact_at(interaction) if interaction is not None else None
-    return facts_from(customer, ticket, interaction, previous)
+# The columns the facts are made of, by table (`ticket_facts`, `contact_facts`).
+TICKET_COLUMNS = (
+    "id",
+    "product",
+    "cause_code",
+    "channel_code",
+    "assignee_id",
+    "received_at",
+    "resolved_at",
+    "closed_at",
+    "due_at",
+)
+CONTACT_COLUMNS = ("id", "customer_id", "channel", "occurred_at")
+
+
+def join_facts(invitations_and_more: FromClause, invitations: Table) -> FromClause:
+    """`invitations_and_more` outer-joined to what each invitation is about: its customer,
+    ticket and RM contact, whose columns `fact_columns` selects."""
+    customers, tickets, interactions = Customer.__table__, Ticket.__table__, Interaction.__table__
+    return (
+        invitations_and_more.outerjoin(customers, customers.c.id == invitations.c.customer_id)
+        .outerjoin(tickets, tickets.c.id == invitations.c.ticket_id)
+        .outerjoin(interactions, interactions.c.id == invitations.c.interaction_id)
+    )
+
+
+def fact_columns() -> list[Any]:
+    """The columns `facts_in` reads, from the tables `join_facts` joins."""
+    tickets, interactions = Ticket.__table__, Interaction.__table__
+    return [
+        Customer.__table__.c.segment.label("fact_segment"),
+        *(tickets.c[name].label(f"fact_ticket_{name}") for name in TICKET_COLUMNS),
+        *(interactions.c[name].label(f"fact_contact_{name}") for name in CONTACT_COLUMNS),
+    ]
+
+
+def facts_in(row: Any) -> dict[str, Any]:
+    """The copied columns of an answer from a row selected with `fact_columns` (and, for an RM
+    contact, a second query for the contact before it)."""
+    columns = row._mapping
+    facts: dict[str, Any] = {"segment": columns["fact_segment"]}
+    if columns["fact_ticket_id"] is not None:
+        ticket = SimpleNamespace(**{n: columns[f"fact_ticket_{n}"] for n in TICKET_COLUMNS})
+        facts.update(ticket_facts(ticket))  # type: ignore[arg-type]
+    if columns["fact_contact_id"] is not None:
+        contact = SimpleNamespace(**{n: columns[f"fact_contact_{n}"] for n in CONTACT_COLUMNS})
+        facts.update(contact_facts(contact, previous_contact_at(contact)))  # type: ignore[arg-type]
+    return facts

@@ -10,6 +10,7 @@ resolution text, which is what was done, and `loop_status` counts the loops so c
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from flask import current_app
 from flask_babel import force_locale
@@ -21,10 +22,10 @@ from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.core.transaction import use_case
 from portal.customers.models import Customer
-from portal.surveys.models import Route, ScoreGroup, SurveyAnswer, SurveyProgramme
+from portal.surveys.models import Route, ScoreGroup, SurveyAnswer
 from portal.tickets import services
 from portal.tickets.events import add_event
-from portal.tickets.models import Axis, Kind, Status, Ticket
+from portal.tickets.models import Axis, Kind, Status, TaxonomyNode, Ticket
 from portal.tickets.taxonomy import active_or_other
 from portal.tickets.validation import SUBJECT_MAX
 
@@ -38,20 +39,29 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LOOP_CLOSED = (Status.RESOLVED.value, Status.CLOSED.value)
 
 
+class Routed(Protocol):
+    """What a follow-up reads of its programme (a `SurveyProgramme` or the answer page's own
+    selection of its columns)."""
+
+    name: str
+    metric: str
+    route: str
+
+
 def needs_follow_up(answer: SurveyAnswer) -> bool:
     return answer.score_group == ScoreGroup.LOW and answer.follow_up_ticket_id is None
 
 
-def _assignee(programme: SurveyProgramme, customer: Customer | None) -> int | None:
+def _assignee(programme: Routed, customer: Customer | None) -> User | None:
     """The customer's RM when the programme routes to RMs and the RM can work; else nobody
     (the complaint queue)."""
     if programme.route != Route.RM.value or customer is None or customer.owner_id is None:
         return None
     rm = db.session.get(User, customer.owner_id)
-    return rm.id if rm is not None and rm.active else None
+    return rm if rm is not None and rm.active else None
 
 
-def _subject(programme: SurveyProgramme, answer: SurveyAnswer, about: Ticket | None) -> str:
+def _subject(programme: Routed, answer: SurveyAnswer, about: Ticket | None) -> str:
     subject = _(
         "Survey follow-up: %(metric)s %(score)d — %(programme)s",
         metric=programme.metric.upper(),
@@ -64,7 +74,7 @@ def _subject(programme: SurveyProgramme, answer: SurveyAnswer, about: Ticket | N
 
 
 @use_case
-def open_follow_up(actor: Actor, answer: SurveyAnswer, programme: SurveyProgramme) -> Ticket:
+def open_follow_up(actor: Actor, answer: SurveyAnswer, programme: Routed) -> Ticket:
     """The follow-up ticket of an unhappy `answer`, linked both ways; nested in the answer's
     use case, so the answer and its ticket are saved together or not at all. Staff read it in
     the deployment's language, whatever language the customer answered in."""
@@ -72,6 +82,17 @@ def open_follow_up(actor: Actor, answer: SurveyAnswer, programme: SurveyProgramm
     if customer is not None and customer.erased_at is not None:
         customer = None
     about = db.session.get(Ticket, answer.ticket_id) if answer.ticket_id else None
+    # The tickets room looks the codes and the assignee up again by primary key, several times.
+    # The session's identity map keeps an object only while something refers to it, so they
+    # are loaded here in one query and held until the ticket is made: those lookups then ask
+    # the database nothing (six queries fewer per follow-up).
+    codes = (
+        CHANNEL_CODE,
+        about.business_code if about is not None else BUSINESS_CODE,
+        about.cause_code if about is not None else CAUSE_CODE,
+    )
+    held_codes = list(db.session.scalars(select(TaxonomyNode).where(TaxonomyNode.code.in_(codes))))
+    assignee = _assignee(programme, customer)
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         subject = _subject(programme, answer, about)
         text = answer.comment or _("The customer left no comment.")
@@ -96,10 +117,11 @@ def open_follow_up(actor: Actor, answer: SurveyAnswer, programme: SurveyProgramm
             account_id=about.account_id if about is not None and customer is not None else None,
             product=about.product if about is not None else None,
             description=text,
-            assignee_id=_assignee(programme, customer),
+            assignee_id=assignee.id if assignee is not None else None,
         ),
         source=SOURCE,
     )
+    del held_codes
     add_event(actor, ticket, "note", body=follows, data={"survey_answer": answer.id})
     if about is not None:
         with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
