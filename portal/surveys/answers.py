@@ -20,12 +20,12 @@ from functools import cache
 from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Engine, Select, bindparam, insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.audit import Actor, record_event
 from portal.core.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from portal.core.extensions import db, dialect_name
+from portal.core.extensions import db
 from portal.core.timeutil import as_utc, utc_now
 from portal.core.transaction import use_case
 from portal.customers.models import Customer
@@ -246,23 +246,6 @@ def _page_query() -> Select[Any]:
     )
 
 
-def _read_alone(statement: Select[Any], params: dict[str, Any]) -> Any:
-    """The first row of a read that is all a request does with the database. On PostgreSQL it
-    runs outside a transaction: one statement reads one snapshot anyway, and BEGIN and ROLLBACK
-    would be two round trips more than the read itself. The connection goes back to the pool
-    (and out of autocommit) at once, so nothing after it can write unprotected. A session already
-    in a transaction, or bound to a connection of its own (the tests'), reads in it."""
-    session = db.session()
-    own_connection = not isinstance(session.get_bind(), Engine)  # the tests' outer transaction
-    if own_connection or session.in_transaction() or dialect_name() != "postgresql":
-        return session.execute(statement, params).first()
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    try:
-        return session.execute(statement, params).first()
-    finally:
-        session.rollback()
-
-
 @cache
 def _lock_query() -> Select[Any]:
     """The invitation behind a token's hash, its row locked until the transaction ends
@@ -323,7 +306,7 @@ def answer_page(
     query. `score` (a per-score link's) is chosen beforehand when it is on the scale."""
     if not well_formed(token):
         return None
-    row = _read_alone(_page_query(), {"token_hash": token_hash(token)})
+    row = db.session.execute(_page_query(), {"token_hash": token_hash(token)}).first()
     if row is None or row.status == InvitationStatus.NOT_SENT.value:
         return None
     now = now or utc_now()
