@@ -13,11 +13,12 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Insert, insert
+from sqlalchemy import Insert, insert, select, update
 from tqdm import tqdm
 
 from portal.core.audit import Actor
 from portal.core.extensions import db
+from portal.tickets.models import ReferenceCounter
 
 BATCH = 5_000
 
@@ -106,3 +107,19 @@ ID_CHECK = "10X98765432"
 def with_check_character(body: str) -> str:
     """The 17 digits of a resident ID with their ISO 7064 MOD 11-2 check character added."""
     return body + ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
+
+
+def store_reference_counters(counters: dict[tuple[str, int], int]) -> None:
+    """Move each (prefix, year) ticket-reference counter to the last number a seeder gave, so
+    the next ticket made live takes the number after it; one commit."""
+    have = {(c.prefix, c.year) for c in db.session.scalars(select(ReferenceCounter))}
+    for (prefix, year), last in sorted(counters.items()):
+        if (prefix, year) in have:
+            db.session.execute(
+                update(ReferenceCounter)
+                .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
+                .values(last=last)
+            )
+        else:
+            db.session.add(ReferenceCounter(prefix=prefix, year=year, last=last))
+    db.session.commit()

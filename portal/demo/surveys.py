@@ -47,7 +47,7 @@ from typing import Any
 
 from flask import current_app
 from psycopg import sql
-from sqlalchemy import JSON, Table, func, select, text, update
+from sqlalchemy import JSON, Table, func, select, text
 
 from portal.accounts.models import User
 from portal.core.access import Role
@@ -55,7 +55,7 @@ from portal.core.extensions import db, dialect_name
 from portal.core.timeutil import as_utc
 from portal.customers.models import Customer, Interaction
 from portal.demo import survey_texts as texts
-from portal.demo.base import SeedContext
+from portal.demo.base import SeedContext, store_reference_counters
 from portal.messaging.compose import Composer
 from portal.messaging.models import Message, MessageStatus, Purpose
 from portal.surveys import follow_up
@@ -1002,17 +1002,7 @@ class Flush:
 def _finish(generator: _Generator) -> None:
     """Reference counters at the last follow-up given; sequences past the ids given here;
     fresh planner statistics."""
-    have = {(c.prefix, c.year) for c in db.session.scalars(select(ReferenceCounter))}
-    for (prefix, year), last in sorted(generator.counters.items()):
-        if (prefix, year) in have:
-            db.session.execute(
-                update(ReferenceCounter)
-                .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
-                .values(last=last)
-            )
-        else:
-            db.session.add(ReferenceCounter(prefix=prefix, year=year, last=last))
-    db.session.commit()
+    store_reference_counters(generator.counters)  # they started at what was stored
     tables = [
         m.__tablename__ for m in (SurveyInvitation, SurveyAnswer, Ticket, TicketEvent, Message)
     ]

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, bindparam, func, insert, select, text, update
+from sqlalchemy import JSON, bindparam, func, insert, select, text
 from tqdm import tqdm
 
 from portal.accounts.models import User
@@ -36,7 +36,7 @@ from portal.core.extensions import db, dialect_name
 from portal.core.timeutil import as_utc
 from portal.customers.models import CreditAccount, Customer
 from portal.demo import ticket_texts as texts
-from portal.demo.base import SeedContext, bulk_insert, pick
+from portal.demo.base import SeedContext, bulk_insert, pick, store_reference_counters
 from portal.tickets import clocks, deadlines
 from portal.tickets.models import (
     OPEN_STATUSES,
@@ -1311,17 +1311,7 @@ def _insert(ctx: SeedContext, rows: _Rows) -> None:
 def _finish(generator: _Generator) -> None:
     """Counters at the last number given per prefix and year; sequences past the ids given;
     fresh planner statistics (see portal/demo/customers.py) and, on PostgreSQL, a vacuum."""
-    have = {(c.prefix, c.year) for c in db.session.scalars(select(ReferenceCounter))}
-    for (prefix, year), last in sorted(generator.counters.items()):  # they started at `have`
-        if (prefix, year) in have:
-            db.session.execute(
-                update(ReferenceCounter)
-                .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
-                .values(last=last)
-            )
-        else:
-            db.session.add(ReferenceCounter(prefix=prefix, year=year, last=last))
-    db.session.commit()
+    store_reference_counters(generator.counters)  # they started at what was stored
     if dialect_name() == "postgresql":
         for model in (Ticket, TicketEvent):
             table = model.__tablename__
