@@ -371,6 +371,9 @@ def test_a_lead_sets_up_a_programme_at_desk_and_phone_width(browser, base_url, w
         checked("the programme's page")
         edit_url = page.url
         page.locator("a[href*='/preview/email?lang=zh_Hans']").click()
+        # Measured once the page and its style sheets have loaded: a click returns as soon as
+        # the navigation commits, and an unstyled page's text part does not wrap its links.
+        page.wait_for_load_state("load")
         checked("the email preview")
         frame = page.frame_locator("iframe.mail-html")
         expect(frame.locator("body")).to_contain_text("尊敬的")
@@ -380,6 +383,7 @@ def test_a_lead_sets_up_a_programme_at_desk_and_phone_width(browser, base_url, w
             "invites for what happens from now on" if locale == "en" else "从现在起"
         )
         page.locator("a[href$='/invitations']").first.click()
+        page.wait_for_load_state("load")
         checked("the invitations page")
     finally:
         context.close()
