@@ -19,14 +19,11 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
-from portal.accounts.models import User
-from portal.accounts.services import find_by_email
+from portal.accounts.services import find_by_email, user_names
 from portal.core.access import role_label
 from portal.core.audit import AuditEvent
 from portal.core.errors import ValidationFailed
-from portal.core.extensions import db
 from portal.core.registry import contribute, contributions
 from portal.core.timeutil import parse_instant
 
@@ -250,9 +247,7 @@ def _user_names(events: Iterable[AuditEvent]) -> dict[int, str]:
         for name, value in side.items()
         if name in USER_FIELDS and isinstance(value, int) and not isinstance(value, bool)
     }
-    if not wanted:
-        return {}
-    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
+    return user_names(wanted)
 
 
 def audit_rows(events: list[AuditEvent]) -> list[AuditRow]:

@@ -23,7 +23,7 @@ from portal.core.access import ALL_ROLES, Role
 from portal.core.audit import Actor, AuditEvent, record_event
 from portal.core.config import LANGUAGES
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from portal.core.extensions import db
+from portal.core.extensions import among, db
 from portal.core.pagination import Page
 from portal.core.timeutil import is_valid_timezone, utc_now
 from portal.core.transaction import use_case
@@ -371,3 +371,11 @@ def list_audit_events(
         stmt = stmt.where(AuditEvent.id < before_id)
     rows = list(db.session.scalars(stmt))
     return Page(rows[:limit], rows[limit - 1].id if len(rows) > limit else None)
+
+
+def user_names(ids: Iterable[int | None]) -> dict[int, str]:
+    """The names of the staff users `ids` (None and repeats ignored), in one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(User.id, User.name).where(among(User.id, wanted))).all())

@@ -24,6 +24,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, String, case, cast, func, literal, select, union_all
 
+from portal.accounts.services import user_names
 from portal.core.extensions import db
 from portal.surveys.models import Metric, ScoreGroup, SurveyAnswer, SurveyProgramme, Trigger
 from portal.surveys.results import (
@@ -35,7 +36,6 @@ from portal.surveys.results import (
     rolled_through,
     segment_label,
     taxonomy_labels,
-    user_names,
 )
 from portal.surveys.rollup_models import SurveyRollupFactor, SurveyRollupMark, SurveyRollupScore
 from portal.surveys.scores import Score, score

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.accounts.models import User
+from portal.accounts.services import user_names
 from portal.core.access import Role
 from portal.core.audit import Actor, AuditEvent, record_event
 from portal.core.config import LANGUAGES
@@ -319,11 +319,7 @@ def programme_changed(programme_id: int) -> Conflict:
     ).first()
     if last is None:
         return Conflict(_l("Someone else changed this in the meantime. Reload and try again."))
-    name = (
-        db.session.scalar(select(User.name).where(User.id == last.actor_id))
-        if last.actor_id is not None
-        else None
-    )
+    name = user_names([last.actor_id]).get(last.actor_id)
     return Conflict(
         _l(
             "%(who)s changed this programme at %(when)s while you were working on it. "

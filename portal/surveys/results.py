@@ -38,10 +38,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import Date, Integer, String
 
-from portal.accounts.models import User
+from portal.accounts.services import user_names
 from portal.core.csvfiles import csv_safe
 from portal.core.errors import NotFound, ValidationFailed
-from portal.core.extensions import among, db, dialect_name
+from portal.core.extensions import db, dialect_name
 from portal.core.i18n import format_day, reader_language
 from portal.core.models import UTCDateTime
 from portal.core.requests import parse_id
@@ -484,12 +484,6 @@ def taxonomy_labels(codes: set[str], locale: str) -> dict[str, str]:
         return {}
     nodes = db.session.scalars(select(TaxonomyNode).where(TaxonomyNode.code.in_(sorted(codes))))
     return {node.code: node.label(locale) for node in nodes}
-
-
-def user_names(ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(User.id, User.name).where(among(User.id, ids))).all())
 
 
 def segment_label(code: str | None) -> str:

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, literal_column, select, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 
-from portal.accounts.models import User
+from portal.accounts.services import user_names
 from portal.core.access import Role
 from portal.core.audit import Actor
 from portal.core.errors import NotFound, ValidationFailed
@@ -393,15 +393,10 @@ def row_names(rows: list[Ticket]) -> RowNames:
         if prospect_ids
         else []
     )
-    users = (
-        db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all()
-        if user_ids
-        else []
-    )
     return RowNames(
         customers={row.id: (row.name, row.number) for row in customers},
         prospects={row.id: row.name for row in prospects},
-        assignees={row.id: row.name for row in users},
+        assignees=user_names(user_ids),
     )
 
 

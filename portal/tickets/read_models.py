@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from portal.accounts.models import User
+from portal.accounts.services import user_names
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.customers.models import CreditAccount, Customer
@@ -125,10 +125,7 @@ def _get(model: Any, row_id: int | None) -> Any:
 
 
 def _names(*user_ids: int | None) -> dict[int, str]:
-    wanted = list({i for i in user_ids if i is not None})
-    if not wanted:
-        return {}
-    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
+    return user_names(user_ids)
 
 
 @dataclass

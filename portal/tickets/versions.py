@@ -12,7 +12,7 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.accounts.models import User
+from portal.accounts.services import user_names
 from portal.core.audit import Actor
 from portal.core.errors import Conflict
 from portal.core.extensions import db
@@ -45,11 +45,7 @@ def stale_conflict(ticket: Ticket) -> Conflict:
     ).first()
     if last is None:
         return Conflict(_l("Someone else changed this in the meantime. Reload and try again."))
-    name = (
-        db.session.scalar(select(User.name).where(User.id == last.actor_id))
-        if last.actor_id is not None
-        else None
-    )
+    name = user_names([last.actor_id]).get(last.actor_id)
     return Conflict(
         _l(
             "%(who)s changed %(reference)s at %(when)s (%(what)s) while you were working on "
