@@ -52,7 +52,6 @@ def init_app(app: Flask) -> None:
     register_page_panel(app, "surveys.answers", timeline.ticket_panel)
     register_export_section(app, "survey_answers", privacy.export_answers)
     register_erasure_step(app, "survey_answers", privacy.erase_answers)
-    timeline.register_audit_subject(app)
     audit_subjects.register(app)
     app.cli.add_command(surveys_cli)
     import_group(app).add_command(import_survey_responses_command)

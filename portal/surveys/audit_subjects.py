@@ -1,5 +1,5 @@
-"""The room's subjects on the audit log page (accounts): survey programmes, with the labels
-of the fields their events record."""
+"""The room's subjects on the audit log page (accounts): survey programmes and answers, with
+the labels of the fields their events record."""
 
 from flask import Flask, url_for
 from flask_babel import lazy_gettext as _l
@@ -41,4 +41,11 @@ def register(app: Flask) -> None:
         _l("Survey programme"),
         link_each(_programme_page),
         PROGRAMME_FIELDS,
+    )
+    # Answers: `survey.answered` and `survey.answer_changed`.
+    register_subject(
+        app,
+        "survey_answer",
+        _l("Survey answer"),
+        field_labels={"score": _l("Score"), "programme": _l("Programme")},
     )

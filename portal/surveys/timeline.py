@@ -8,11 +8,8 @@ the resolution is what was done and the loop is closed.
 
 from dataclasses import dataclass
 
-from flask import Flask
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from portal.accounts.audit_log import register_subject
 from portal.core.audit import Actor
 from portal.core.extensions import db
 from portal.customers.timeline import Cursor, Source, TimelineEntry
@@ -99,13 +96,3 @@ def ticket_panel(_actor: Actor, ticket: Ticket) -> TicketPanel | None:
     if not rows:
         return None
     return TicketPanel("surveys/_answer_ticket_panel.html", _shown([tuple(r) for r in rows]))  # type: ignore[misc]
-
-
-def register_audit_subject(app: Flask) -> None:
-    """Answers on the audit log page: `survey.answered` and `survey.answer_changed`."""
-    register_subject(
-        app,
-        "survey_answer",
-        _l("Survey answer"),
-        field_labels={"score": _l("Score"), "programme": _l("Programme")},
-    )
