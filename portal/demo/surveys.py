@@ -59,6 +59,7 @@ from portal.demo.base import SeedContext, store_reference_counters
 from portal.messaging.compose import Composer
 from portal.messaging.models import Message, MessageStatus, Purpose
 from portal.surveys import follow_up
+from portal.surveys.facts import contact_facts, ticket_facts
 from portal.surveys.importer import QUESTIONS
 from portal.surveys.models import (
     SCALES,
@@ -805,19 +806,8 @@ class _Generator:
             person = self.people.get(ticket.customer_id)
             if person is None:
                 continue
-            finished = as_utc(ticket.resolved_at or ticket.closed_at)
-            resolve_days = max(0, int((finished - as_utc(ticket.received_at)).days))
-            breached = finished > as_utc(ticket.due_at)
-            facts = {
-                "segment": person.segment,
-                "ticket_id": ticket.id,
-                "product": ticket.product,
-                "cause_code": ticket.cause_code,
-                "channel_code": ticket.channel_code,
-                "handler_id": ticket.assignee_id,
-                "resolve_days": resolve_days,
-                "breached": breached,
-            }
+            facts = {"segment": person.segment, **ticket_facts(ticket)}
+            resolve_days, breached = facts["resolve_days"], facts["breached"]
             mood = 4.4 - DAY_COST * min(resolve_days, 20)
             topic = "slow" if breached or resolve_days > SLOW_DAYS else None
             if breached:
@@ -882,19 +872,13 @@ class _Generator:
             person = self.people.get(customer_id)
             if person is None:
                 continue
-            days_since = (
-                max(0, int((occurred - before).total_seconds() // 86_400)) if before else None
-            )
+            facts = {"segment": person.segment, **contact_facts(channel, occurred, before)}
+            days_since = facts["days_since_contact"]
             mood = 5.2 + CHANNEL_EASE.get(channel, 0.0)
             topic = "email" if channel in ("email", "sms") else None
             if days_since is None or days_since > SILENCE_DAYS:
                 mood -= 0.9
                 topic = topic or "neglect"
-            facts = {
-                "segment": person.segment,
-                "contact_channel": channel,
-                "days_since_contact": days_since,
-            }
             self.invite(
                 rows,
                 CES_NAME,

@@ -1,8 +1,8 @@
 """The facts copied onto an answer when it is recorded: what the results and drivers pages group
 by, as they stood when the customer answered (see the models' docstring).
 
-`facts_from` works on objects already loaded and asks the database nothing, so the demo seeder
-can copy the facts of many answers at once. The answer page reads the facts of one invitation in
+`ticket_facts` and `contact_facts` are the rules, on values already loaded (the demo seeder
+copies the facts of many answers with them). The answer page reads the facts of one invitation in
 the query that locks it: `join_facts` joins what the invitation is about, `fact_columns` selects
 the columns the facts are made of, and `facts_in` makes them from the row.
 """
@@ -40,30 +40,15 @@ def ticket_facts(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def contact_facts(interaction: Interaction, previous_at: datetime | None) -> dict[str, Any]:
+def contact_facts(
+    channel: str, occurred_at: datetime, previous_at: datetime | None
+) -> dict[str, Any]:
     """The RM contact's channel and the whole days since the customer's contact before it
     (None for a first contact)."""
     return {
-        "contact_channel": interaction.channel,
-        "days_since_contact": (
-            _days_between(previous_at, interaction.occurred_at) if previous_at else None
-        ),
+        "contact_channel": channel,
+        "days_since_contact": _days_between(previous_at, occurred_at) if previous_at else None,
     }
-
-
-def facts_from(
-    customer: Customer | None,
-    ticket: Ticket | None = None,
-    interaction: Interaction | None = None,
-    previous_contact_at: datetime | None = None,
-) -> dict[str, Any]:
-    """The answer's copied columns from what it is about; the keys are SurveyAnswer's."""
-    facts: dict[str, Any] = {"segment": customer.segment if customer is not None else None}
-    if ticket is not None:
-        facts.update(ticket_facts(ticket))
-    if interaction is not None:
-        facts.update(contact_facts(interaction, previous_contact_at))
-    return facts
 
 
 def previous_contact_at(interaction: Interaction) -> datetime | None:
@@ -125,5 +110,6 @@ def facts_in(row: Any) -> dict[str, Any]:
         facts.update(ticket_facts(ticket))  # type: ignore[arg-type]
     if columns["fact_contact_id"] is not None:
         contact = SimpleNamespace(**{n: columns[f"fact_contact_{n}"] for n in CONTACT_COLUMNS})
-        facts.update(contact_facts(contact, previous_contact_at(contact)))  # type: ignore[arg-type]
+        previous = previous_contact_at(contact)  # type: ignore[arg-type]
+        facts.update(contact_facts(contact.channel, contact.occurred_at, previous))
     return facts
